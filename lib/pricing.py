@@ -1,0 +1,27 @@
+"""Credit prices from the vendors' published tables: the simulator charges them and the forms estimate them."""
+from __future__ import annotations
+
+import math
+
+VIDU_AUDIO = {"up_to_5s": 10, "above_5s": 20}
+# viduq2: a base price covering the first second plus a price per further second.
+VIDU_Q2 = {"540p": (10, 2), "720p": (15, 5), "1080p": (20, 10)}
+VIDU_PER_SECOND = {
+    "viduq3-pro": {"540p": 9, "720p": 20, "1080p": 24},
+    "viduq3-turbo": {"540p": 7, "720p": 11, "1080p": 13},
+}
+VIDU_Q1_FLAT = 80  # 5 s at 1080p, the only combination viduq1 offers
+KLING_UNITS_PER_TASK = "0.25"  # Kling bills text-to-audio per task, whatever the duration
+
+
+def vidu_audio_credits(duration: float) -> int:
+    return VIDU_AUDIO["up_to_5s"] if duration <= 5 else VIDU_AUDIO["above_5s"]
+
+
+def vidu_video_credits(model: str, resolution: str, duration: int) -> int:
+    if model == "viduq1":
+        return VIDU_Q1_FLAT
+    if model == "viduq2":
+        base, per_second = VIDU_Q2[resolution]
+        return base + per_second * (duration - 1)
+    return math.ceil(VIDU_PER_SECOND[model][resolution] * duration)

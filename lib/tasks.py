@@ -1,0 +1,100 @@
+"""One task model for every vendor and endpoint.
+
+Vendor modules translate their wire format into `Task`; the store, the poller and the pages only ever see
+`Task`. The vendor's own state word is kept in `raw_state` so nothing is lost in translation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    SUBMITTED = "submitted"  # record written, create request not yet answered (outcome unknown if we died)
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+
+class Provider(StrEnum):
+    VIDU = "vidu"
+    KLING = "kling"
+
+
+class Endpoint(StrEnum):
+    VIDU_TEXT2AUDIO = "vidu.text2audio"
+    VIDU_TIMING2AUDIO = "vidu.timing2audio"
+    VIDU_TEXT2VIDEO = "vidu.text2video"
+    KLING_TEXT2AUDIO = "kling.text2audio"
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(self.value.split(".")[0])
+
+    @property
+    def media_kind(self) -> str:
+        return "video" if self is Endpoint.VIDU_TEXT2VIDEO else "audio"
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: str  # "audio" | "video"
+    url: str
+    format: str  # "mp3" | "wav" | "mp4"
+    duration: float | None = None
+    cover_url: str | None = None
+    watermarked_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    endpoint: Endpoint
+    params: dict
+    task_id: str | None = None
+    external_id: str | None = None
+    state: State = State.SUBMITTED
+    raw_state: str = ""
+    progress: int | None = None
+    credits: float | None = None
+    media: tuple[Media, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    trace_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    started_at: float | None = None  # first seen running: splits "time queued" from "time processing"
+    finished_at: float | None = None
+
+    @property
+    def provider(self) -> Provider:
+        return self.endpoint.provider
+
+    def replace(self, **changes) -> Task:
+        return dataclasses.replace(self, **changes)
+
+    def merged(self, update: Task) -> Task:
+        """This task with the state a fresh vendor answer reports, keeping what the answer does not carry."""
+        now = time.time()
+        return self.replace(
+            task_id=update.task_id or self.task_id,
+            external_id=update.external_id or self.external_id,
+            state=update.state,
+            raw_state=update.raw_state,
+            progress=update.progress if update.progress is not None else self.progress,
+            credits=update.credits if update.credits is not None else self.credits,
+            media=update.media or self.media,
+            error_code=update.error_code,
+            error_message=update.error_message,
+            trace_id=update.trace_id or self.trace_id,
+            updated_at=now,
+            started_at=self.started_at or (now if update.state is State.RUNNING or update.state.terminal else None),
+            finished_at=self.finished_at or (now if update.state.terminal else None),
+        )
