@@ -1,7 +1,12 @@
 """Typed errors. Every message here is meant to be shown to a person, so none may carry a key or token."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lib.tasks import Task
 
 
 class StudioError(Exception):
@@ -36,8 +41,25 @@ class VendorError(StudioError):
 
 
 class NetworkError(StudioError):
-    """The vendor could not be reached or did not answer in time."""
+    """The vendor could not be reached or did not answer in time.
 
-    def __init__(self, message: str, *, may_have_reached_server: bool):
+    When a create call fails this way, `task` is the task as it was sent (Kling's includes the external id it
+    can later be found by), so the studio can record it and check on it instead of sending it twice.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_server: bool, task: Task | None = None):
         self.may_have_reached_server = may_have_reached_server
+        self.task = task
         super().__init__(message)
+
+
+class ConfigError(StudioError):
+    """A setting is missing or has a value the studio cannot use."""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret replaced, for vendor messages that might echo what they were sent."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[hidden]")
+    return text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,12 +53,16 @@ class Media:
     duration: float | None = None
     cover_url: str | None = None
     watermarked_url: str | None = None
+    archived: str | None = None  # path inside the archive folder once the studio has its own copy
+    archived_cover: str | None = None
 
 
 @dataclass(frozen=True)
 class Task:
     endpoint: Endpoint
     params: dict
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the studio's own id, known before the vendor's
+    owner: str = "local"
     task_id: str | None = None
     external_id: str | None = None
     state: State = State.SUBMITTED

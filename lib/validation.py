@@ -275,3 +275,16 @@ def validate_kling_text2audio(body) -> list[Problem]:
         check.add("external_task_id", "The task reference must be text.")
     check.url("callback_url", "The callback address")
     return check.problems
+
+
+def validate(endpoint, body) -> list[Problem]:
+    """The validator for `endpoint` (an `lib.tasks.Endpoint`)."""
+    return VALIDATORS[str(endpoint)](body)
+
+
+VALIDATORS = {
+    "vidu.text2audio": validate_vidu_text2audio,
+    "vidu.timing2audio": validate_vidu_timing2audio,
+    "vidu.text2video": validate_vidu_text2video,
+    "kling.text2audio": validate_kling_text2audio,
+}

@@ -1,0 +1,68 @@
+"""How a task reads in the history: labels, timings, estimates. Plain functions, no Streamlit."""
+from __future__ import annotations
+
+from lib.tasks import Endpoint, State, Task
+
+ENDPOINT_LABELS = {
+    Endpoint.VIDU_TEXT2AUDIO: "Sound from text",
+    Endpoint.VIDU_TIMING2AUDIO: "Timed sound",
+    Endpoint.VIDU_TEXT2VIDEO: "Video from text",
+    Endpoint.KLING_TEXT2AUDIO: "Kling sound",
+}
+STATE_LABELS = {
+    State.SUBMITTED: ("Submitting", "gray"),
+    State.QUEUED: ("Queued", "blue"),
+    State.RUNNING: ("Generating", "orange"),
+    State.SUCCEEDED: ("Done", "green"),
+    State.FAILED: ("Failed", "red"),
+    State.CANCELLED: ("Cancelled", "gray"),
+}
+# Typical processing time per endpoint, for the estimate shown before the vendor reports progress.
+TYPICAL_SECONDS = {Endpoint.VIDU_TEXT2AUDIO: 10, Endpoint.VIDU_TIMING2AUDIO: 12,
+                   Endpoint.VIDU_TEXT2VIDEO: 60, Endpoint.KLING_TEXT2AUDIO: 10}
+
+
+def seconds(value: float) -> str:
+    value = max(0, round(value))
+    return f"{value // 60} min {value % 60:02d} s" if value >= 60 else f"{value} s"
+
+
+def timings(task: Task, now: float) -> str:
+    """"Queued 3 s · processing 5 s": time waiting at the vendor, then time being generated."""
+    started = task.started_at or (None if task.state in (State.SUBMITTED, State.QUEUED) else task.updated_at)
+    queued_until = started or task.finished_at or now
+    parts = [f"queued {seconds(queued_until - task.created_at)}"]
+    if started:
+        parts.append(f"processing {seconds((task.finished_at or now) - started)}")
+    return " · ".join(parts).capitalize()
+
+
+def estimate(task: Task, now: float) -> str | None:
+    """Roughly how long is left, from the vendor's progress when it gives one, else from typical durations."""
+    if task.state.terminal or task.state is State.SUBMITTED:
+        return None
+    if task.state is State.RUNNING and task.started_at and task.progress:
+        elapsed = now - task.started_at
+        left = elapsed * (100 - task.progress) / task.progress
+    else:
+        left = TYPICAL_SECONDS[task.endpoint] - (now - (task.started_at or now))
+    return f"about {seconds(left)} left" if left > 1 else "almost done"
+
+
+def summary(task: Task) -> str:
+    """The one-line description of what was asked for."""
+    params = task.params
+    if task.endpoint is Endpoint.VIDU_TIMING2AUDIO:
+        events = params.get("timing_prompts") or []
+        return f"{len(events)} timed event{'s' * (len(events) != 1)}: " + "; ".join(
+            str(e.get("prompt", "")) for e in events if isinstance(e, dict))
+    return str(params.get("prompt", ""))
+
+
+def details(task: Task) -> str:
+    """The settings besides the prompt, e.g. "viduq2 · 5 s · 720p · 16:9"."""
+    params = task.params
+    parts = [params.get("model"), f"{params['duration']} s" if "duration" in params else None,
+             params.get("resolution"), params.get("aspect_ratio"),
+             f"seed {params['seed']}" if params.get("seed") else None]
+    return " · ".join(str(p) for p in parts if p)

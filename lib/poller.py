@@ -1,0 +1,99 @@
+"""The one background worker per server process that follows every in-flight task of every user.
+
+Browser tabs only read the store, so the vendors see one query per task per interval however many tabs are
+open. Intervals start at one second and back off to five while nothing changes (the anchors poll every 1-5 s);
+failed polls back off further. After a restart the worker simply finds the in-flight rows again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from lib import studio
+from lib.errors import NetworkError, StudioError, VendorError
+from lib.store import Store
+from lib.tasks import Provider, State, Task
+
+log = logging.getLogger(__name__)
+
+FIRST_INTERVAL, MAX_INTERVAL, MAX_ERROR_INTERVAL = 1.0, 5.0, 30.0
+NEVER = float("inf")
+LOST_AFTER_SECONDS = 120  # a Vidu task with no id this long after submission never got its answer
+STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
+
+
+def next_interval(current: float, changed: bool, error: bool) -> float:
+    if error:
+        return min(MAX_ERROR_INTERVAL, current * 2)
+    return FIRST_INTERVAL if changed else min(MAX_INTERVAL, current * 1.5)
+
+
+class Poller:
+    def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
+                 on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.2):
+        self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
+        self.on_success, self.tick = on_success, tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
+
+    def start(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for task in self.store.due(time.time()):
+                    self.poll(task)
+            except Exception:  # the worker must outlive any single bad row or outage
+                log.exception("poller pass failed")
+            self._stop.wait(self.tick)
+
+    def poll(self, task: Task) -> Task:
+        now = time.time()
+        interval, deadline = self.store.poll_plan(task.id)
+        if task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU:
+            if now - task.created_at > LOST_AFTER_SECONDS:
+                task = task.replace(error_message=studio.OUTCOME_UNKNOWN)
+                self.store.save(task)
+                self.store.schedule(task.id, NEVER, interval)
+            else:
+                self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
+            return task
+        if now > (deadline or task.created_at + self.task_timeout):
+            task = task.replace(error_message=STILL_RUNNING.format(minutes=round(self.task_timeout / 60)))
+            self.store.save(task)
+            self.store.schedule(task.id, NEVER, interval)
+            return task
+        try:
+            fresh = task.merged(studio.fetch(self.vendors, task))
+        except (VendorError, NetworkError) as error:
+            if isinstance(error, VendorError) and not error.retryable:
+                fresh = studio.failed(task, error.code, str(error), error.trace_id)
+                self.store.save(fresh)
+                return fresh
+            interval = next_interval(interval, changed=False, error=True)
+            self.store.schedule(task.id, now + interval, interval)
+            return task
+        if fresh.state is State.SUCCEEDED:
+            try:
+                fresh = self.on_success(fresh)
+            except StudioError as error:
+                log.warning("archiving task %s failed: %s", task.id, error)
+                fresh = fresh.replace(error_message=f"The result is ready, but no copy could be kept: {error}")
+        self.store.save(fresh)
+        changed = (fresh.state, fresh.progress) != (task.state, task.progress)
+        interval = next_interval(interval, changed, error=False)
+        self.store.schedule(task.id, now + interval, interval)
+        return fresh
+
+    def check_again(self, task: Task) -> None:
+        """Resume polling a task the timeout had set aside (the "check again" button)."""
+        self.store.save(task.replace(error_message=None))
+        self.store.schedule(task.id, 0, FIRST_INTERVAL, poll_deadline=time.time() + self.task_timeout)

@@ -1,0 +1,182 @@
+"""The history: every task in SQLite on the server, from the moment it is submitted.
+
+Pages, the poller and the callback routes all go through this module. SQLite in WAL mode with one short-lived
+connection per call is safe for many sessions and the poller at once; the schema is versioned and migrated on
+start.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from lib.tasks import Endpoint, Media, State, Task
+
+# Each entry migrates the schema from version N to N+1; append, never edit.
+MIGRATIONS = [
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        params TEXT NOT NULL,
+        task_id TEXT,
+        external_id TEXT,
+        state TEXT NOT NULL,
+        raw_state TEXT NOT NULL DEFAULT '',
+        progress INTEGER,
+        credits REAL,
+        media TEXT NOT NULL DEFAULT '[]',
+        error_code TEXT,
+        error_message TEXT,
+        trace_id TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        request_key TEXT,
+        next_poll_at REAL NOT NULL DEFAULT 0,
+        poll_interval REAL NOT NULL DEFAULT 1,
+        poll_deadline REAL
+    );
+    CREATE INDEX tasks_owner_created ON tasks (owner, created_at DESC);
+    CREATE INDEX tasks_in_flight ON tasks (state, next_poll_at);
+    CREATE INDEX tasks_request_key ON tasks (owner, request_key);
+    """,
+]
+IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
+TASK_COLUMNS = [f.name for f in fields(Task)]
+
+
+def _to_row(task: Task) -> dict:
+    row = {name: getattr(task, name) for name in TASK_COLUMNS}
+    row["params"] = json.dumps(task.params)
+    row["media"] = json.dumps([asdict(m) for m in task.media])
+    row["endpoint"], row["state"] = task.endpoint.value, task.state.value
+    return row
+
+
+def _to_task(row: sqlite3.Row) -> Task:
+    values = {name: row[name] for name in TASK_COLUMNS}
+    values["params"] = json.loads(values["params"])
+    values["media"] = tuple(Media(**m) for m in json.loads(values["media"]))
+    values["endpoint"], values["state"] = Endpoint(values["endpoint"]), State(values["state"])
+    return Task(**values)
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._connect() as db:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+
+    def add(self, task: Task, request_key: str | None = None, dedupe_seconds: float = 0) -> tuple[Task, bool]:
+        """Insert `task` unless the same owner sent the same request (`request_key`) within `dedupe_seconds`.
+
+        Returns the stored task and whether it is new; the check and the insert are one transaction, so two
+        clicks racing each other still make one task.
+        """
+        row = _to_row(task) | {"request_key": request_key}
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if request_key:
+                twin = db.execute(
+                    "SELECT * FROM tasks WHERE owner = ? AND request_key = ? AND created_at >= ?"
+                    " ORDER BY created_at DESC LIMIT 1",
+                    (task.owner, request_key, time.time() - dedupe_seconds)).fetchone()
+                if twin:
+                    db.execute("COMMIT")
+                    return _to_task(twin), False
+            names = ", ".join(row)
+            db.execute(f"INSERT INTO tasks ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+            db.execute("COMMIT")
+        return task, True
+
+    def save(self, task: Task) -> None:
+        """Write every field of an existing task (the task's own id is the key)."""
+        row = _to_row(task)
+        assignments = ", ".join(f"{name} = ?" for name in row if name != "id")
+        with self._connect() as db:
+            db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?",
+                       [value for name, value in row.items() if name != "id"] + [task.id])
+
+    def get(self, task_id: str, owner: str | None = None) -> Task | None:
+        query, args = "SELECT * FROM tasks WHERE id = ?", [task_id]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            row = db.execute(query, args).fetchone()
+        return _to_task(row) if row else None
+
+    def find(self, owner: str, *, endpoints=(), states=(), limit: int = 20, offset: int = 0) -> list[Task]:
+        where, args = self._filters(owner, endpoints, states)
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                              args + [limit, offset]).fetchall()
+        return [_to_task(row) for row in rows]
+
+    def count(self, owner: str, *, endpoints=(), states=()) -> int:
+        where, args = self._filters(owner, endpoints, states)
+        with self._connect() as db:
+            return db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
+
+    @staticmethod
+    def _filters(owner: str, endpoints, states) -> tuple[str, list]:
+        clauses, args = ["owner = ?"], [owner]
+        for column, values in (("endpoint", endpoints), ("state", states)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args += [str(v) for v in values]
+        return " AND ".join(clauses), args
+
+    def in_flight(self, owner: str | None = None) -> list[Task]:
+        query = f"SELECT * FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))})"
+        args = [s.value for s in IN_FLIGHT]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            return [_to_task(row) for row in db.execute(query + " ORDER BY created_at", args).fetchall()]
+
+    def due(self, now: float) -> list[Task]:
+        """In-flight tasks whose next poll is due, oldest first."""
+        marks = ", ".join("?" * len(IN_FLIGHT))
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM tasks WHERE state IN ({marks}) AND next_poll_at <= ?"
+                              " ORDER BY next_poll_at", [s.value for s in IN_FLIGHT] + [now]).fetchall()
+        return [_to_task(row) for row in rows]
+
+    def schedule(self, task_id: str, next_poll_at: float, poll_interval: float,
+                 poll_deadline: float | None = None) -> None:
+        """Plan the next poll; a `poll_deadline` (None keeps the current one) is when polling gives up."""
+        with self._connect() as db:
+            db.execute("UPDATE tasks SET next_poll_at = ?, poll_interval = ?,"
+                       " poll_deadline = COALESCE(?, poll_deadline) WHERE id = ?",
+                       (next_poll_at, poll_interval, poll_deadline, task_id))
+
+    def poll_plan(self, task_id: str) -> tuple[float, float | None]:
+        """(current interval, deadline or None) for a task's polling."""
+        with self._connect() as db:
+            row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return (row[0], row[1]) if row else (1.0, None)

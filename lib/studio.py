@@ -1,0 +1,86 @@
+"""What the pages ask of the studio: submit a request, refresh a task, cancel one.
+
+The record is written before the create request is sent, so a task the vendor may have accepted (and charged
+for) is never lost: if the answer never arrives the task stays "submitted" with what is needed to find it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from lib.errors import InvalidRequest, NetworkError, VendorError
+from lib.kling import KlingClient
+from lib.store import Store
+from lib.tasks import Endpoint, Provider, State, Task
+from lib.validation import validate
+from lib.vidu import ViduClient
+
+# Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
+DUPLICATE_WINDOW_SECONDS = 10
+OUTCOME_UNKNOWN = ("The vendor did not confirm this request. It may still have been created: "
+                   "look it up in the vendor's console before trying again.")
+
+
+@dataclass(frozen=True)
+class Vendors:
+    """The clients the studio talks through, and whether each one is the real vendor or the simulator."""
+
+    vidu: ViduClient
+    kling: KlingClient
+    vidu_live: bool
+    kling_live: bool
+
+    def live(self, provider: Provider) -> bool:
+        return self.vidu_live if provider is Provider.VIDU else self.kling_live
+
+
+def request_key(endpoint: Endpoint, body: dict) -> str:
+    same = {k: v for k, v in body.items() if k != "external_task_id"}
+    return hashlib.sha256(json.dumps([endpoint.value, same], sort_keys=True).encode()).hexdigest()
+
+
+def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str) -> tuple[Task, bool]:
+    """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click)."""
+    if problems := validate(endpoint, body):
+        raise InvalidRequest(problems)
+    if endpoint.provider is Provider.KLING:
+        # Kling lets us name the task ourselves, so even a lost answer can be found again later.
+        body = {**body, "external_task_id": body.get("external_task_id") or f"cue-{uuid.uuid4().hex}"}
+    task = Task(endpoint, params=body, owner=owner, external_id=body.get("external_task_id"))
+    task, new = store.add(task, request_key(endpoint, body), DUPLICATE_WINDOW_SECONDS)
+    if not new:
+        return task, False
+    try:
+        created = (vendors.kling.create(body) if endpoint.provider is Provider.KLING
+                   else vendors.vidu.create(endpoint, body))
+    except VendorError as error:
+        task = failed(task, error.code, str(error), error.trace_id)
+    except NetworkError as error:
+        task = (task.replace(error_message=OUTCOME_UNKNOWN) if error.may_have_reached_server
+                else failed(task, "NetworkError", str(error)))
+    else:
+        task = task.merged(created)
+    store.save(task)
+    return task, True
+
+
+def failed(task: Task, code: str, message: str, trace_id: str | None = None) -> Task:
+    return task.merged(task.replace(state=State.FAILED, raw_state=task.raw_state, error_code=code,
+                                    error_message=message, trace_id=trace_id))
+
+
+def fetch(vendors: Vendors, task: Task) -> Task:
+    """The vendor's current view of `task` (raises VendorError / NetworkError)."""
+    if task.provider is Provider.KLING:
+        return vendors.kling.query(task_id=task.task_id, external_id=None if task.task_id else task.external_id)
+    return vendors.vidu.query(task.task_id)
+
+
+def cancel(store: Store, vendors: Vendors, task: Task) -> Task:
+    """Ask Vidu to cancel; the poller picks up the resulting state. Kling has no cancel."""
+    vendors.vidu.cancel(task.task_id)
+    fresh = task.merged(fetch(vendors, task))
+    store.save(fresh)
+    return fresh

@@ -1,0 +1,23 @@
+"""What surrounds every page: the demo banner and the signed-in person in the sidebar."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.ui import auth
+from lib.ui.runtime import services
+
+DEMO_BANNER = "Demo mode: simulated vendors, no credits spent"
+
+
+def frame() -> None:
+    vendors = services().vendors
+    simulated = [name for name, live in (("Vidu", vendors.vidu_live), ("Kling", vendors.kling_live)) if not live]
+    if len(simulated) == 2:
+        st.info(DEMO_BANNER, icon=":material/science:")
+    elif simulated:
+        st.info(f"{simulated[0]} is simulated (demo mode, no credits spent); the other vendor is live.",
+                icon=":material/science:")
+    with st.sidebar:
+        if auth.owner() != auth.LOCAL_USER:
+            st.caption(f"Signed in as {auth.display_name()}")
+            st.button("Sign out", on_click=auth.logout, type="tertiary", icon=":material/logout:")

@@ -1,0 +1,90 @@
+"""Pieces every generation page shares: state set-up, examples, the Advanced section, estimate and submit."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import forms, pricing, studio
+from lib.errors import InvalidRequest, StudioError
+from lib.tasks import Endpoint, Provider
+from lib.ui import auth
+from lib.ui.runtime import services
+from lib.validation import as_number, validate
+
+
+def init(endpoint: Endpoint) -> None:
+    """Give every field of the page its default once per session; widgets then read their value from state."""
+    for field, default in forms.defaults(endpoint).items():
+        st.session_state.setdefault(forms.key(endpoint, field), default)
+    st.session_state.setdefault(forms.key(endpoint, "revision"), 0)
+
+
+def values(endpoint: Endpoint) -> dict:
+    return {field: st.session_state.get(forms.key(endpoint, field), default)
+            for field, default in forms.defaults(endpoint).items()}
+
+
+def _load_example(endpoint: Endpoint, example: dict) -> None:
+    for field, value in forms.to_values(endpoint, example).items():
+        st.session_state[forms.key(endpoint, field)] = value
+    st.session_state[forms.key(endpoint, "revision")] += 1
+
+
+def examples(endpoint: Endpoint) -> None:
+    with st.popover("Examples", icon=":material/lightbulb:"):
+        for number, example in enumerate(forms.EXAMPLES[endpoint]):
+            label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
+            st.button(label, key=f"{forms.PREFIX[endpoint]}_example_{number}", on_click=_load_example,
+                      args=(endpoint, example), type="tertiary")
+
+
+def advanced_callback(endpoint: Endpoint) -> None:
+    """The callback address field that every endpoint's Advanced section has."""
+    st.text_input("Callback address", key=forms.key(endpoint, "callback_url"), persist_state="session",
+                  placeholder="https://…", help="The vendor POSTs every status change here. Optional: the "
+                                                 "studio polls for results anyway.")
+
+
+def estimate(endpoint: Endpoint, body: dict) -> str:
+    """Estimated cost shown before submitting."""
+    seconds = as_number(body.get("duration"))
+    if endpoint.provider is Provider.KLING:
+        return f"Estimated cost: {pricing.KLING_UNITS_PER_TASK} units (Kling bills per task)"
+    if endpoint is Endpoint.VIDU_TEXT2VIDEO:
+        try:
+            credits = pricing.vidu_video_credits(body["model"], body.get("resolution", "720p"), int(seconds or 5))
+        except (KeyError, ValueError):
+            return "Estimated cost: choose a valid model, resolution and duration"
+    else:
+        credits = pricing.vidu_audio_credits(seconds or 10)
+    return f"Estimated cost: {credits} credits"
+
+
+def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
+    """Problems, estimate and the Generate button; submitting shows the task below at once."""
+    problems = validate(endpoint, body)
+    live = services().vendors.live(endpoint.provider)
+    cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged")
+    st.caption(cost)
+    clicked = st.button(label, type="primary", key=f"{forms.PREFIX[endpoint]}_submit",
+                        icon=":material/play_arrow:")
+    if not clicked:
+        return
+    if problems:
+        st.error("Please fix these first:\n\n" + "\n".join(f"- {p.message}" for p in problems),
+                 icon=":material/edit:")
+        return
+    try:
+        with st.spinner("Sending to the vendor…"):
+            task, new = studio.submit(services().store, services().vendors, endpoint, body, auth.owner())
+    except InvalidRequest as error:
+        st.error("\n".join(f"- {p.message}" for p in error.problems))
+        return
+    except StudioError as error:
+        st.error(str(error))
+        return
+    if not new:
+        st.info("This exact request was just submitted; it is shown below.", icon=":material/info:")
+    elif task.error_code:
+        st.error(f"The vendor did not accept the request: {task.error_message}")
+    else:
+        st.toast("Submitted: follow it below or in History.", icon=":material/check:")

@@ -1,0 +1,59 @@
+"""The studio's per-process services: settings, store, vendor clients, the poller and, in demo mode, the simulator.
+
+Built once per server process (`st.cache_resource`), shared by every session.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from lib import archive, sim
+from lib.config import Settings, load_settings
+from lib.kling import KlingClient
+from lib.poller import Poller
+from lib.store import Store
+from lib.studio import Vendors
+from lib.vidu import ViduClient
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    vendors: Vendors
+    poller: Poller
+    archive: archive.Archiver
+    simulator_url: str | None
+
+
+def _secrets() -> dict:
+    return st.secrets.to_dict() if st.secrets.load_if_toml_exists() else {}
+
+
+def _vendors(settings: Settings, simulator_url: str | None) -> Vendors:
+    vidu = (ViduClient(settings.vidu_api_key, profile=settings.vidu_profile, base_url=settings.vidu_base_url)
+            if settings.vidu_live else ViduClient(sim.DEMO_VIDU_KEY, base_url=simulator_url))
+    kling = (KlingClient(access_key=settings.kling_access_key, secret_key=settings.kling_secret_key,
+                         api_key=settings.kling_api_key, region=settings.kling_region,
+                         base_url=settings.kling_base_url)
+             if settings.kling_live else
+             KlingClient(access_key=sim.DEMO_KLING_ACCESS_KEY, secret_key=sim.DEMO_KLING_SECRET_KEY,
+                         base_url=simulator_url))
+    return Vendors(vidu=vidu, kling=kling, vidu_live=settings.vidu_live, kling_live=settings.kling_live)
+
+
+@st.cache_resource(show_spinner=False)
+def services() -> Services:
+    settings = load_settings(os.environ, _secrets())
+    simulator_url = None
+    if not (settings.vidu_live and settings.kling_live):
+        speed = float(os.environ.get("STUDIO_SIM_SPEED", "4"))
+        simulator_url = sim.start(speed=speed).url
+    store = Store(Path(settings.data_dir) / "studio.db")
+    vendors = _vendors(settings, simulator_url)
+    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=simulator_url is not None)
+    poller = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archiver.archive).start()
+    return Services(settings, store, vendors, poller, archiver, simulator_url)

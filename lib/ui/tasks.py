@@ -1,0 +1,132 @@
+"""Task cards, the live in-flight panel and the history list."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from lib import history, studio
+from lib.errors import StudioError
+from lib.forms import key, to_values
+from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.ui.runtime import services
+
+LIVE_REFRESH_SECONDS = 1.0
+PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "timed",
+            Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
+MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
+
+
+def reuse_settings(task: Task) -> None:
+    """Callback of "Use these settings again": fill the endpoint's form, then open its page."""
+    for field, value in to_values(task.endpoint, task.params).items():
+        st.session_state[key(task.endpoint, field)] = value
+    revision = key(task.endpoint, "revision")  # widgets that hold a copy (the timeline table) start afresh
+    st.session_state[revision] = st.session_state.get(revision, 0) + 1
+    st.session_state["open_page"] = PAGE_FOR[task.endpoint]
+
+
+def _source(media: Media) -> str | None:
+    """The archived copy when there is one, else the vendor URL (which may have expired)."""
+    if media.archived and (path := services().archive.path(media.archived)).exists():
+        return str(path)
+    return media.url or None
+
+
+def _media(task: Task) -> None:
+    for index, media in enumerate(task.media):
+        source = _source(media)
+        if source is None:
+            st.warning("The vendor's link to this result has expired and no copy was kept.")
+            continue
+        if media.kind == "video":
+            if media.archived_cover and (cover := services().archive.path(media.archived_cover)).exists():
+                st.image(str(cover), caption="Cover", width=160)
+            st.video(source, format=MIME["mp4"])
+        else:
+            if len(task.media) > 1:
+                st.caption(media.format.upper())
+            st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
+        if media.archived:
+            path = Path(source)
+            st.download_button(f"Download {media.format.upper()}", data=path.read_bytes,
+                               file_name=f"{task.id}-{index + 1}.{media.format}", mime=MIME.get(media.format),
+                               key=f"dl_{task.id}_{index}", on_click="ignore", icon=":material/download:")
+        else:
+            st.link_button(f"Open {media.format.upper()} at the vendor", media.url, icon=":material/open_in_new:")
+
+
+def card(task: Task, now: float) -> None:
+    """One task: what was asked, where it stands, and what came back."""
+    label, color = history.STATE_LABELS[task.state]
+    with st.container(border=True, key=f"task_{task.id}"):
+        top = st.columns([3, 1])
+        top[0].markdown(f"**{history.ENDPOINT_LABELS[task.endpoint]}** · "
+                        f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))}")
+        with top[1]:
+            st.badge(label, color=color)
+        st.text(history.summary(task))
+        facts = [history.details(task), history.timings(task, now)]
+        if task.credits is not None:
+            facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
+        st.caption(" · ".join(f for f in facts if f))
+        if not task.state.terminal:
+            _progress(task, now)
+        if task.error_message or task.error_code:
+            _error(task)
+        if task.state is State.SUCCEEDED:
+            _media(task)
+        st.button("Use these settings again", key=f"reuse_{task.id}", on_click=reuse_settings, args=(task,),
+                  icon=":material/replay:", type="tertiary")
+
+
+def _progress(task: Task, now: float) -> None:
+    estimate = history.estimate(task, now)
+    text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
+    st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
+    if task.provider is Provider.VIDU and task.state is State.QUEUED and task.task_id:
+        if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
+            try:
+                studio.cancel(services().store, services().vendors, task)
+            except StudioError as error:
+                st.error(f"Could not cancel: {error}")
+    if task.error_message and task.task_id and not task.state.terminal:
+        if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
+            services().poller.check_again(task)
+
+
+def _error(task: Task) -> None:
+    reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
+    where = f" External id: {task.external_id}." if task.external_id and not task.task_id else ""
+    message = f"{task.error_message or task.error_code}{reference}{where}"
+    if task.state is State.FAILED:
+        st.error(message, icon=":material/error:")
+    else:
+        st.warning(message, icon=":material/hourglass_top:")
+
+
+def live_tasks(owner: str, endpoints: tuple[Endpoint, ...] = (), recent: int = 0) -> None:
+    """In-flight tasks that refresh on their own, then the `recent` finished ones.
+
+    Only the in-flight part reruns every second, and only while something is in flight; it reads the store,
+    never the vendors (the poller does that once for everyone).
+    """
+    store = services().store
+    in_flight = [t for t in store.in_flight(owner) if not endpoints or t.endpoint in endpoints]
+
+    @st.fragment(run_every=LIVE_REFRESH_SECONDS if in_flight else None)
+    def panel() -> None:
+        fresh = [t for t in store.in_flight(owner) if not endpoints or t.endpoint in endpoints]
+        if len(fresh) != len(in_flight):
+            st.rerun()  # something finished: redraw the page so it moves to the finished list with its media
+        now = time.time()
+        for task in reversed(fresh):
+            card(task, now)
+
+    panel()
+    if recent:
+        now = time.time()
+        for task in store.find(owner, endpoints=endpoints, states=(State.SUCCEEDED, State.FAILED,
+                                                                    State.CANCELLED), limit=recent):
+            card(task, now)

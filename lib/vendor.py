@@ -1,0 +1,52 @@
+"""What the Vidu and Kling modules share: turning a vendor's words (task states, error codes) into the studio's.
+
+Each vendor module declares one `Dialect` (its state words, a plain-language message per documented error code,
+the codes worth retrying) and reads its own error body shape; everything else happens here, once.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from lib.errors import VendorError, redact
+from lib.tasks import Provider, State
+from lib.transport import should_retry
+
+DETAIL_MAX = 300  # characters of the vendor's own message worth showing
+
+
+@dataclass(frozen=True)
+class Dialect:
+    provider: Provider
+    name: str  # as people know it: "Vidu"
+    states: Mapping[str, State]
+    messages: Mapping[str, str]  # documented error code -> what it means, in plain words
+    retryable_codes: frozenset[str]
+
+    def state(self, word: str) -> State:
+        """The studio state for a vendor state word; an unknown word is an error, never a guess."""
+        try:
+            return self.states[word]
+        except KeyError:
+            raise self.unexpected(f"a task state the studio does not know (“{word}”)") from None
+
+    def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,
+              retry_after: float | None = None, secrets: Iterable[str | None] = ()) -> VendorError:
+        """The error for a vendor error body: plain words for the code, plus the vendor's own detail if any."""
+        message = self.messages.get(code) or f"{self.name} returned an error ({code or f'HTTP {http_status}'})."
+        if detail and detail.strip():
+            message += f" {self.name} says: “{redact(detail.strip(), secrets)[:DETAIL_MAX]}”."
+        retryable = (http_status is not None and should_retry(http_status)) or code in self.retryable_codes
+        return VendorError(self.provider.value, http_status, code, message, trace_id or None, retryable, retry_after)
+
+    def error_page(self, http_status: int, body: bytes) -> VendorError:
+        """The error for an answer that is not JSON, typically a proxy's HTML page."""
+        what = "an error page" if body.strip() else "an empty answer"
+        return VendorError(self.provider.value, http_status, "non_json",
+                           f"{self.name}'s server answered with {what} (HTTP {http_status}) instead of data.",
+                           retryable=should_retry(http_status))
+
+    def unexpected(self, what: str) -> VendorError:
+        """The error for a well-formed answer the studio cannot use (the vendor's API may have changed)."""
+        return VendorError(self.provider.value, None, "unexpected_answer",
+                           f"{self.name} answered with {what}, so the studio cannot read it.")

@@ -1,0 +1,236 @@
+"""Vidu: hosts and auth profiles, endpoint paths, and translation between Vidu's JSON and the studio's `Task`.
+
+The parse functions are pure; `ViduClient` only adds headers and URLs and sends through `Transport`.
+"""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
+from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.transport import Transport, json_or_none, retry_after_seconds
+from lib.validation import (as_number, validate_vidu_text2audio, validate_vidu_text2video,
+                            validate_vidu_timing2audio)
+from lib.vendor import Dialect
+
+# profile: (base URL, Authorization scheme). kkiai resells Vidu under the same paths with Bearer auth.
+PROFILES = {
+    "vidu-global": ("https://api.vidu.com", "Token"),
+    "vidu-cn": ("https://api.vidu.cn", "Token"),
+    "kkiai": ("https://www.kkiai.com", "Bearer"),
+}
+PATHS = {
+    Endpoint.VIDU_TEXT2AUDIO: "/ent/v2/text2audio",
+    Endpoint.VIDU_TIMING2AUDIO: "/ent/v2/timing2audio",
+    Endpoint.VIDU_TEXT2VIDEO: "/ent/v2/text2video",
+}
+VALIDATORS = {
+    Endpoint.VIDU_TEXT2AUDIO: validate_vidu_text2audio,
+    Endpoint.VIDU_TIMING2AUDIO: validate_vidu_timing2audio,
+    Endpoint.VIDU_TEXT2VIDEO: validate_vidu_text2video,
+}
+AUDIO_FORMATS = ("mp3", "wav")
+CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
+
+# Every reason in Vidu's error-code tables (.com and .cn). Task err_codes use the same names.
+MESSAGES = {
+    "BadRequest": "Vidu could not accept the request.",
+    "FieldLacking": "A required setting is missing.",
+    "FieldUnwanted": "Vidu does not accept one of the settings.",
+    "FieldItemCountOutOfRange": "A list in the request has too many or too few items.",
+    "FieldInvalid": "Vidu does not accept the value of one of the settings.",
+    "PageSizeOutOfRange": "An image has a size, format or shape Vidu does not accept.",
+    "ImageDownloadFailure": "Vidu could not download an image.",
+    "OperationInProcess": "Vidu is still working on an earlier change to this task. Try again in a moment.",
+    "TaskPromptPolicyViolation": "Vidu's content policy rejected the prompt. Rephrase it and try again.",
+    "ImageFormatInvalid": "An image is in a format Vidu does not accept (use PNG, JPEG or WebP).",
+    "AuditSubmitIllegal": "Vidu's safety review rejected the request. Change the prompt and try again.",
+    "CreditInsufficient": "Your Vidu account has run out of credits.",
+    "CreationPolicyViolation": "Vidu's content policy blocked the result. Change the prompt and try again.",
+    "ModelUnavailable": "This Vidu model is not available right now. Try another model or try again later.",
+    "UserCancelled": "The task was cancelled.",
+    "ImageCheckBodyJointsFailed": "Vidu could not find a person's body in the image.",
+    "ImageCheckFaceFailed": "Vidu could not find a face in the image.",
+    "ImageObjectsUndetected": "Vidu could not find the subject in the image.",
+    "Unauthorized": "Vidu rejected the API key. Check VIDU_API_KEY in Settings.",
+    "Forbidden": "This Vidu API key is not allowed to do that.",
+    "TaskNotFound": "Vidu has no task with this ID.",
+    "CreationNotFound": "Vidu has no result with this ID.",
+    "NotFound": "Vidu could not find what the studio asked for.",
+    "Conflict": "The task changed at Vidu while the studio was asking; refresh it and try again.",
+    "QuotaExceeded": "Your Vidu account is already running as many tasks as it may. Wait for one to finish.",
+    "TooManyRequests": "Too many requests to Vidu in a short time. Wait a moment and try again.",
+    "SystemThrottling": "Vidu is busy right now. Try again in a moment.",
+    "Canceled": "The request was cancelled before Vidu finished answering it.",
+    "InternalServiceFailure": "Vidu had an internal problem. Try again later.",
+}
+DIALECT = Dialect(
+    provider=Provider.VIDU,
+    name="Vidu",
+    states={"created": State.QUEUED, "queueing": State.QUEUED, "processing": State.RUNNING,
+            "success": State.SUCCEEDED, "failed": State.FAILED},
+    messages=MESSAGES,
+    retryable_codes=frozenset({"QuotaExceeded", "TooManyRequests", "SystemThrottling", "OperationInProcess",
+                               "InternalServiceFailure"}),
+)
+
+
+def profile_settings(profile: str) -> tuple[str, str]:
+    """(base URL, auth scheme) of a profile name, or a ConfigError naming the valid ones."""
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ConfigError(f"VIDU_PROFILE must be one of: {', '.join(PROFILES)} (it is “{profile}”).") from None
+
+
+def describe_failure(err_code: str | None) -> str:
+    """Plain words for a failed task's err_code."""
+    if not err_code:
+        return "The Vidu task failed without giving a reason."
+    return MESSAGES.get(err_code) or f"The Vidu task failed (code {err_code})."
+
+
+def parse_created(endpoint: Endpoint, body: dict, request_body: dict) -> Task:
+    """The task a create answer describes, carrying the request that made it."""
+    if not body.get("task_id"):
+        raise DIALECT.unexpected("no task ID")
+    return _task(endpoint, body, request_body)
+
+
+def parse_query(body: dict, endpoint: Endpoint | None = None) -> Task:
+    """A query (or callback) answer as an update for `Task.merged`.
+
+    Pass the endpoint that created the task; the answer itself does not reliably say, and only the media kind
+    depends on it, so without one the kind is read from the first result.
+    """
+    return _task(endpoint or _endpoint_of(body), body, {})
+
+
+def error_from_response(resp: requests.Response, secrets: tuple[str | None, ...] = ()) -> VendorError:
+    """The VendorError for an error answer: go-kratos style `{code, reason, message, metadata}`, a reseller's
+    `{"error": {...}}` wrapper, or no JSON at all."""
+    body = json_or_none(resp)
+    if not isinstance(body, dict):
+        return DIALECT.error_page(resp.status_code, resp.content)
+    error = body["error"] if isinstance(body.get("error"), dict) else body
+    meta = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+    detail = str(error.get("message") or "")
+    if meta.get("fields") and str(meta["fields"]) not in detail:
+        detail = f"{detail} ({meta['fields']})".strip()
+    return DIALECT.error(resp.status_code, str(error.get("reason") or error.get("code") or ""), detail,
+                         trace_id=meta.get("trace_id") or resp.headers.get("x-md-trace-id"),
+                         retry_after=retry_after_seconds(resp.headers.get("Retry-After")), secrets=secrets)
+
+
+def _is_error(body: dict) -> bool:
+    # Vidu's own client treats any body with a `code` as an error, whatever the HTTP status.
+    return body.get("code") is not None or isinstance(body.get("error"), dict)
+
+
+def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
+    word = str(body.get("state") or "")
+    state = DIALECT.state(word)
+    err_code = str(body.get("err_code") or "")
+    if state is State.FAILED and err_code == CANCELLED:
+        state = State.CANCELLED
+    ended_badly = state in (State.FAILED, State.CANCELLED)
+    task_id = body.get("task_id") or body.get("id")
+    progress = as_number(body.get("progress"))
+    creations = [c for c in body.get("creations") or () if isinstance(c, dict) and c.get("url")]
+    return Task(
+        endpoint=endpoint,
+        params=params,
+        task_id=str(task_id) if task_id else None,
+        state=state,
+        raw_state=word,
+        progress=int(progress) if progress is not None else None,
+        credits=as_number(body.get("credits")),
+        media=tuple(_media(endpoint, creation) for creation in creations),
+        error_code=(err_code or None) if ended_badly else None,
+        error_message=describe_failure(err_code) if ended_badly else None,
+    )
+
+
+def _extension(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+
+
+def _endpoint_of(body: dict) -> Endpoint:
+    first = next(iter(body.get("creations") or ()), None)
+    is_video = isinstance(first, dict) and (bool(first.get("video")) or _extension(str(first.get("url"))) == "mp4")
+    return Endpoint.VIDU_TEXT2VIDEO if is_video else Endpoint.VIDU_TEXT2AUDIO
+
+
+def _media(endpoint: Endpoint, creation: dict) -> Media:
+    url = str(creation["url"])
+    if endpoint.media_kind == "audio":
+        # Vidu does not document the audio format; the file name says it, and mp3 is the usual one.
+        extension = _extension(url)
+        return Media("audio", url, extension if extension in AUDIO_FORMATS else "mp3")
+    video = creation.get("video") if isinstance(creation.get("video"), dict) else {}
+    return Media("video", url, "mp4", duration=as_number(video.get("duration")) or None,
+                 cover_url=creation.get("cover_url") or None, watermarked_url=creation.get("watermarked_url") or None)
+
+
+class ViduClient:
+    """Vidu's create, query, cancel and credits calls for one API key and host profile."""
+
+    def __init__(self, api_key: str, profile: str = "vidu-global", base_url: str | None = None,
+                 transport: Transport | None = None):
+        if not api_key:
+            raise ConfigError("Add VIDU_API_KEY in Settings to use Vidu.")
+        host, scheme = profile_settings(profile)
+        self.base_url = (base_url or host).rstrip("/")  # an override (e.g. the simulator) keeps the auth scheme
+        self._api_key = api_key
+        self._authorization = f"{scheme} {api_key}"
+        self._transport = transport or Transport(vendor="Vidu")
+
+    def create(self, endpoint: Endpoint, body: dict) -> Task:
+        """Validate, then send once. Raises InvalidRequest (nothing sent), VendorError or NetworkError."""
+        if endpoint not in PATHS:
+            raise ValueError(f"{endpoint} is not a Vidu endpoint")
+        problems = VALIDATORS[endpoint](body)
+        if problems:
+            raise InvalidRequest(problems)
+        try:
+            answer = self._call("POST", PATHS[endpoint], body, retry=False)
+        except NetworkError as err:
+            err.task = Task(endpoint=endpoint, params=body)
+            raise
+        return parse_created(endpoint, answer, body)
+
+    def query(self, task_id: str, endpoint: Endpoint | None = None) -> Task:
+        task = parse_query(self._call("GET", f"{self._task_path(task_id)}/creations", retry=True), endpoint)
+        return task.replace(task_id=task.task_id or task_id)
+
+    def cancel(self, task_id: str) -> None:
+        try:
+            self._call("POST", f"{self._task_path(task_id)}/cancel", {"id": task_id}, retry=False)
+        except NetworkError as err:
+            if not err.may_have_reached_server:
+                raise
+            raise NetworkError("Vidu did not answer in time, so the task may or may not have been cancelled — "
+                               "refresh it to see.", may_have_reached_server=True) from None
+
+    def credits(self) -> dict:
+        """The account's credit balances (`remains`) and purchased `packages`, as Vidu lists them."""
+        answer = self._call("GET", "/ent/v2/credits", params={"show_detail": "true"}, retry=True)
+        return {"remains": answer.get("remains") or [], "packages": answer.get("packages") or []}
+
+    @staticmethod
+    def _task_path(task_id: str) -> str:
+        return f"/ent/v2/tasks/{quote(str(task_id), safe='')}"
+
+    def _call(self, method: str, path: str, body: dict | None = None, *, params: dict | None = None,
+              retry: bool) -> dict:
+        resp = self._transport.request(method, self.base_url + path, json=body, params=params, retry=retry,
+                                       headers={"Authorization": self._authorization,
+                                                "Content-Type": "application/json"})
+        # Cancel succeeds with `{}` or, by its docs, with nothing at all.
+        answer = {} if resp.ok and resp.content.strip() in (b"", b"null") else json_or_none(resp)
+        if not resp.ok or not isinstance(answer, dict) or _is_error(answer):
+            raise error_from_response(resp, secrets=(self._api_key,))
+        return answer

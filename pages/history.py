@@ -1,0 +1,44 @@
+"""History: every task of the signed-in person, newest first, with playback and filters."""
+import time
+
+import streamlit as st
+
+from lib.history import ENDPOINT_LABELS, STATE_LABELS
+from lib.tasks import Endpoint, Provider, State
+from lib.ui import auth, tasks
+from lib.ui.runtime import services
+
+PAGE_SIZE = 10
+
+
+def page() -> None:
+    st.title("History")
+    owner = auth.owner()
+    store = services().store
+    columns = st.columns(3)
+    endpoints = columns[0].multiselect("Endpoint", list(Endpoint), format_func=ENDPOINT_LABELS.get,
+                                       key="hist_endpoints", persist_state="session")
+    vendors = columns[1].multiselect("Vendor", list(Provider), format_func=lambda p: p.value.capitalize(),
+                                     key="hist_vendors", persist_state="session")
+    states = columns[2].multiselect("State", list(State), format_func=lambda s: STATE_LABELS[s][0],
+                                    key="hist_states", persist_state="session")
+    chosen = tuple(e for e in (endpoints or list(Endpoint)) if not vendors or e.provider in vendors)
+    if not chosen:
+        st.info("No endpoint matches these filters.")
+        return
+    in_flight = (State.SUBMITTED, State.QUEUED, State.RUNNING)
+    if not states or set(states) & set(in_flight):
+        tasks.live_tasks(owner, chosen)
+    finished = tuple(s for s in (states or list(State)) if s not in in_flight)
+    total = store.count(owner, endpoints=chosen, states=finished) if finished else 0
+    if total == 0:
+        if not store.count(owner):
+            st.info("Nothing here yet. Generate something on one of the pages on the left.")
+        return
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    number = st.number_input(f"Page (of {pages})", 1, pages, key="hist_page") if pages > 1 else 1
+    now = time.time()
+    for task in store.find(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
+                           offset=(number - 1) * PAGE_SIZE):
+        tasks.card(task, now)
+    st.caption(f"{total} finished task{'s' * (total != 1)}")

@@ -1,0 +1,28 @@
+"""Kling sound: Kling text-to-audio."""
+import streamlit as st
+
+from lib.forms import key, to_body
+from lib.tasks import Endpoint
+from lib.ui import auth, form, tasks
+from lib.validation import KLING_PROMPT_MAX, KLING_SECONDS
+
+ENDPOINT = Endpoint.KLING_TEXT2AUDIO
+
+
+def page() -> None:
+    form.init(ENDPOINT)
+    st.title("Kling sound")
+    st.caption("Kling makes a sound effect of 3 to 10 seconds from a short description, as MP3 and WAV.")
+    form.examples(ENDPOINT)
+    st.text_area("Prompt", key=key(ENDPOINT, "prompt"), max_chars=KLING_PROMPT_MAX, persist_state="session",
+                 placeholder="Fireworks during a New Year celebration")
+    st.slider("Duration (seconds)", *KLING_SECONDS, step=0.1, format="%.1f", key=key(ENDPOINT, "duration"),
+              persist_state="session")
+    with st.expander("Advanced"):
+        st.text_input("Your own task reference (optional)", key=key(ENDPOINT, "external_task_id"),
+                      persist_state="session", max_chars=64,
+                      help="Must be unique in your Kling account. Left empty, the studio makes one for you.")
+        form.advanced_callback(ENDPOINT)
+    form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
+    st.subheader("Your recent Kling sounds")
+    tasks.live_tasks(auth.owner(), (ENDPOINT,), recent=3)

@@ -1,0 +1,58 @@
+"""Timed sound: Vidu timing-to-audio, with a timeline editor."""
+import streamlit as st
+
+from lib import timeline
+from lib.forms import key, to_body
+from lib.tasks import Endpoint
+from lib.ui import auth, form, tasks
+from lib.validation import SEED_MAX, VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS, event_problems
+
+ENDPOINT = Endpoint.VIDU_TIMING2AUDIO
+EVENTS = key(ENDPOINT, "timing_prompts")
+
+
+def _editor_table() -> list[dict]:
+    """The editable events table. Its starting frame stays fixed between reruns (edits are kept as deltas on
+    top of it) and is rebuilt from the saved events only when the page is opened afresh or a form is loaded."""
+    revision = st.session_state[key(ENDPOINT, "revision")]
+    editor = f"tim_editor_{revision}"
+    if editor not in st.session_state or st.session_state.get("tim_base", (None,))[0] != revision:
+        st.session_state["tim_base"] = (revision, timeline.frame(st.session_state[EVENTS]))
+    high = float(VIDU_AUDIO_SECONDS[1])
+    edited = st.data_editor(
+        st.session_state["tim_base"][1], key=editor, num_rows="dynamic", hide_index=False, width="stretch",
+        column_config={
+            "from": st.column_config.NumberColumn("From (s)", min_value=0.0, max_value=high, step=0.1,
+                                                  format="%.1f", required=True),
+            "to": st.column_config.NumberColumn("To (s)", min_value=0.0, max_value=high, step=0.1,
+                                                format="%.1f", required=True),
+            "prompt": st.column_config.TextColumn("Sound", max_chars=VIDU_AUDIO_PROMPT_MAX, required=True,
+                                                  width="large"),
+        })
+    st.session_state[EVENTS] = timeline.events(edited)  # kept for page switches and "settings again"
+    return st.session_state[EVENTS]
+
+
+def page() -> None:
+    form.init(ENDPOINT)
+    st.title("Timed sound")
+    st.caption("Place sound events on a timeline; each one plays inside its own window. Events may overlap.")
+    form.examples(ENDPOINT)
+    low, high = VIDU_AUDIO_SECONDS
+    duration = st.slider("Clip duration (seconds)", float(low), float(high), step=0.5,
+                         key=key(ENDPOINT, "duration"), persist_state="session")
+    table, picture = st.columns([3, 2])
+    with table:
+        events = _editor_table()
+    with picture:
+        st.vega_lite_chart(timeline.lanes(events, duration), width="stretch")
+    problems = [p for number, event in enumerate(events, start=1) for p in event_problems(number, event, duration)]
+    for problem in problems:
+        st.warning(problem.message, icon=":material/warning:")
+    with st.expander("Advanced"):
+        st.number_input("Seed (0 picks a random one)", 0, SEED_MAX, step=1, key=key(ENDPOINT, "seed"),
+                        persist_state="session")
+        form.advanced_callback(ENDPOINT)
+    form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
+    st.subheader("Your recent timed sounds")
+    tasks.live_tasks(auth.owner(), (ENDPOINT,), recent=3)
