@@ -9,13 +9,16 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lib.errors import InvalidRequest, NetworkError, VendorError
-from lib.kling import KlingClient
 from lib.store import Store
 from lib.tasks import Endpoint, Provider, State, Task
 from lib.validation import validate
-from lib.vidu import ViduClient
+
+if TYPE_CHECKING:
+    from lib.kling import KlingClient
+    from lib.vidu import ViduClient
 
 # Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
 DUPLICATE_WINDOW_SECONDS = 10
@@ -75,7 +78,7 @@ def fetch(vendors: Vendors, task: Task) -> Task:
     """The vendor's current view of `task` (raises VendorError / NetworkError)."""
     if task.provider is Provider.KLING:
         return vendors.kling.query(task_id=task.task_id, external_id=None if task.task_id else task.external_id)
-    return vendors.vidu.query(task.task_id)
+    return vendors.vidu.query(task.task_id, task.endpoint)
 
 
 def cancel(store: Store, vendors: Vendors, task: Task) -> Task:

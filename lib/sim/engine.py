@@ -64,6 +64,7 @@ class Task:
     external_id: str | None = None
     fail_with: str | None = None  # set by a [fail:...] prompt marker
     id: str = field(default_factory=new_id)
+    result_id: str = field(default_factory=new_id)  # the id of what it produces (Vidu creation, Kling audio)
     created: float = field(default_factory=time.time)
     updated: float = 0.0
     started: float | None = None
@@ -103,7 +104,7 @@ class Engine:
         self.on_change = on_change  # called under the lock on every phase change; must only enqueue work
         self._initial = dict(balances)
         self._concurrency = concurrency
-        self._cond = threading.Condition()
+        self.lock = threading.Condition()  # re-entrant: vendor modules hold it while reading a task
         self._stopped = False
         self.reset()
         self._thread = threading.Thread(target=self._loop, name="sim-scheduler", daemon=True)
@@ -112,70 +113,70 @@ class Engine:
     # --- account and task store -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        with self._cond:
+        with self.lock:
             self._tasks: dict[str, Task] = {}
             self._accounts = {vendor: Account(amount, self._concurrency) for vendor, amount in self._initial.items()}
-            self._cond.notify()
+            self.lock.notify()
 
     def submit(self, task: Task) -> Task:
-        with self._cond:
+        with self.lock:
             account = self._accounts[task.vendor]
             if account.balance < task.charge:
                 raise NotEnoughCredit
             account.balance -= task.charge
             self._tasks[task.id] = task
             self.on_change(task)
-            self._cond.notify()
+            self.lock.notify()
         return task
 
     def tasks(self, vendor: str) -> list[Task]:
         """The vendor's tasks, newest first."""
-        with self._cond:
+        with self.lock:
             return [task for task in reversed(self._tasks.values()) if task.vendor == vendor]
 
     def get(self, vendor: str, task_id: str) -> Task | None:
-        with self._cond:
+        with self.lock:
             task = self._tasks.get(task_id)
             return task if task and task.vendor == vendor else None
 
     def balance(self, vendor: str) -> int | Decimal:
-        with self._cond:
+        with self.lock:
             return self._accounts[vendor].balance
 
     def set_balance(self, vendor: str, amount: int | Decimal) -> None:
-        with self._cond:
+        with self.lock:
             self._accounts[vendor].balance = amount
 
     def load(self, vendor: str) -> tuple[int, int]:
         """(running, waiting) task counts for the vendor's account."""
-        with self._cond:
+        with self.lock:
             phases = [task.phase for task in self._tasks.values() if task.vendor == vendor]
             return phases.count(Phase.RUNNING), phases.count(Phase.ACCEPTED) + phases.count(Phase.QUEUED)
 
     def cancel(self, task: Task, reason: str) -> str | None:
         """Fail a task that has not started; None on success, else the state word that forbids it."""
-        with self._cond:
+        with self.lock:
             if task.phase not in (Phase.ACCEPTED, Phase.QUEUED):
                 return task.state
             self._fail(task, reason, time.time())
             return None
 
     def stop(self) -> None:
-        with self._cond:
+        with self.lock:
             self._stopped = True
-            self._cond.notify()
+            self.lock.notify()
         self._thread.join(timeout=2)
 
     # --- the state machine ------------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        with self._cond:
+        with self.lock:
             while not self._stopped:
                 now = time.time()
                 self._advance(now)
                 due = [self._due(task) for task in self._tasks.values()]
                 due = [when for when in due if when is not None]
-                self._cond.wait(timeout=max(0.0, min(due) - now) if due else None)
+                self.lock.wait(timeout=max(0.0, min(due) - now) if due else None)
 
     def _due(self, task: Task) -> float | None:
         """When the task next needs the scheduler; None while it waits on something that will notify."""
@@ -228,5 +229,5 @@ class Engine:
         self.on_change(task)
 
     def _wake(self) -> None:
-        with self._cond:
-            self._cond.notify()
+        with self.lock:
+            self.lock.notify()

@@ -32,5 +32,5 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, value, **headers: str) -> Reply:
-        return cls(status, json.dumps(value, ensure_ascii=False).encode(), headers=headers)
+    def json(cls, status: int, value) -> Reply:
+        return cls(status, json.dumps(value, ensure_ascii=False).encode())

@@ -26,7 +26,12 @@ class Services:
     vendors: Vendors
     poller: Poller
     archive: archive.Archiver
-    simulator_url: str | None
+    simulator: sim.Simulator | None
+
+    def close(self) -> None:
+        self.poller.stop()
+        if self.simulator:
+            self.simulator.stop()
 
 
 def _secrets() -> dict:
@@ -45,15 +50,15 @@ def _vendors(settings: Settings, simulator_url: str | None) -> Vendors:
     return Vendors(vidu=vidu, kling=kling, vidu_live=settings.vidu_live, kling_live=settings.kling_live)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=Services.close)
 def services() -> Services:
     settings = load_settings(os.environ, _secrets())
-    simulator_url = None
+    simulator = None
     if not (settings.vidu_live and settings.kling_live):
-        speed = float(os.environ.get("STUDIO_SIM_SPEED", "4"))
-        simulator_url = sim.start(speed=speed).url
+        # Demo mode: one simulator per server process, on a free loopback port.
+        simulator = sim.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")))
     store = Store(Path(settings.data_dir) / "studio.db")
-    vendors = _vendors(settings, simulator_url)
-    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=simulator_url is not None)
+    vendors = _vendors(settings, simulator.url if simulator else None)
+    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=simulator is not None)
     poller = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archiver.archive).start()
-    return Services(settings, store, vendors, poller, archiver, simulator_url)
+    return Services(settings, store, vendors, poller, archiver, simulator)

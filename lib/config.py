@@ -1,0 +1,90 @@
+"""Studio settings, from Streamlit secrets (passed in by the UI layer) or the environment.
+
+Secrets win over the environment; both use the same names (VIDU_API_KEY, ...). Keys and the password are
+masked in `repr`, so a settings object can be logged or shown safely.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lib import kling, vidu
+from lib.errors import ConfigError
+
+
+def _secret():
+    return field(default=None, metadata={"secret": True})
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    vidu_api_key: str | None = _secret()
+    vidu_profile: str = "vidu-global"
+    vidu_base_url: str | None = None
+    kling_access_key: str | None = _secret()
+    kling_secret_key: str | None = _secret()
+    kling_api_key: str | None = _secret()
+    kling_region: str = "singapore"
+    kling_base_url: str | None = None
+    kling_webhook_secret: str | None = _secret()
+    data_dir: Path = Path("data")
+    password: str | None = _secret()
+    public_url: str | None = None
+
+    @property
+    def vidu_live(self) -> bool:
+        return bool(self.vidu_api_key)
+
+    @property
+    def kling_live(self) -> bool:
+        return bool(self.kling_api_key or (self.kling_access_key and self.kling_secret_key))
+
+    def __repr__(self) -> str:
+        def shown(f: dataclasses.Field) -> str:
+            value = getattr(self, f.name)
+            return "'***'" if f.metadata.get("secret") and value else repr(value)
+        return f"Settings({', '.join(f'{f.name}={shown(f)}' for f in dataclasses.fields(self))})"
+
+
+def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | None = None) -> Settings:
+    """Settings from `secrets` (e.g. `st.secrets.to_dict()`) over `environ`; every problem reported at once."""
+    def get(name: str) -> str | None:
+        for source in (secrets or {}, environ):
+            value = source.get(name)
+            if value is not None and str(value).strip():
+                return str(value).strip()
+        return None
+
+    settings = Settings(
+        vidu_api_key=get("VIDU_API_KEY"),
+        vidu_profile=get("VIDU_PROFILE") or Settings.vidu_profile,
+        vidu_base_url=get("VIDU_BASE_URL"),
+        kling_access_key=get("KLING_ACCESS_KEY"),
+        kling_secret_key=get("KLING_SECRET_KEY"),
+        kling_api_key=get("KLING_API_KEY"),
+        kling_region=get("KLING_REGION") or Settings.kling_region,
+        kling_base_url=get("KLING_BASE_URL"),
+        kling_webhook_secret=get("KLING_WEBHOOK_SECRET"),
+        data_dir=Path(get("STUDIO_DATA_DIR") or Settings.data_dir),
+        password=get("STUDIO_PASSWORD"),
+        public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
+    )
+    problems = []
+    for check, value in ((vidu.profile_settings, settings.vidu_profile), (kling.region_url, settings.kling_region)):
+        try:
+            check(value)
+        except ConfigError as err:
+            problems.append(str(err))
+    if bool(settings.kling_access_key) != bool(settings.kling_secret_key):
+        problems.append("KLING_ACCESS_KEY and KLING_SECRET_KEY work only as a pair: set both, or use KLING_API_KEY.")
+    for name in ("VIDU_BASE_URL", "KLING_BASE_URL", "STUDIO_PUBLIC_URL"):
+        url = get(name)
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            problems.append(f"{name} must be a web address starting with http:// or https://.")
+    if problems:
+        raise ConfigError(" ".join(problems))
+    return settings

@@ -1,0 +1,93 @@
+"""The studio's pages through Streamlit's AppTest, against the simulator in demo mode."""
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.forms import key
+from lib.tasks import Endpoint, Media, State, Task
+from lib.ui.runtime import services
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = ["sound", "timed", "video", "kling", "history", "settings"]
+
+
+@pytest.fixture(autouse=True)
+def demo_studio(tmp_path, monkeypatch):
+    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
+    services.clear()
+    yield
+    services.clear()
+
+
+def open_page(name: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    if name:
+        at.session_state["open_page"] = name
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_opens_in_demo_mode(name):
+    at = open_page(name)
+    assert any("Demo mode: simulated vendors, no credits spent" in i.value for i in at.info)
+    assert at.title
+
+
+def test_problems_are_listed_together_before_anything_is_sent():
+    at = open_page("video")
+    at.selectbox(key=key(Endpoint.VIDU_TEXT2VIDEO, "model")).set_value("viduq2").run()
+    at.text_area(key=key(Endpoint.VIDU_TEXT2VIDEO, "meta_data")).input("{not json").run()
+    click(at, "Generate")
+    message = at.error[0].value
+    assert "The prompt is required." in message and "Metadata must be valid JSON" in message
+    assert services().store.count("local") == 0
+
+
+def test_timeline_rows_are_checked_one_by_one():
+    at = open_page("timed")
+    at.session_state[key(Endpoint.VIDU_TIMING2AUDIO, "timing_prompts")] = [
+        {"from": 0.0, "to": 3.0, "prompt": "birds"}, {"from": 4.0, "to": 2.0, "prompt": "rain"},
+        {"from": 5.0, "to": 9.5, "prompt": ""}]
+    at.session_state[key(Endpoint.VIDU_TIMING2AUDIO, "revision")] = 1
+    at.slider(key=key(Endpoint.VIDU_TIMING2AUDIO, "duration")).set_value(8.0).run()
+    warnings = [w.value for w in at.warning]
+    assert "Event 2 ends before it starts (2 s ≤ 4 s)." in warnings
+    assert "Event 3 needs a prompt." in warnings and "Event 3 ends after the clip (9.5 s > 8 s)." in warnings
+    click(at, "Generate")
+    assert at.error and services().store.count("local") == 0
+
+
+def test_one_click_is_one_task_even_when_clicked_again():
+    at = open_page("sound")
+    at.text_area(key=key(Endpoint.VIDU_TEXT2AUDIO, "prompt")).input("rain on a tin roof").run()
+    click(at, "Generate")
+    click(at, "Generate")
+    tasks = services().store.find("local")
+    assert len(tasks) == 1 and tasks[0].task_id and tasks[0].params["prompt"] == "rain on a tin roof"
+    assert any("just submitted" in i.value for i in at.info)
+
+
+def test_use_these_settings_again_fills_the_form():
+    done = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq1", "prompt": "a paper boat", "duration": 5,
+                                           "resolution": "1080p", "bgm": True}, state=State.SUCCEEDED,
+                task_id="1", created_at=time.time(), media=(Media("video", "http://127.0.0.1:9/x.mp4", "mp4"),))
+    services().store.add(done)
+    at = open_page("history")
+    click(at, "Use these settings again")
+    assert at.title[0].value == "Video from text"
+    assert at.text_area(key=key(Endpoint.VIDU_TEXT2VIDEO, "prompt")).value == "a paper boat"
+    assert at.selectbox(key=key(Endpoint.VIDU_TEXT2VIDEO, "model")).value == "viduq1"
+    assert at.selectbox(key=key(Endpoint.VIDU_TEXT2VIDEO, "resolution")).value == "1080p"
+    assert at.toggle(key=key(Endpoint.VIDU_TEXT2VIDEO, "bgm")).value is True
