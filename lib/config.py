@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from lib import kling, vidu
 from lib.errors import ConfigError
+from lib.validation import as_number
 
 
 def _secret():
@@ -34,6 +35,7 @@ class Settings:
     data_dir: Path = Path("data")
     password: str | None = _secret()
     public_url: str | None = None
+    task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
 
     @property
     def vidu_live(self) -> bool:
@@ -72,8 +74,11 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         data_dir=Path(get("STUDIO_DATA_DIR") or Settings.data_dir),
         password=get("STUDIO_PASSWORD"),
         public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
+        task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
     )
     problems = []
+    if settings.task_timeout <= 0:
+        problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     for check, value in ((vidu.profile_settings, settings.vidu_profile), (kling.region_url, settings.kling_region)):
         try:
             check(value)

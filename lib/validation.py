@@ -48,16 +48,11 @@ KLING_FIELDS = {"prompt", "duration", "external_task_id", "callback_url"}
 
 def as_number(value) -> float | None:
     """A JSON number or a numeric string (the vendors' own examples send both); None for anything else."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
         return None
     return number if math.isfinite(number) else None
 

@@ -12,8 +12,7 @@ import requests
 from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
-from lib.validation import (as_number, validate_vidu_text2audio, validate_vidu_text2video,
-                            validate_vidu_timing2audio)
+from lib.validation import as_number, validate
 from lib.vendor import Dialect
 
 # profile: (base URL, Authorization scheme). kkiai resells Vidu under the same paths with Bearer auth.
@@ -26,11 +25,6 @@ PATHS = {
     Endpoint.VIDU_TEXT2AUDIO: "/ent/v2/text2audio",
     Endpoint.VIDU_TIMING2AUDIO: "/ent/v2/timing2audio",
     Endpoint.VIDU_TEXT2VIDEO: "/ent/v2/text2video",
-}
-VALIDATORS = {
-    Endpoint.VIDU_TEXT2AUDIO: validate_vidu_text2audio,
-    Endpoint.VIDU_TIMING2AUDIO: validate_vidu_timing2audio,
-    Endpoint.VIDU_TEXT2VIDEO: validate_vidu_text2video,
 }
 AUDIO_FORMATS = ("mp3", "wav")
 CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
@@ -192,7 +186,7 @@ class ViduClient:
         """Validate, then send once. Raises InvalidRequest (nothing sent), VendorError or NetworkError."""
         if endpoint not in PATHS:
             raise ValueError(f"{endpoint} is not a Vidu endpoint")
-        problems = VALIDATORS[endpoint](body)
+        problems = validate(endpoint, body)
         if problems:
             raise InvalidRequest(problems)
         try:

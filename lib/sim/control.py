@@ -4,7 +4,6 @@ Every call here maps onto a Simulator method, so tests can use either HTTP or th
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -51,7 +50,9 @@ def _clear_faults(sim: Simulator, request: Request) -> Reply:
 
 
 def _credits(sim: Simulator, request: Request) -> Reply:
-    return Reply.json(200, {name: json.loads(str(sim.engine.balance(name))) for name in ("vidu", "kling")})
+    balances = {name: sim.engine.balance(name) for name in ("vidu", "kling")}
+    return Reply.json(200, {name: int(value) if value == int(value) else float(value)  # Kling units are Decimal
+                            for name, value in balances.items()})
 
 
 def _set_credits(sim: Simulator, request: Request) -> Reply:

@@ -17,13 +17,13 @@ from typing import Callable
 
 from lib.sim.assets import AssetStore, Bundle
 
-_EPOCH_MS = 1_288_834_974_657  # the Twitter snowflake epoch: ids come out 18 digits long, like both vendors'
+_EPOCH_MS = 1_577_836_800_000  # 2020-01-01, with 20 sequence bits: 18-digit ids (like both vendors) until 2050
 _sequence = itertools.count()
 
 
 def new_id() -> str:
     """A snowflake-like numeric id: 18 digits, growing with time, as a string (both vendors send strings)."""
-    return str(((time.time_ns() // 1_000_000 - _EPOCH_MS) << 22) | (next(_sequence) & 0x3FFFFF))
+    return str(((time.time_ns() // 1_000_000 - _EPOCH_MS) << 20) | (next(_sequence) & 0xFFFFF))
 
 
 class Phase(enum.Enum):

@@ -1,0 +1,76 @@
+"""End to end in a real browser: fill each form, submit, wait for success, and play what came back."""
+from urllib.parse import urljoin
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot, wait_until_idle
+
+RESULT_TIMEOUT = 90_000
+PAGES = ["", "timed", "video", "kling", "history", "settings"]
+
+
+def open_page(page: Page, url: str, path: str) -> None:
+    page.goto(f"{url}/{path}")
+    wait_until_idle(page)
+
+
+def submit(page: Page, prefix: str) -> None:
+    page.locator(f".st-key-{prefix}_submit button").click()
+    wait_until_idle(page)
+
+
+def check_media(page: Page, url: str, element, kinds: tuple[str, ...], seconds: float) -> None:
+    """The element's source answers 200 with a media type, and the browser reads the right duration from it."""
+    source = urljoin(url + "/", element.get_attribute("src"))
+    answer = requests.get(source, timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].split("/")[0] in kinds, answer.headers["Content-Type"]
+    duration = element.evaluate("""media => new Promise((resolve, reject) => {
+        if (media.readyState >= 1) return resolve(media.duration);
+        media.addEventListener('loadedmetadata', () => resolve(media.duration), {once: true});
+        media.addEventListener('error', () => reject(new Error('the browser could not load the media')));
+        media.preload = 'metadata'; media.load();
+    })""")
+    assert duration == pytest.approx(seconds, abs=0.2)
+
+
+def first_result(page: Page, test_id: str, count: int = 1):
+    results = page.get_by_test_id(test_id)
+    expect(results).to_have_count(count, timeout=RESULT_TIMEOUT)
+    return [results.nth(n) for n in range(count)]
+
+
+def test_sound_from_text(page, studio_url):
+    open_page(page, studio_url, "")  # the default page lives at the root
+    page.locator(".st-key-t2a_prompt textarea").fill("Rain on a tin roof with distant thunder")
+    submit(page, "t2a")
+    (audio,) = first_result(page, "stAudio")
+    check_media(page, studio_url, audio, ("audio",), 10.0)
+    screenshot(page, "sound-done")
+
+
+def test_kling_sound_gives_mp3_and_wav(page, studio_url):
+    open_page(page, studio_url, "kling")
+    page.locator(".st-key-kt2a_prompt textarea").fill("Fireworks during a New Year celebration")
+    submit(page, "kt2a")
+    for audio in first_result(page, "stAudio", count=2):
+        check_media(page, studio_url, audio, ("audio",), 5.0)
+    screenshot(page, "kling-done")
+
+
+def test_video_from_text(page, studio_url):
+    open_page(page, studio_url, "video")
+    page.locator(".st-key-t2v_prompt textarea").fill("A paper boat drifting down a rainy street")
+    submit(page, "t2v")
+    (video,) = first_result(page, "stVideo")
+    check_media(page, studio_url, video, ("video",), 5.0)
+    screenshot(page, "video-done")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_screenshot_of_every_page(page, studio_url, path):
+    open_page(page, studio_url, path)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot(page, path or "sound")
