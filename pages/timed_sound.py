@@ -20,7 +20,7 @@ def _editor_table() -> list[dict]:
         st.session_state["tim_base"] = (revision, timeline.frame(st.session_state[EVENTS]))
     high = float(VIDU_AUDIO_SECONDS[1])
     edited = st.data_editor(
-        st.session_state["tim_base"][1], key=editor, num_rows="dynamic", hide_index=False, width="stretch",
+        st.session_state["tim_base"][1], key=editor, num_rows="dynamic", hide_index=True, width="stretch",
         column_config={
             "from": st.column_config.NumberColumn("From (s)", min_value=0.0, max_value=high, step=0.1,
                                                   format="%.1f", required=True),
@@ -31,6 +31,24 @@ def _editor_table() -> list[dict]:
         })
     st.session_state[EVENTS] = timeline.events(edited)  # kept for page switches and "settings again"
     return st.session_state[EVENTS]
+
+
+def _add_event() -> None:
+    """Append the small form's event to the timeline and start the table afresh from the full list."""
+    event = {field: st.session_state[f"tim_new_{field}"] for field in ("from", "to", "prompt")}
+    st.session_state[EVENTS] = [*st.session_state[EVENTS], event]
+    st.session_state[key(ENDPOINT, "revision")] += 1
+
+
+def _add_event_form(duration: float) -> None:
+    with st.form("tim_add", clear_on_submit=True, border=False):
+        start, end, sound, add = st.columns([1, 1, 4, 1], vertical_alignment="bottom")
+        start.number_input("From (s)", 0.0, duration, step=0.1, format="%.1f", key="tim_new_from")
+        end.number_input("To (s)", 0.0, duration, value=min(3.0, duration), step=0.1, format="%.1f",
+                         key="tim_new_to")
+        sound.text_input("Sound", max_chars=VIDU_AUDIO_PROMPT_MAX, key="tim_new_prompt",
+                         placeholder="A door creaks open")
+        add.form_submit_button("Add event", on_click=_add_event, icon=":material/add:")
 
 
 def page() -> None:
@@ -44,6 +62,7 @@ def page() -> None:
     table, picture = st.columns([3, 2])
     with table:
         events = _editor_table()
+        _add_event_form(duration)
     with picture:
         st.vega_lite_chart(timeline.lanes(events, duration), width="stretch")
     problems = [p for number, event in enumerate(events, start=1) for p in event_problems(number, event, duration)]

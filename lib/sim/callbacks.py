@@ -5,13 +5,13 @@ retries, and the simulator treats it the same way. Any 2xx answer counts as deli
 """
 from __future__ import annotations
 
+import http.client
 import threading
-import urllib.error
-import urllib.request
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit
 
 RETRY_DELAYS = (1, 5, 30)  # seconds before each retry, divided by the simulator's speed
 TIMEOUT = 10
@@ -67,10 +67,15 @@ class Dispatcher:
 
     @staticmethod
     def _post(delivery: Delivery) -> bool:
-        request = urllib.request.Request(delivery.url, data=delivery.body, method="POST",
-                                         headers=delivery.headers())
+        """http.client rather than urllib, which would re-case the documented header names (X-HMAC-SIGNATURE)."""
+        url = urlsplit(delivery.url)
+        connection_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        connection = connection_type(url.netloc, timeout=TIMEOUT)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-                return 200 <= answer.status < 300
-        except (urllib.error.URLError, OSError, ValueError):  # HTTPError (non-2xx) is a URLError
+            connection.request("POST", (url.path or "/") + (f"?{url.query}" if url.query else ""), delivery.body,
+                               delivery.headers())
+            return 200 <= connection.getresponse().status < 300
+        except (OSError, http.client.HTTPException):
             return False
+        finally:
+            connection.close()

@@ -60,7 +60,8 @@ class Simulator:
         self._http.simulator = self
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.url = f"http://{shown}:{self._http.server_port}"
-        self._thread = threading.Thread(target=self._http.serve_forever, name="sim-http", daemon=True)
+        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,),  # quick to stop
+                                        name="sim-http", daemon=True)
         self._thread.start()
 
     # --- in-process control (the same switches as /_sim/...) --------------------------------------------------

@@ -74,3 +74,32 @@ def test_screenshot_of_every_page(page, studio_url, path):
     open_page(page, studio_url, path)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     screenshot(page, path or "sound")
+
+
+def test_timed_sound_with_three_events_two_overlapping(page, studio_url):
+    open_page(page, studio_url, "timed")
+    for start, end, sound in (("0", "3", "Birds chirping"), ("2", "5", "Rain on a roof"), ("6", "9", "A bell")):
+        page.locator(".st-key-tim_new_from input").fill(start)
+        page.locator(".st-key-tim_new_to input").fill(end)
+        page.locator(".st-key-tim_new_prompt input").fill(sound)
+        page.get_by_role("button", name="Add event").click()
+        wait_until_idle(page)
+    expect(page.get_by_test_id("stAlert").filter(has_text="ends")).to_have_count(0)
+    screenshot(page, "timed-three-events")
+    submit(page, "tim")
+    (audio,) = first_result(page, "stAudio")
+    check_media(page, studio_url, audio, ("audio",), 10.0)
+    expect(page.get_by_text("3 timed events: Birds chirping; Rain on a roof; A bell")).to_be_visible()
+
+
+def test_use_these_settings_again_opens_the_filled_form(page, studio_url):
+    open_page(page, studio_url, "video")
+    page.locator(".st-key-t2v_prompt textarea").fill("A lighthouse in a storm at night")
+    submit(page, "t2v")
+    first_result(page, "stVideo")
+    open_page(page, studio_url, "history")
+    card = page.locator("[class*='st-key-task_']").filter(has_text="A lighthouse in a storm at night")
+    card.get_by_role("button", name="Use these settings again").click()
+    wait_until_idle(page)
+    expect(page.get_by_role("heading", name="Video from text")).to_be_visible()
+    expect(page.locator(".st-key-t2v_prompt textarea")).to_have_value("A lighthouse in a storm at night")
