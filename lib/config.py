@@ -35,6 +35,7 @@ class Settings:
     data_dir: Path = Path("data")
     password: str | None = _secret()
     public_url: str | None = None
+    hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
 
     @property
@@ -74,6 +75,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         data_dir=Path(get("STUDIO_DATA_DIR") or Settings.data_dir),
         password=get("STUDIO_PASSWORD"),
         public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
+        hosted=(get("STUDIO_HOSTED") or "").lower() in ("1", "true", "yes") or bool(get("STUDIO_PASSWORD")),
         task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
     )
     problems = []

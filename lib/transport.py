@@ -75,7 +75,7 @@ def _host(url: str) -> str:
 
 
 def _reached_server(exc: requests.RequestException) -> bool:
-    """False only when the request certainly never left: refused, unresolvable, TLS or proxy failure, connect timeout."""
+    """False only when the request surely never left: refused, unresolvable, TLS or proxy failure, connect timeout."""
     if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.ProxyError)):
         return False
     # requests wraps urllib3's MaxRetryError, whose `reason` tells a failed connect from a dropped answer.
@@ -132,7 +132,7 @@ class Transport:
             message = f"Could not connect to {host}{tries}, so nothing was sent. Check the internet connection " \
                       "and try again."
         elif retried:
-            message = f"{host} did not answer in time{tries}. Try again in a moment."
+            message = f"{host} did not answer{tries}. Try again in a moment."
         else:
             message = f"{self.vendor} did not answer in time; the task may still have been created — check the " \
                       "history before trying again."

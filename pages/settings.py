@@ -3,6 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.transfer import export_zip, import_zip
+from lib.ui import auth
 from lib.ui.runtime import services
 
 
@@ -26,6 +28,7 @@ def page() -> None:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption("Keys come from environment variables or `.streamlit/secrets.toml` on the server; see the README.")
+    _history_transfer()
     st.subheader("Vidu credits")
     try:
         credits = _vidu_credits()
@@ -41,3 +44,21 @@ def page() -> None:
         middle.metric("Running now", f"{remain.get('current_concurrency', 0)} of {remain.get('concurrency_limit', '?')}")
         right.metric("Waiting in queue", remain.get("queue_count", 0))
     st.caption(f"Data directory: {settings.data_dir}")
+
+
+def _history_transfer() -> None:
+    """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
+    st.subheader("Your history")
+    current, owner = services(), auth.owner()
+    st.download_button("Export history (ZIP)", data=lambda: export_zip(current.store, current.archive, owner),
+                       file_name="cue-studio-history.zip", mime="application/zip", on_click="ignore",
+                       icon=":material/download:")
+    upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")
+    if upload is not None and st.button("Import", icon=":material/upload:"):
+        try:
+            added, existing = import_zip(current.store, current.archive, owner, upload.getvalue())
+        except StudioError as error:
+            st.error(str(error))
+        else:
+            st.success(f"Imported {added} task{'s' * (added != 1)}; {existing} {'were' if existing != 1 else 'was'}"
+                       " already in your history.")

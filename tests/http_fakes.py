@@ -1,4 +1,4 @@
-"""HTTP test doubles for the client and transport tests: canned answers, a recording transport, a scripted session."""
+"""HTTP test doubles for the client and transport tests: canned answers and a scripted, recording stand-in."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ def examples(vendor: str) -> dict:
     return json.loads((FIXTURES / f"{vendor}_examples.json").read_text())
 
 
-def response(status: int = 200, body=None, *, text: str | None = None, headers: dict | None = None) -> requests.Response:
+def response(status: int = 200, body=None, *, text: str | None = None, headers: dict | None = None):
     """A requests.Response with a JSON body (or raw `text`), as a session would return it."""
     resp = requests.Response()
     resp.status_code = status
@@ -24,24 +24,9 @@ def response(status: int = 200, body=None, *, text: str | None = None, headers: 
     return resp
 
 
-class FakeTransport:
-    """Stands in for lib.transport.Transport: answers from a queue and records each request."""
-
-    def __init__(self, *answers: requests.Response):
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def request(self, method, url, *, headers=None, json=None, params=None, retry):
-        self.calls.append({"method": method, "url": url, "headers": headers, "json": json, "params": params,
-                           "retry": retry})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-class FakeSession:
-    """Stands in for requests.Session inside a real Transport: answers (or raises) from a queue."""
+class ScriptedHTTP:
+    """Stands in for a Transport (client tests) or a requests.Session (transport tests): answers, or raises,
+    from a queue and records each request."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
@@ -50,6 +35,6 @@ class FakeSession:
     def request(self, method, url, **kwargs):
         self.calls.append({"method": method, "url": url, **kwargs})
         answer = self.answers.pop(0)
-        if isinstance(answer, BaseException):
+        if isinstance(answer, Exception):
             raise answer
         return answer

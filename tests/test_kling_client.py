@@ -8,7 +8,7 @@ from lib import kling
 from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.kling import KlingClient, KlingToken, error_from_response, parse_created, parse_query, parse_task
 from lib.tasks import Endpoint, Media, State
-from tests.http_fakes import FakeTransport, examples, response
+from tests.http_fakes import ScriptedHTTP, examples, response
 
 EXAMPLES = examples("kling")
 AK = "AK_FAKE_recognisable_0a1b2c3d"
@@ -28,8 +28,8 @@ class Clock:
         return self.now
 
 
-def client(*answers, **options) -> tuple[KlingClient, FakeTransport]:
-    transport = FakeTransport(*answers)
+def client(*answers, **options) -> tuple[KlingClient, ScriptedHTTP]:
+    transport = ScriptedHTTP(*answers)
     options = options or {"access_key": AK, "secret_key": SK, "clock": Clock()}
     return KlingClient(transport=transport, **options), transport
 

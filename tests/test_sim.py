@@ -1,4 +1,4 @@
-"""The vendor simulator (lib.sim) over real HTTP on loopback: wire formats, auth, lifecycle, media, callbacks, faults."""
+"""lib.sim over real HTTP on loopback: wire formats, auth, lifecycle, media, callbacks and faults."""
 from __future__ import annotations
 
 import json

@@ -9,7 +9,7 @@ import requests
 
 from lib.errors import NetworkError
 from lib.transport import MAX_WAIT, Transport, retry_after_seconds, retry_delay, should_retry
-from tests.http_fakes import FakeSession, response
+from tests.http_fakes import ScriptedHTTP, response
 
 URL = "https://api.vidu.com/ent/v2/tasks/1/creations"
 KEY = "vda_transport_secret_0123456789"
@@ -53,7 +53,7 @@ def test_retry_after_as_http_date():
 
 def transport(*answers, **options):
     sleeps = []
-    session = FakeSession(*answers)
+    session = ScriptedHTTP(*answers)
     return Transport(session=session, sleep=sleeps.append, **options), session, sleeps
 
 

@@ -6,7 +6,7 @@ from lib import vidu
 from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.tasks import Endpoint, Media, State
 from lib.vidu import ViduClient, describe_failure, error_from_response, parse_created, parse_query
-from tests.http_fakes import FakeTransport, examples, response
+from tests.http_fakes import ScriptedHTTP, examples, response
 
 EXAMPLES = examples("vidu")
 KEY = "vda_FAKE_KEY_recognisable_31c7"
@@ -14,8 +14,8 @@ RAIN = {"model": "audio1.0", "prompt": "rain on a tin roof", "duration": 5}
 CREATED = EXAMPLES["responses"]["text2audio_created_kkiai"]
 
 
-def client(*answers, **options) -> tuple[ViduClient, FakeTransport]:
-    transport = FakeTransport(*answers)
+def client(*answers, **options) -> tuple[ViduClient, ScriptedHTTP]:
+    transport = ScriptedHTTP(*answers)
     return ViduClient(KEY, transport=transport, **options), transport
 
 

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lib.sim", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument("--speed", type=float, help=f"divide every vendor duration by this (default {defaults.speed:g})")
+    parser.add_argument("--speed", type=float, help=f"divide vendor durations by this (default {defaults.speed:g})")
     parser.add_argument("--url-ttl", type=float, help=f"seconds media URLs stay valid (default {defaults.url_ttl:g})")
     parser.add_argument("--vidu-key", action="append", help="accepted Vidu API key (repeatable; default: demo key)")
     parser.add_argument("--kling-access-key", help="Kling AccessKey for JWT auth (default: demo AK)")

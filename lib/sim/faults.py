@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, fields
+from http import HTTPStatus
 
 _MARKER = re.compile(r"\[(fail|http|slow):([^\]]+)\]")
 
@@ -27,7 +28,7 @@ def markers(prompts: list[str]) -> Markers:
     found = {kind: value.strip() for prompt in prompts for kind, value in _MARKER.findall(prompt)}
     try:
         return Markers(fail=found.get("fail"), http=int(found["http"]) if "http" in found else None,
-                       slow=float(found.get("slow", 0)))
+                       slow=max(0.0, float(found.get("slow", 0))))
     except ValueError:  # a malformed marker such as [http:abc] is just prompt text
         return Markers(fail=found.get("fail"))
 
@@ -46,6 +47,8 @@ class Fault:
     kling_code_in_200: int | None = None  # HTTP 200 carrying this Kling error code, as some gateways do
 
     def __post_init__(self):
+        if self.status is not None:
+            HTTPStatus(self.status)  # ValueError for a status HTTP does not define
         if self.body not in (None, "malformed", "html"):
             raise ValueError('body must be "malformed" or "html"')
         if self.times is not None and self.times < 1:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from lib.sim import control, kling, vidu
 from lib.sim.assets import MEDIA_PREFIX, AssetStore
@@ -120,22 +120,21 @@ class Simulator:
             time.sleep(fault.delay)
             if fault.drop:
                 return None
-            early = self._fault_reply(fault, vendor)
-            if early is not None:
-                return early
-        try:
-            if isinstance(identity, Reply):
-                reply = identity
-            elif handler is not None:
-                reply = handler(self, request, identity, **params)
-            else:
-                reply = vendor.status_error(404) if vendor else _plain(404)
-        except Exception:  # a simulator bug must still answer in the vendor's format
-            traceback.print_exc(file=sys.stderr)
-            reply = vendor.status_error(500) if vendor else _plain(500)
+        reply = (fault and self._fault_reply(fault, vendor)) or self._answer(request, vendor, handler, identity, params)
         if fault is not None and fault.body == "malformed":
             reply.body = reply.body[:len(reply.body) // 2]
         return reply
+
+    def _answer(self, request: Request, vendor, handler, identity, params: dict) -> Reply:
+        try:
+            if isinstance(identity, Reply):
+                return identity
+            if handler is not None:
+                return handler(self, request, identity, **params)
+            return vendor.status_error(404) if vendor else _plain(404)
+        except Exception:  # a simulator bug must still answer in the vendor's format
+            traceback.print_exc(file=sys.stderr)
+            return vendor.status_error(500) if vendor else _plain(500)
 
     def _route(self, request: Request):
         """(vendor module or None, handler or None, path parameters)."""
@@ -146,7 +145,9 @@ class Simulator:
                 for method, pattern, handler in vendor.ROUTES:
                     match = pattern.fullmatch(request.path)
                     if match and method == request.method:
-                        return vendor, handler, match.groupdict()
+                        # Decode ids only now: an encoded "/" in an external id must not split the path.
+                        params = {name: unquote(value) for name, value in match.groupdict().items()}
+                        return vendor, handler, params
                 return vendor, None, {}
         return None, None, {}
 
@@ -154,7 +155,7 @@ class Simulator:
     def _fault_reply(fault: Fault, vendor) -> Reply | None:
         """The canned answer a fault rule asks for, or None when the real handler should answer."""
         if fault.body == "html":
-            status = fault.status or HTTPStatus.BAD_GATEWAY
+            status = fault.status or 502
             page = _PROXY_PAGE.format(status=status, phrase=HTTPStatus(status).phrase)
             reply = Reply(status, page.encode(), "text/html")
         elif fault.kling_code_in_200 is not None:
@@ -171,8 +172,8 @@ class Simulator:
         VENDORS[task.vendor].on_change(self, task)
 
 
-def _plain(status: int, text: str | None = None) -> Reply:
-    return Reply(status, (text or HTTPStatus(status).phrase).encode(), "text/plain; charset=utf-8")
+def _plain(status: int) -> Reply:
+    return Reply(status, HTTPStatus(status).phrase.encode(), "text/plain; charset=utf-8")
 
 
 def serve_media(sim: Simulator, request: Request, identity: None) -> Reply:

@@ -61,6 +61,7 @@ def services() -> Services:
         simulator = simulator_server.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")))
     store = Store(Path(settings.data_dir) / "studio.db")
     vendors = _vendors(settings, simulator.url if simulator else None)
-    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=simulator is not None)
+    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
+                                trusted=(simulator.url,) if simulator else ())
     poller = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archiver.archive).start()
     return Services(settings, store, vendors, poller, archiver, simulator)

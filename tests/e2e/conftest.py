@@ -29,9 +29,9 @@ def free_port() -> int:
 
 def start_studio(data_dir: Path, log_path: Path, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "STUDIO_DATA_DIR": str(data_dir), "STUDIO_SIM_SPEED": "20", **(extra_env or {})}
-    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY"):
-        env.pop(name, None)
+    keys = ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD")
+    env = {**{k: v for k, v in os.environ.items() if k not in keys},
+           "STUDIO_DATA_DIR": str(data_dir), "STUDIO_SIM_SPEED": "20", **(extra_env or {})}
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
@@ -97,3 +97,31 @@ def wait_until_idle(page: Page, timeout: float = 30_000) -> None:
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def start_simulator(log_path: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """`python -m lib.sim` in its own process, so it outlives a studio we kill on purpose."""
+    port = free_port()
+    log = log_path.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "lib.sim", "--port", str(port), *options],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 30
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the simulator did not start:\n{log_path.read_text()}")
+        try:
+            if requests.get(f"{url}/_sim/health", timeout=1).ok:
+                return process, url
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+
+
+def vendors_at(simulator_url: str) -> dict:
+    """Environment that makes both vendors "live" against an external simulator, with its demo keys."""
+    from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
+
+    return {"VIDU_API_KEY": DEMO_VIDU_KEY, "VIDU_BASE_URL": simulator_url,
+            "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY, "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY,
+            "KLING_BASE_URL": simulator_url}

@@ -1,0 +1,64 @@
+"""The sign-in gate with a team password: nothing behind it without signing in, and each person sees only
+their own history."""
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.tasks import Endpoint, State, Task
+from lib.ui.runtime import services
+from tests.test_app import APP, PAGES
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def gated_studio(tmp_path, monkeypatch):
+    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_PASSWORD", PASSWORD)
+    services.clear()
+    yield
+    services.clear()
+
+
+def sign_in(name: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_opens_before_signing_in(page):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["open_page"] = page
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Cue Studio"] and at.text_input[1].proto.type == 1  # password field
+    assert not at.info  # not even the demo banner
+
+
+def test_wrong_password_is_refused_plainly():
+    at = sign_in("ann", "guess")
+    assert [e.value for e in at.error] == ["That password is not right."]
+    assert [t.value for t in at.title] == ["Cue Studio"]
+
+
+def test_a_name_is_required():
+    at = sign_in("   ")
+    assert [e.value for e in at.error] == ["Please enter your name."]
+
+
+def test_each_person_sees_only_their_own_history():
+    for owner, prompt in (("ann", "ann's rain"), ("bob", "bob's thunder")):
+        services().store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": prompt}, owner=owner,
+                                  state=State.FAILED, error_message="x", created_at=time.time()))
+    at = sign_in("ann")
+    assert not at.exception and at.title[0].value == "Sound from text"
+    at.session_state["open_page"] = "history"
+    at.run()
+    shown = " ".join(t.value for t in at.text)
+    assert "ann's rain" in shown and "bob's thunder" not in shown
