@@ -180,3 +180,30 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
+
+    # --- read-only helpers for the pages: few connections, indexes that do not grow with the history ---------
+
+    def in_flight_of(self, owner: str, endpoints=()) -> list[Task]:
+        """`owner`'s in-flight tasks, oldest first, optionally of some endpoints only.
+
+        Read through the in-flight index (`+owner` keeps SQLite off the owner index), so the cost follows the
+        number of tasks in flight, not the length of the person's history.
+        """
+        marks = ", ".join("?" * len(IN_FLIGHT))
+        query, args = f"SELECT * FROM tasks WHERE state IN ({marks}) AND +owner = ?", [*IN_FLIGHT, owner]
+        if endpoints:
+            query += f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+            args += endpoints
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY created_at", [str(a) for a in args]).fetchall()
+        return [_to_task(row) for row in rows]
+
+    def find_counted(self, owner: str, *, endpoints=(), states=(), limit: int = 20,
+                     offset: int = 0) -> tuple[list[Task], int]:
+        """One page of `find` plus the `count` of all matches, over one connection."""
+        where, args = self._filters(owner, endpoints, states)
+        with self._connect() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
+            rows = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                              args + [limit, offset]).fetchall() if total > offset else []
+        return [_to_task(row) for row in rows], total

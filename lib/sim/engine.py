@@ -201,7 +201,7 @@ class Engine:
 
     def _start(self, task: Task, now: float) -> None:
         task.started = now
-        if task.bundle is not None and task.fail_with is None:
+        if task.bundle is not None:  # None when a [fail:...] marker means there is nothing to make
             # Render while the task "processes", off the request threads; the scheduler wakes when it is done.
             task.render = self.assets.warm(task.bundle)
             task.render.add_done_callback(lambda _: self._wake())

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 DEMO_VIDU_KEY = "vda_demo_key"
 DEMO_KLING_ACCESS_KEY = "demo-access-key"
-DEMO_KLING_SECRET_KEY = "demo-secret-key"
+DEMO_KLING_SECRET_KEY = "demo-secret-key-for-the-cue-simulator"  # 32+ bytes, as HS256 wants
 DEMO_KLING_API_KEY = "kling_demo_key"
 
 DEFAULT_PORT = 8765

@@ -141,14 +141,19 @@ def _plan_text2video(body: dict, seed: int) -> _Plan:
                  assets.video(body["prompt"], duration, width, height, seed, watermark))
 
 
+def _prompts(body: dict) -> list[str]:
+    """Where fault markers may hide: the prompt and every timeline event's prompt."""
+    events = body.get("timing_prompts") if isinstance(body.get("timing_prompts"), list) else []
+    prompts = [body.get("prompt"), *(event.get("prompt") for event in events if isinstance(event, dict))]
+    return [prompt for prompt in prompts if isinstance(prompt, str)]
+
+
 def _create(sim: Simulator, request: Request, key: str, validate: Callable[[dict], list[Problem]],
             plan: Callable[[dict, int], _Plan]) -> Reply:
     body = request.json_object()
     if body is None:
         return status_error(400)
-    prompts = [body.get("prompt")] + [e.get("prompt") for e in body.get("timing_prompts") or []
-                                      if isinstance(e, dict)]
-    found = faults.markers([p for p in prompts if isinstance(p, str)])
+    found = faults.markers(_prompts(body))
     time.sleep(found.slow)
     if found.http:
         return status_error(found.http)
