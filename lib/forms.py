@@ -16,7 +16,7 @@ FIELDS: dict[Endpoint, dict[str, object]] = {
                                  "callback_url": ""},
     Endpoint.VIDU_TEXT2VIDEO: {"model": "viduq2", "prompt": "", "duration": 5, "resolution": "720p",
                                "aspect_ratio": "16:9", "style": "general", "movement_amplitude": "auto",
-                               "bgm": False, "seed": 0, "watermark": False, "wm_position": 3, "wm_url": "",
+                               "bgm": False, "audio": False, "off_peak": False, "seed": 0, "watermark": False, "wm_position": 3, "wm_url": "",
                                "meta_data": "", "payload": "", "callback_url": ""},
     Endpoint.KLING_TEXT2AUDIO: {"prompt": "", "duration": 5.0, "external_task_id": "", "callback_url": ""},
 }

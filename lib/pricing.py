@@ -11,6 +11,7 @@ VIDU_PER_SECOND = {
     "viduq3-turbo": {"540p": 7, "720p": 11, "1080p": 13},
 }
 VIDU_Q1_FLAT = 80  # 5 s at 1080p, the only combination viduq1 offers
+OFF_PEAK_SHARE = 0.5
 KLING_UNITS_PER_TASK = "0.25"  # Kling bills text-to-audio per task, whatever the duration
 
 
@@ -18,10 +19,13 @@ def vidu_audio_credits(duration: float) -> int:
     return VIDU_AUDIO["up_to_5s"] if duration <= 5 else VIDU_AUDIO["above_5s"]
 
 
-def vidu_video_credits(model: str, resolution: str, duration: int) -> int:
+def vidu_video_credits(model: str, resolution: str, duration: int, off_peak: bool = False) -> int:
     if model == "viduq1":
-        return VIDU_Q1_FLAT
-    if model == "viduq2":
+        full = VIDU_Q1_FLAT
+    elif model == "viduq2":
         base, per_second = VIDU_Q2[resolution]
-        return base + per_second * (duration - 1)
-    return math.ceil(VIDU_PER_SECOND[model][resolution] * duration)
+        full = base + per_second * (duration - 1)
+    else:
+        full = VIDU_PER_SECOND[model][resolution] * duration
+    # Off-peak runs cost about half (viduq1: 40 instead of 80), rounded up to whole credits.
+    return math.ceil(full * (OFF_PEAK_SHARE if off_peak else 1))

@@ -40,8 +40,8 @@ VIDU_FIELDS = {
     "text2audio": {"model", "prompt", "duration", "seed", "callback_url"},
     "timing2audio": {"model", "duration", "timing_prompts", "seed", "callback_url"},
     "text2video": {"model", "style", "prompt", "duration", "seed", "aspect_ratio", "resolution",
-                   "movement_amplitude", "bgm", "payload", "watermark", "wm_position", "wm_url", "meta_data",
-                   "callback_url"},
+                   "movement_amplitude", "bgm", "audio", "off_peak", "payload", "watermark", "wm_position",
+                   "wm_url", "meta_data", "callback_url"},
 }
 KLING_FIELDS = {"prompt", "duration", "external_task_id", "callback_url"}
 
@@ -246,6 +246,9 @@ def validate_vidu_text2video(body) -> list[Problem]:
         if check.present("aspect_ratio") and body["aspect_ratio"] not in rules["aspect_ratios"]:
             check.add("aspect_ratio", f"{model} offers these aspect ratios: {', '.join(rules['aspect_ratios'])}.")
     check.flag("bgm", "Background music")
+    check.flag("off_peak", "Off-peak")
+    if check.flag("audio", "Native audio") and model and not model.startswith("viduq3"):
+        check.add("audio", "Native audio (speech and sound effects) is offered by the viduq3 models only.")
     check.flag("watermark", "Watermark")
     check.number("wm_position", "Watermark position", 1, 4, whole=True)
     check.url("wm_url", "The watermark image address")

@@ -30,15 +30,21 @@ def page() -> None:
     if not states or set(states) & set(in_flight):
         tasks.live_tasks(owner, chosen)
     finished = tuple(s for s in (states or list(State)) if s not in in_flight)
-    total = store.count(owner, endpoints=chosen, states=finished) if finished else 0
+    number = max(1, st.session_state.get("hist_page", 1))  # the page widget comes later, once the count is known
+    found, total = store.find_counted(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
+                                      offset=(number - 1) * PAGE_SIZE) if finished else ([], 0)
     if total == 0:
         if not store.count(owner):
             st.info("Nothing here yet. Generate something on one of the pages on the left.")
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    number = st.number_input(f"Page (of {pages})", 1, pages, key="hist_page") if pages > 1 else 1
+    if number > pages:  # the filters shrank the list under the page that was open: show its last page
+        number = st.session_state["hist_page"] = pages
+        found = store.find(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
+                           offset=(number - 1) * PAGE_SIZE)
+    if pages > 1:
+        st.number_input(f"Page (of {pages})", 1, pages, key="hist_page")
     now = time.time()
-    for task in store.find(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
-                           offset=(number - 1) * PAGE_SIZE):
+    for task in found:  # only this page's tasks are read and drawn, however long the history
         tasks.card(task, now)
     st.caption(f"{total} finished task{'s' * (total != 1)}")

@@ -19,6 +19,8 @@ def _fit_to_model() -> None:
         st.session_state[key(ENDPOINT, "resolution")] = rules["default_resolution"]
     if st.session_state[key(ENDPOINT, "aspect_ratio")] not in rules["aspect_ratios"]:
         st.session_state[key(ENDPOINT, "aspect_ratio")] = "16:9"
+    if not st.session_state[key(ENDPOINT, "model")].startswith("viduq3"):
+        st.session_state[key(ENDPOINT, "audio")] = False
 
 
 def page() -> None:
@@ -39,7 +41,11 @@ def page() -> None:
                        disabled=len(seconds) == 1)
     middle.selectbox("Resolution", rules["resolutions"], key=k("resolution"), persist_state="session")
     right.selectbox("Aspect ratio", rules["aspect_ratios"], key=k("aspect_ratio"), persist_state="session")
-    st.toggle("Add background music", key=k("bgm"), persist_state="session")
+    music, voice, later = st.columns(3)
+    music.toggle("Add background music", key=k("bgm"), persist_state="session")
+    voice.toggle("Native audio (speech and effects)", key=k("audio"), persist_state="session",
+                 disabled=not model.startswith("viduq3"), help="Offered by the viduq3 models only.")
+    later.toggle("Off-peak (about half price, ready within 48 h)", key=k("off_peak"), persist_state="session")
     with st.expander("Advanced"):
         ignored = None if rules["honours_style"] else f"{model} ignores this setting."
         st.selectbox("Style", STYLES, key=k("style"), persist_state="session", disabled=bool(ignored), help=ignored)

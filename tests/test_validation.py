@@ -259,3 +259,19 @@ def test_numbers_too_large_for_a_float_are_problems_not_crashes(huge):
 @given(st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=8) | JSON, st.sampled_from(list(Endpoint)))
 def test_validators_never_crash(body, endpoint):
     assert all(p.message for p in validate(endpoint, body))
+
+
+def test_native_audio_only_on_viduq3_and_off_peak_is_a_flag():
+    from lib.validation import validate_vidu_text2video
+    base = {"model": "viduq3-turbo", "prompt": "a storm at sea", "audio": True, "off_peak": "true"}
+    assert validate_vidu_text2video(base) == []
+    problems = validate_vidu_text2video({**base, "model": "viduq2"})
+    assert [p.message for p in problems] == [
+        "Native audio (speech and sound effects) is offered by the viduq3 models only."]
+    assert [p.field for p in validate_vidu_text2video({**base, "off_peak": "soon"})] == ["off_peak"]
+
+
+def test_off_peak_costs_about_half():
+    from lib.pricing import vidu_video_credits
+    assert vidu_video_credits("viduq1", "1080p", 5, off_peak=True) == 40
+    assert vidu_video_credits("viduq2", "720p", 5) == 35 and vidu_video_credits("viduq2", "720p", 5, True) == 18

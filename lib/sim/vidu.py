@@ -126,18 +126,19 @@ def _plan_text2video(body: dict, seed: int) -> _Plan:
     resolution = body.get("resolution") or rules["default_resolution"]
     aspect_ratio = body.get("aspect_ratio") or "16:9"
     watermark = bool(as_bool(body.get("watermark")))
+    off_peak = bool(as_bool(body.get("off_peak")))
     position = as_number(body.get("wm_position"))
     echo = {"type": "text2video", "model": model, "style": body.get("style") or "general",
             "prompt": body["prompt"], "images": [], "duration": duration, "seed": seed,
             "aspect_ratio": aspect_ratio, "resolution": resolution,
             "movement_amplitude": body.get("movement_amplitude") or "auto",
-            "bgm": bool(as_bool(body.get("bgm"))), "payload": body.get("payload") or "", "cus_priority": 0,
-            "off_peak": False, "watermark": watermark, "is_rec": False,
+            "bgm": bool(as_bool(body.get("bgm"))), "audio": bool(as_bool(body.get("audio"))), "payload": body.get("payload") or "", "cus_priority": 0,
+            "off_peak": off_peak, "watermark": watermark, "is_rec": False,
             "wm_position": str(int(position)) if position else "unspecified", "wm_url": body.get("wm_url") or "",
             "meta_data": body.get("meta_data") or "", "client_request_id": ""}
     width, height = media.video_size(resolution, aspect_ratio)
     run_seconds = 20 + 20 * (duration - 1) / 15  # 20 s for a 1 s clip up to 40 s for 16 s
-    return _Plan(echo, pricing.vidu_video_credits(model, resolution, duration), run_seconds,
+    return _Plan(echo, pricing.vidu_video_credits(model, resolution, duration, off_peak), run_seconds,
                  assets.video(body["prompt"], duration, width, height, seed, watermark))
 
 

@@ -51,7 +51,8 @@ def estimate(endpoint: Endpoint, body: dict) -> str:
         return f"Estimated cost: {pricing.KLING_UNITS_PER_TASK} units (Kling bills per task)"
     if endpoint is Endpoint.VIDU_TEXT2VIDEO:
         try:
-            credits = pricing.vidu_video_credits(body["model"], body.get("resolution", "720p"), int(seconds or 5))
+            credits = pricing.vidu_video_credits(body["model"], body.get("resolution", "720p"), int(seconds or 5),
+                                                 bool(body.get("off_peak")))
         except (KeyError, ValueError):
             return "Estimated cost: choose a valid model, resolution and duration"
     else:
