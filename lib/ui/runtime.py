@@ -14,8 +14,7 @@ from lib import archive
 from lib.config import Settings, load_settings
 from lib.kling import KlingClient
 from lib.poller import Poller
-from lib.sim import server as simulator_server
-from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
+from lib import sim
 from lib.store import Store
 from lib.studio import Vendors
 from lib.vidu import ViduClient
@@ -28,7 +27,7 @@ class Services:
     vendors: Vendors
     poller: Poller
     archive: archive.Archiver
-    simulator: simulator_server.Simulator | None
+    simulator: sim.Simulator | None
 
     def close(self) -> None:
         self.poller.stop()
@@ -42,12 +41,12 @@ def _secrets() -> dict:
 
 def _vendors(settings: Settings, simulator_url: str | None) -> Vendors:
     vidu = (ViduClient(settings.vidu_api_key, profile=settings.vidu_profile, base_url=settings.vidu_base_url)
-            if settings.vidu_live else ViduClient(DEMO_VIDU_KEY, base_url=simulator_url))
+            if settings.vidu_live else ViduClient(sim.DEMO_VIDU_KEY, base_url=simulator_url))
     kling = (KlingClient(access_key=settings.kling_access_key, secret_key=settings.kling_secret_key,
                          api_key=settings.kling_api_key, region=settings.kling_region,
                          base_url=settings.kling_base_url)
              if settings.kling_live else
-             KlingClient(access_key=DEMO_KLING_ACCESS_KEY, secret_key=DEMO_KLING_SECRET_KEY,
+             KlingClient(access_key=sim.DEMO_KLING_ACCESS_KEY, secret_key=sim.DEMO_KLING_SECRET_KEY,
                          base_url=simulator_url))
     return Vendors(vidu=vidu, kling=kling, vidu_live=settings.vidu_live, kling_live=settings.kling_live)
 
@@ -58,7 +57,7 @@ def services() -> Services:
     simulator = None
     if not (settings.vidu_live and settings.kling_live):
         # Demo mode: one simulator per server process, on a free loopback port.
-        simulator = simulator_server.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")))
+        simulator = sim.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")))
     store = Store(Path(settings.data_dir) / "studio.db")
     vendors = _vendors(settings, simulator.url if simulator else None)
     archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
