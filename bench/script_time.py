@@ -62,7 +62,8 @@ def _measure(data_dir: Path, rounds: int, warmup: int) -> Timings:
     os.environ["STUDIO_DATA_DIR"] = str(data_dir)
     services.clear()  # the per-process services (store, poller, simulator) follow the new data directory
     current = services()
-    if current.simulator is None or Path(current.settings.data_dir) != data_dir or current.settings.password:
+    simulated = not (current.vendors.vidu_live or current.vendors.kling_live)
+    if not simulated or Path(current.settings.data_dir) != data_dir or current.settings.password:
         raise SystemExit("The bench needs demo mode in its own data directory; a .streamlit/secrets.toml with "
                          "keys, a password or STUDIO_DATA_DIR overrides that. Move it aside and run again.")
     apps = {BASELINE: AppTest.from_file(str(HERE / "baseline.py"), default_timeout=60)}

@@ -30,13 +30,16 @@ class ArchiveError(StudioError):
 def _private(host: str) -> bool:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a name IDNA cannot encode (an empty or over-long label)
         return False  # unresolvable: the download itself will fail with a clear message
     return any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
 
 
 def check_url(url: str, allow_private: bool, trusted: tuple[str, ...] = ()) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": an unclosed or invalid bracketed IPv6 host
+        raise ArchiveError("The result's address is not a valid web address, so it was not downloaded.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ArchiveError("The result's address is not a web address, so it was not downloaded.")
     if not allow_private and not url.startswith(trusted) and _private(parts.hostname):

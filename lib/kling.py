@@ -203,7 +203,8 @@ class KlingClient:
         if isinstance(_data(answer), list):
             # A server that ignores the filter answers with the task list; pick the task out of it.
             matches = [item for item in answer["data"] if isinstance(item, dict)
-                       and (item.get("task_info") or {}).get("external_task_id") == external_id]
+                       and isinstance(item.get("task_info"), dict)
+                       and item["task_info"].get("external_task_id") == external_id]
             if not matches:
                 raise DIALECT.error(None, "1203", f"no task with external_task_id {external_id}")
             return parse_task(matches[0])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from lib import studio
 from lib.errors import NetworkError, StudioError, VendorError
+from lib.keyring import Keyring
 from lib.store import Store
 from lib.tasks import Provider, State, Task
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 FIRST_INTERVAL, MAX_INTERVAL, MAX_ERROR_INTERVAL = 1.0, 5.0, 30.0
 NEVER = float("inf")
 LOST_AFTER_SECONDS = 120  # a Vidu task with no id this long after submission never got its answer
+KEY_CHECK_SECONDS = 5  # how soon a task waiting for its owner's own key looks again (no vendor call)
 STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
 
 
@@ -32,9 +34,11 @@ def next_interval(current: float, changed: bool, error: bool) -> float:
 
 class Poller:
     def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
-                 on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.2):
+                 on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.2,
+                 keyring: Keyring | None = None):
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick = on_success, tick
+        self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
 
@@ -60,19 +64,17 @@ class Poller:
         interval, deadline = self.store.poll_plan(task.id)
         if task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU:
             if now - task.created_at > LOST_AFTER_SECONDS:
-                task = task.replace(error_message=studio.OUTCOME_UNKNOWN)
-                self.store.save(task)
-                self.store.schedule(task.id, NEVER, interval)
-            else:
-                self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
+                return self._set_aside(task, studio.OUTCOME_UNKNOWN, NEVER, interval)
+            self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
         if now > (deadline or task.created_at + self.task_timeout):
-            task = task.replace(error_message=STILL_RUNNING.format(minutes=round(self.task_timeout / 60)))
-            self.store.save(task)
-            self.store.schedule(task.id, NEVER, interval)
-            return task
+            return self._set_aside(task, STILL_RUNNING.format(minutes=round(self.task_timeout / 60)), NEVER,
+                                   interval)
+        if waiting := self.keyring.missing_for(task):
+            return self._set_aside(task, waiting, now + KEY_CHECK_SECONDS, interval)
+        vendors = self.keyring.vendors_for(task.owner, self.vendors) if task.own_key else self.vendors
         try:
-            fresh = task.merged(studio.fetch(self.vendors, task))
+            fresh = task.merged(studio.fetch(vendors, task))
         except (VendorError, NetworkError) as error:
             if isinstance(error, VendorError) and not error.retryable:
                 fresh = studio.failed(task, error.code, str(error), error.trace_id)
@@ -92,6 +94,14 @@ class Poller:
         interval = next_interval(interval, changed, error=False)
         self.store.schedule(task.id, now + interval, interval)
         return fresh
+
+    def _set_aside(self, task: Task, message: str, next_poll_at: float, interval: float) -> Task:
+        """Keep the task as it is, say why it is not being followed, and look again at `next_poll_at`."""
+        if task.error_message != message:
+            task = task.replace(error_message=message)
+            self.store.save(task)
+        self.store.schedule(task.id, next_poll_at, interval)
+        return task
 
     def check_again(self, task: Task) -> None:
         """Resume polling a task the timeout had set aside (the "check again" button)."""

@@ -47,6 +47,8 @@ MIGRATIONS = [
     CREATE INDEX tasks_in_flight ON tasks (state, next_poll_at);
     CREATE INDEX tasks_request_key ON tasks (owner, request_key);
     """,
+    # 2: tasks sent with a key the person pasted for themselves (polled only while the server holds it)
+    "ALTER TABLE tasks ADD COLUMN own_key INTEGER NOT NULL DEFAULT 0;",
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -65,6 +67,7 @@ def _to_task(row: sqlite3.Row) -> Task:
     values["params"] = json.loads(values["params"])
     values["media"] = tuple(Media(**m) for m in json.loads(values["media"]))
     values["endpoint"], values["state"] = Endpoint(values["endpoint"]), State(values["state"])
+    values["own_key"] = bool(values["own_key"])
     return Task(**values)
 
 

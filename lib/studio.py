@@ -44,14 +44,18 @@ def request_key(endpoint: Endpoint, body: dict) -> str:
     return hashlib.sha256(json.dumps([endpoint.value, same], sort_keys=True).encode()).hexdigest()
 
 
-def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str) -> tuple[Task, bool]:
-    """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click)."""
+def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str,
+           own_key: bool = False) -> tuple[Task, bool]:
+    """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click).
+
+    `own_key` marks a task sent with a key the person pasted, so it is polled only with that key.
+    """
     if problems := validate(endpoint, body):
         raise InvalidRequest(problems)
     if endpoint.provider is Provider.KLING:
         # Kling lets us name the task ourselves, so even a lost answer can be found again later.
         body = {**body, "external_task_id": body.get("external_task_id") or f"cue-{uuid.uuid4().hex}"}
-    task = Task(endpoint, params=body, owner=owner, external_id=body.get("external_task_id"))
+    task = Task(endpoint, params=body, owner=owner, external_id=body.get("external_task_id"), own_key=own_key)
     task, new = store.add(task, request_key(endpoint, body), DUPLICATE_WINDOW_SECONDS)
     if not new:
         return task, False

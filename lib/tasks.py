@@ -77,6 +77,7 @@ class Task:
     updated_at: float = field(default_factory=time.time)
     started_at: float | None = None  # first seen running: splits "time queued" from "time processing"
     finished_at: float | None = None
+    own_key: bool = False  # sent with the person's own key, not the studio's
 
     @property
     def provider(self) -> Provider:

@@ -66,7 +66,7 @@ def json_or_none(resp: requests.Response):
     """The decoded JSON body, or None when there is none (an HTML page from a proxy, an empty or cut-off answer)."""
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
         return None
 
 

@@ -148,7 +148,10 @@ class _Checker:
         if not self.present(field):
             return
         value = self.body[field]
-        parsed = urlparse(value) if isinstance(value, str) else None
+        try:
+            parsed = urlparse(value) if isinstance(value, str) else None
+        except ValueError:  # e.g. "http://[::1": an unclosed or invalid bracketed IPv6 host
+            parsed = None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             self.add(field, f"{label} must be a web address starting with http:// or https://.")
 
@@ -257,7 +260,7 @@ def validate_vidu_text2video(body) -> list[Problem]:
     if meta is not None:
         try:
             json.loads(meta)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
             check.add("meta_data", "Metadata must be valid JSON text, for example {\"Label\": \"my label\"}.")
     check.url("callback_url", "The callback address")
     return check.problems

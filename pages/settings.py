@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.transfer import export_zip, import_zip
-from lib.ui import auth
+from lib.ui import auth, keys
 from lib.ui.runtime import services
 
 
@@ -28,6 +28,7 @@ def page() -> None:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption("Keys come from environment variables or `.streamlit/secrets.toml` on the server; see the README.")
+    keys.own_keys()
     _history_transfer()
     st.subheader("Vidu credits")
     try:

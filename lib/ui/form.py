@@ -63,8 +63,12 @@ def estimate(endpoint: Endpoint, body: dict) -> str:
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
     """Problems, estimate and the Generate button; submitting shows the task below at once."""
     problems = validate(endpoint, body)
-    live = services().vendors.live(endpoint.provider)
-    cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged")
+    current, owner = services(), auth.owner()
+    own_key = current.keyring.has(owner, endpoint.provider)
+    vendors = current.keyring.vendors_for(owner, current.vendors)
+    live = vendors.live(endpoint.provider)
+    cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged") + (
+        " · charged to your own key" if own_key else "")
     st.caption(cost)
     clicked = st.button(label, type="primary", key=f"{forms.PREFIX[endpoint]}_submit",
                         icon=":material/play_arrow:")
@@ -76,7 +80,7 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
         return
     try:
         with st.spinner("Sending to the vendor…"):
-            task, new = studio.submit(services().store, services().vendors, endpoint, body, auth.owner())
+            task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key)
     except InvalidRequest as error:
         st.error("\n".join(f"- {p.message}" for p in error.problems))
         return

@@ -1,0 +1,49 @@
+"""Keys people paste for their own use: held in this server process's memory only, never stored or shown.
+
+A task sent with someone's own key is polled with that key while the server holds it; after a restart the
+key is gone, so such tasks wait, marked as needing it, until the person enters it again.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from lib.studio import Vendors
+from lib.tasks import Provider, Task
+
+NEEDS_KEY = "Waiting for your own {vendor} key: enter it again in Settings to follow this task."
+
+
+class Keyring:
+    def __init__(self, make_client: Callable[[Provider, dict], object]):
+        self._make_client = make_client  # builds a live client from the credentials a person gave
+        self._clients: dict[tuple[str, Provider], object] = {}
+        self._lock = threading.Lock()
+
+    def set(self, owner: str, provider: Provider, **credentials: str) -> None:
+        """Raises the client's own ConfigError when the credentials are incomplete."""
+        client = self._make_client(provider, credentials)
+        with self._lock:
+            self._clients[owner, provider] = client
+
+    def forget(self, owner: str, provider: Provider) -> None:
+        with self._lock:
+            self._clients.pop((owner, provider), None)
+
+    def has(self, owner: str, provider: Provider) -> bool:
+        with self._lock:
+            return (owner, provider) in self._clients
+
+    def vendors_for(self, owner: str, base: Vendors) -> Vendors:
+        """`base` with this person's own clients in place of the studio's, where they gave a key."""
+        with self._lock:
+            vidu, kling = self._clients.get((owner, Provider.VIDU)), self._clients.get((owner, Provider.KLING))
+        return replace(base, vidu=vidu or base.vidu, kling=kling or base.kling,
+                       vidu_live=base.vidu_live or bool(vidu), kling_live=base.kling_live or bool(kling))
+
+    def missing_for(self, task: Task) -> str | None:
+        """Why `task` cannot be followed now (its owner's key is not held), or None."""
+        if task.own_key and not self.has(task.owner, task.provider):
+            return NEEDS_KEY.format(vendor=task.provider.value.capitalize())
+        return None
