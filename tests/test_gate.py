@@ -62,3 +62,24 @@ def test_each_person_sees_only_their_own_history():
     at.run()
     shown = " ".join(t.value for t in at.text)
     assert "ann's rain" in shown and "bob's thunder" not in shown
+
+
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "studio", "client_secret": "s", "server_metadata_url": "https://id.example/.well-known"}
+
+
+def test_single_sign_on_comes_first_when_configured():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = OIDC
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"] and not at.text_input  # no password form
+
+
+def test_single_sign_on_user_sees_the_studio_under_their_email():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
+    at.run()
+    assert not at.exception and at.title[0].value == "Sound from text"
+    assert any("Signed in as Ann" in c.value for c in at.sidebar.caption)

@@ -22,7 +22,7 @@ def _oidc_configured() -> bool:
 def owner() -> str | None:
     """The signed-in person's history owner name, or None when nobody is signed in yet."""
     if _oidc_configured():
-        return st.user.get("email") or st.user.get("sub") if st.user.is_logged_in else None
+        return (st.user.get("email") or st.user.get("sub")) if st.user.get("is_logged_in") else None
     if services().settings.password:
         return st.session_state.get(SESSION_USER)
     return LOCAL_USER
