@@ -73,22 +73,28 @@ class Archiver:
 
     def _download(self, url: str, name: str, kind: str) -> str:
         check_url(url, self.allow_private, self.trusted)
+        # The time limit covers the whole download, waiting for the server's answer included: a server slow to
+        # start sending holds up the poller just as much as one that trickles.
+        deadline = time.monotonic() + self.max_seconds
         response = self.transport.request("GET", url, retry=True, stream=True)
         with response:
             if response.status_code == 403 or response.status_code == 404:
-                raise ArchiveError("The vendor's link to the result has expired, so no copy could be kept.")
+                raise ArchiveError("The vendor's link to the result has expired.")
             if response.status_code != 200:
                 raise ArchiveError(f"The result could not be downloaded (HTTP {response.status_code}).")
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if not content_type.startswith(ACCEPTED_TYPES[kind]) and content_type not in GENERIC_TYPES:
                 raise ArchiveError(f"The result was not {kind} data ({content_type or 'no type given'}).")
-            declared = int(response.headers.get("Content-Length") or 0)
+            try:
+                declared = int(response.headers.get("Content-Length") or 0)
+            except ValueError:
+                declared = 0  # an unreadable length: the running count below still caps the size
             if declared > self.max_bytes:
                 raise ArchiveError("The result is larger than the archive accepts.")
             target = self.path(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(target.suffix + ".part")
-            size, deadline = 0, time.monotonic() + self.max_seconds
+            size = 0
             with partial.open("wb") as file:
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     size += len(chunk)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 FIRST_INTERVAL, MAX_INTERVAL, MAX_ERROR_INTERVAL = 1.0, 5.0, 30.0
 NEVER = float("inf")
-LOST_AFTER_SECONDS = 120  # a Vidu task with no id this long after submission never got its answer
+LOST_AFTER_SECONDS = 120  # a task with no id this long after submission never got its answer (or never existed)
 KEY_CHECK_SECONDS = 5  # how soon a task waiting for its owner's own key looks again (no vendor call)
 STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
 
@@ -32,6 +32,16 @@ def next_interval(current: float, changed: bool, error: bool) -> float:
     return FIRST_INTERVAL if changed else min(MAX_INTERVAL, current * 1.5)
 
 
+def inconclusive(task: Task, error: VendorError, now: float) -> bool:
+    """Whether an error says nothing final about the task, so it is tried again later instead of failing it.
+
+    That is an answer that is not the vendor's data at all (cut off, a proxy's page), and any error while
+    looking up a task whose create was never confirmed: the vendor may not have registered it yet.
+    """
+    unconfirmed = task.state is State.SUBMITTED and not task.task_id and now - task.created_at < LOST_AFTER_SECONDS
+    return error.code == "non_json" or unconfirmed
+
+
 class Poller:
     def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.2,
@@ -40,6 +50,7 @@ class Poller:
         self.on_success, self.tick = on_success, tick
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
+        self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
         self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
 
     def start(self) -> Poller:
@@ -76,24 +87,36 @@ class Poller:
         try:
             fresh = task.merged(studio.fetch(vendors, task))
         except (VendorError, NetworkError) as error:
-            if isinstance(error, VendorError) and not error.retryable:
-                fresh = studio.failed(task, error.code, str(error), error.trace_id)
-                self.store.save(fresh)
-                return fresh
+            if isinstance(error, VendorError) and not error.retryable and not inconclusive(task, error, now):
+                return self.apply(task, studio.failed(task, error.code, str(error), error.trace_id))
             interval = next_interval(interval, changed=False, error=True)
             self.store.schedule(task.id, now + interval, interval)
             return task
-        if fresh.state is State.SUCCEEDED:
-            try:
-                fresh = self.on_success(fresh)
-            except StudioError as error:
-                log.warning("archiving task %s failed: %s", task.id, error)
-                fresh = fresh.replace(error_message=f"The result is ready, but no copy could be kept: {error}")
-        self.store.save(fresh)
+        fresh = self.apply(task, fresh)
         changed = (fresh.state, fresh.progress) != (task.state, task.progress)
         interval = next_interval(interval, changed, error=False)
         self.store.schedule(task.id, now + interval, interval)
         return fresh
+
+    def apply(self, task: Task, fresh: Task) -> Task:
+        """Record `fresh` (`task` merged with what the vendor reports, by a poll or a verified callback).
+
+        A success is archived before it is saved, so a finished task always has our own copy (or says why
+        not). A task the store already holds as finished is left alone and returned as stored: a poll and a
+        callback racing each other, or a late callback, neither undo an end nor archive it twice.
+        """
+        with self._locks[hash(task.id) % len(self._locks)]:
+            stored = self.store.get(task.id)
+            if stored is not None and stored.state.terminal:
+                return stored
+            if fresh.state is State.SUCCEEDED:
+                try:
+                    fresh = self.on_success(fresh)
+                except StudioError as error:
+                    log.warning("archiving task %s failed: %s", task.id, error)
+                    fresh = fresh.replace(error_message=f"The result is ready, but no copy could be kept: {error}")
+            self.store.save(fresh)
+            return fresh
 
     def _set_aside(self, task: Task, message: str, next_poll_at: float, interval: float) -> Task:
         """Keep the task as it is, say why it is not being followed, and look again at `next_poll_at`."""

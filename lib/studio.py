@@ -63,7 +63,11 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
         created = (vendors.kling.create(body) if endpoint.provider is Provider.KLING
                    else vendors.vidu.create(endpoint, body))
     except VendorError as error:
-        task = failed(task, error.code, str(error), error.trace_id)
+        if error.code == "non_json" and 200 <= (error.http_status or 0) < 300:
+            # The vendor took the request (2xx) but its answer arrived cut off or garbled: the task may exist.
+            task = task.replace(error_message=OUTCOME_UNKNOWN)
+        else:
+            task = failed(task, error.code, str(error), error.trace_id)
     except NetworkError as error:
         task = (task.replace(error_message=OUTCOME_UNKNOWN) if error.may_have_reached_server
                 else failed(task, "NetworkError", str(error)))
