@@ -16,7 +16,7 @@ from lib.errors import ConfigError, InvalidRequest, NetworkError, Problem, Vendo
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
 from lib.validation import as_number, validate_kling_text2audio
-from lib.vendor import Dialect
+from lib.vendor import Dialect, text
 
 REGIONS = {"singapore": "https://api-singapore.klingai.com", "beijing": "https://api-beijing.klingai.com"}
 PATH = "/v1/audio/text-to-audio"
@@ -71,7 +71,7 @@ def region_url(region: str) -> str:
 
 def describe_failure(message: str | None) -> str:
     """Plain words for a failed task; Kling explains failures in free text (`task_status_msg`)."""
-    if not message or not message.strip():
+    if not isinstance(message, str) or not message.strip():
         return "Kling could not finish the task and gave no reason."
     return f"Kling could not finish the task: {message.strip()}"
 
@@ -79,7 +79,9 @@ def describe_failure(message: str | None) -> str:
 def with_external_id(body: dict) -> dict:
     """`body` with an `external_task_id`, made up if missing, so the task can be found even if the create
     answer is lost."""
-    return body if body.get("external_task_id") else {**body, "external_task_id": f"cue-{uuid.uuid4().hex}"}
+    if not isinstance(body, dict) or body.get("external_task_id"):
+        return body  # not an object: left as it is, for validation to refuse
+    return {**body, "external_task_id": f"cue-{uuid.uuid4().hex}"}
 
 
 def parse_task(data: dict) -> Task:
@@ -89,12 +91,13 @@ def parse_task(data: dict) -> Task:
     info = data.get("task_info") if isinstance(data.get("task_info"), dict) else {}
     result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
     # Kling times are Unix milliseconds.
-    stamps = {key: data[key] / 1000 for key in ("created_at", "updated_at") if isinstance(data.get(key), int)}
+    stamps = {key: millis / 1000 for key in ("created_at", "updated_at")
+              if isinstance(data.get(key), int) and (millis := as_number(data[key])) is not None}
     return Task(
         endpoint=Endpoint.KLING_TEXT2AUDIO,
         params={},
-        task_id=str(data["task_id"]) if data.get("task_id") else None,
-        external_id=info.get("external_task_id") or None,
+        task_id=text(data.get("task_id")),
+        external_id=text(info.get("external_task_id")),
         state=state,
         raw_state=word,
         credits=as_number(data.get("final_unit_deduction")),
@@ -108,11 +111,11 @@ def parse_task(data: dict) -> Task:
 def parse_created(body: dict, request_body: dict) -> Task:
     """The task a create answer describes, carrying the request (and external id) that made it."""
     data = _data(body)
-    if not isinstance(data, dict) or not data.get("task_id"):
+    if not isinstance(data, dict) or not text(data.get("task_id")):
         raise DIALECT.unexpected("no task ID")
     task = parse_task(data)
     return task.replace(params=request_body, external_id=task.external_id or request_body.get("external_task_id"),
-                        trace_id=body.get("request_id") or None)
+                        trace_id=text(body.get("request_id")))
 
 
 def parse_query(body: dict) -> Task:
@@ -139,8 +142,8 @@ def _data(body: dict):
 
 def _media(audio: dict) -> list[Media]:
     # Kling makes each sound in both formats; durations come as strings.
-    return [Media("audio", audio[f"url_{fmt}"], fmt, as_number(audio.get(f"duration_{fmt}")))
-            for fmt in ("mp3", "wav") if audio.get(f"url_{fmt}")]
+    return [Media("audio", text(audio[f"url_{fmt}"]), fmt, as_number(audio.get(f"duration_{fmt}")))
+            for fmt in ("mp3", "wav") if text(audio.get(f"url_{fmt}"))]
 
 
 class KlingToken:

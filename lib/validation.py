@@ -65,6 +65,18 @@ def as_bool(value) -> bool | None:
     return None
 
 
+def _web_address(value) -> bool:
+    """An http(s) address with a host, one Python can take apart (port included)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 - reading it checks it: ValueError past 65535
+    except ValueError:  # also "http://[::1": an unclosed or invalid IPv6 host
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
 def _fmt(number: float) -> str:
     return f"{number:g}"
 
@@ -148,11 +160,7 @@ class _Checker:
         if not self.present(field):
             return
         value = self.body[field]
-        try:
-            parsed = urlparse(value) if isinstance(value, str) else None
-        except ValueError:  # e.g. "http://[::1": an unclosed or invalid bracketed IPv6 host
-            parsed = None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        if not _web_address(value):
             self.add(field, f"{label} must be a web address starting with http:// or https://.")
 
 

@@ -15,6 +15,14 @@ from lib.transport import should_retry
 DETAIL_MAX = 300  # characters of the vendor's own message worth showing
 
 
+def text(value) -> str | None:
+    """An id, reference or address from a vendor answer as text; None when absent, empty or not a string or
+    number (a list or object there would otherwise reach the store, which cannot hold it)."""
+    if not value or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Dialect:
     provider: Provider
@@ -37,7 +45,7 @@ class Dialect:
         if detail and detail.strip():
             message += f" {self.name} says: “{redact(detail.strip(), secrets)[:DETAIL_MAX]}”."
         retryable = (http_status is not None and should_retry(http_status)) or code in self.retryable_codes
-        return VendorError(self.provider.value, http_status, code, message, trace_id or None, retryable, retry_after)
+        return VendorError(self.provider.value, http_status, code, message, text(trace_id), retryable, retry_after)
 
     def error_page(self, http_status: int, body: bytes) -> VendorError:
         """The error for an answer that is not JSON, typically a proxy's HTML page."""

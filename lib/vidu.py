@@ -13,7 +13,7 @@ from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
 from lib.validation import as_number, validate
-from lib.vendor import Dialect
+from lib.vendor import Dialect, text
 
 # profile: (base URL, Authorization scheme). kkiai resells Vidu under the same paths with Bearer auth.
 PROFILES = {
@@ -89,7 +89,7 @@ def describe_failure(err_code: str | None) -> str:
 
 def parse_created(endpoint: Endpoint, body: dict, request_body: dict) -> Task:
     """The task a create answer describes, carrying the request that made it."""
-    if not body.get("task_id"):
+    if not text(body.get("task_id")):
         raise DIALECT.unexpected("no task ID")
     return _task(endpoint, body, request_body)
 
@@ -131,13 +131,13 @@ def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
     if state is State.FAILED and err_code == CANCELLED:
         state = State.CANCELLED
     ended_badly = state in (State.FAILED, State.CANCELLED)
-    task_id = body.get("task_id") or body.get("id")
+    task_id = text(body.get("task_id")) or text(body.get("id"))
     progress = as_number(body.get("progress"))
-    creations = [c for c in body.get("creations") or () if isinstance(c, dict) and c.get("url")]
+    creations = [c for c in _creations(body) if text(c.get("url"))]
     return Task(
         endpoint=endpoint,
         params=params,
-        task_id=str(task_id) if task_id else None,
+        task_id=task_id,
         state=state,
         raw_state=word,
         progress=int(progress) if progress is not None else None,
@@ -152,21 +152,26 @@ def _extension(url: str) -> str:
     return PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
 
 
+def _creations(body: dict) -> list[dict]:
+    creations = body.get("creations")
+    return [c for c in creations if isinstance(c, dict)] if isinstance(creations, list) else []
+
+
 def _endpoint_of(body: dict) -> Endpoint:
-    first = next(iter(body.get("creations") or ()), None)
-    is_video = isinstance(first, dict) and (bool(first.get("video")) or _extension(str(first.get("url"))) == "mp4")
+    first = next(iter(_creations(body)), None)
+    is_video = first is not None and (bool(first.get("video")) or _extension(str(first.get("url"))) == "mp4")
     return Endpoint.VIDU_TEXT2VIDEO if is_video else Endpoint.VIDU_TEXT2AUDIO
 
 
 def _media(endpoint: Endpoint, creation: dict) -> Media:
-    url = str(creation["url"])
+    url = text(creation["url"])
     if endpoint.media_kind == "audio":
         # Vidu does not document the audio format; the file name says it, and mp3 is the usual one.
         extension = _extension(url)
         return Media("audio", url, extension if extension in AUDIO_FORMATS else "mp3")
     video = creation.get("video") if isinstance(creation.get("video"), dict) else {}
     return Media("video", url, "mp4", duration=as_number(video.get("duration")) or None,
-                 cover_url=creation.get("cover_url") or None, watermarked_url=creation.get("watermarked_url") or None)
+                 cover_url=text(creation.get("cover_url")), watermarked_url=text(creation.get("watermarked_url")))
 
 
 class ViduClient:
@@ -212,7 +217,8 @@ class ViduClient:
     def credits(self) -> dict:
         """The account's credit balances (`remains`) and purchased `packages`, as Vidu lists them."""
         answer = self._call("GET", "/ent/v2/credits", params={"show_detail": "true"}, retry=True)
-        return {"remains": answer.get("remains") or [], "packages": answer.get("packages") or []}
+        return {name: [item for item in answer[name] if isinstance(item, dict)]
+                if isinstance(answer.get(name), list) else [] for name in ("remains", "packages")}
 
     @staticmethod
     def _task_path(task_id: str) -> str:

@@ -1,22 +1,28 @@
 """Property-based tests: whatever a person types and whatever a vendor (or a proxy in front of it) answers,
 the studio fails only with its own typed, plain-language errors, and never sends a request its validators reject.
 
-Each property runs a bounded number of examples so the whole file stays well under 30 seconds; the
-`@example`s pin down inputs that once escaped as ValueError or RecursionError.
+Each property runs a bounded number of examples so the whole file stays under 30 seconds; the `@example`s pin
+down inputs that once escaped as ValueError, RecursionError or AttributeError. Media downloads are covered too:
+http(s) only, private addresses refused when hosted, size and time capped, nothing half-written left behind.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import socket
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib import archive, kling, vidu
+from lib import archive, kling, studio, vidu
 from lib.errors import InvalidRequest, Problem, StudioError, VendorError
+from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
 from lib.transport import json_or_none
 from lib.validation import (KLING_FIELDS, MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_FIELDS, validate,
@@ -73,8 +79,82 @@ VIDU_T2V = body_of({"model": st.sampled_from(list(VIDEO_MODELS)), "prompt": prom
                     "meta_data": st.sampled_from(['{"Label": "x"}', "{", "[]", DEEP_JSON]) | st.text(max_size=10)})
 KLING_T2A = body_of({"prompt": prompts, "duration": st.floats(2, 11) | st.sampled_from([3, 10, 5.5, 5.55, "4"]),
                      "external_task_id": st.text(max_size=10), "callback_url": urls})
-BODIES = {Endpoint.VIDU_TEXT2AUDIO: VIDU_T2A, Endpoint.VIDU_TIMING2AUDIO: VIDU_TIMING,
-          Endpoint.VIDU_TEXT2VIDEO: VIDU_T2V, Endpoint.KLING_TEXT2AUDIO: KLING_T2A}
+WILD = {Endpoint.VIDU_TEXT2AUDIO: VIDU_T2A, Endpoint.VIDU_TIMING2AUDIO: VIDU_TIMING,
+        Endpoint.VIDU_TEXT2VIDEO: VIDU_T2V, Endpoint.KLING_TEXT2AUDIO: KLING_T2A}
+
+# Valid bodies, built from the documented limits, so that the "it was sent" side of a property is exercised too.
+real_prompts = st.text(min_size=1, max_size=80).filter(str.strip)
+web_urls = st.sampled_from(["https://example.com/callback", "http://hooks.example.org:8080/cue?x=1"])
+
+
+def optional(**fields: st.SearchStrategy) -> st.SearchStrategy:
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@st.composite
+def valid_timeline(draw) -> dict:
+    clip = draw(st.sampled_from([2.0, 5.0, 7.5, 10.0]))
+    events = []
+    for _ in range(draw(st.integers(1, 20))):
+        start = draw(st.integers(0, int(clip * 10) - 1)) / 10
+        end = draw(st.integers(int(start * 10) + 1, int(clip * 10))) / 10
+        events.append({"from": start, "to": end, "prompt": draw(real_prompts)})
+    return {"model": "audio1.0", "duration": clip, "timing_prompts": events,
+            **draw(optional(seed=st.integers(0, 2_147_483_647), callback_url=web_urls))}
+
+
+@st.composite
+def valid_video(draw) -> dict:
+    model = draw(st.sampled_from(list(VIDEO_MODELS)))
+    seconds, _, resolutions, _, ratios, _ = VIDEO_MODELS[model]
+    body = {"model": model, "prompt": draw(real_prompts)}
+    body |= draw(optional(
+        duration=st.sampled_from(list(seconds)), resolution=st.sampled_from(resolutions),
+        aspect_ratio=st.sampled_from(ratios), style=st.sampled_from(STYLES),
+        movement_amplitude=st.sampled_from(MOVEMENTS), seed=st.integers(0, 2_147_483_647), bgm=st.booleans(),
+        off_peak=st.booleans(), watermark=st.booleans(), wm_position=st.integers(1, 4), wm_url=web_urls,
+        payload=st.text(max_size=20), meta_data=st.sampled_from(['{"Label": "x"}', "[]", "1"]), callback_url=web_urls,
+        audio=st.booleans() if model.startswith("viduq3") else st.just(False)))
+    return body
+
+
+VALID = {
+    Endpoint.VIDU_TEXT2AUDIO: st.builds(lambda prompt, rest: {"model": "audio1.0", "prompt": prompt, **rest},
+                                        real_prompts, optional(duration=st.integers(4, 20).map(lambda n: n / 2),
+                                                               seed=st.integers(0, 2_147_483_647),
+                                                               callback_url=web_urls)),
+    Endpoint.VIDU_TIMING2AUDIO: valid_timeline(),
+    Endpoint.VIDU_TEXT2VIDEO: valid_video(),
+    Endpoint.KLING_TEXT2AUDIO: st.builds(lambda prompt, seconds, rest: {"prompt": prompt[:200], "duration": seconds,
+                                                                        **rest},
+                                         real_prompts, st.integers(30, 100).map(lambda n: n / 10),
+                                         optional(external_task_id=st.text(min_size=1, max_size=20),
+                                                  callback_url=web_urls)),
+}
+
+
+@st.composite
+def mutated(draw, valid: st.SearchStrategy, fields: set[str]) -> dict:
+    """A valid body with one or two fields removed, replaced by anything, or added."""
+    body = dict(draw(valid))
+    for _ in range(draw(st.integers(1, 2))):
+        name = draw(st.sampled_from(sorted(fields | {"extra", "timing_prompts"})))
+        if name in body and draw(st.booleans()):
+            del body[name]
+        else:
+            body[name] = draw(json_like)
+    return body
+
+
+def bodies(endpoint: Endpoint) -> st.SearchStrategy:
+    """Valid bodies, nearly valid ones, and wild ones, in about equal parts."""
+    fields = {Endpoint.VIDU_TEXT2AUDIO: VIDU_FIELDS["text2audio"],
+              Endpoint.VIDU_TIMING2AUDIO: VIDU_FIELDS["timing2audio"],
+              Endpoint.VIDU_TEXT2VIDEO: VIDU_FIELDS["text2video"], Endpoint.KLING_TEXT2AUDIO: KLING_FIELDS}[endpoint]
+    return st.one_of(VALID[endpoint], mutated(VALID[endpoint], fields), WILD[endpoint])
+
+
+BODIES = {endpoint: bodies(endpoint) for endpoint in Endpoint}
 VALIDATORS = {Endpoint.VIDU_TEXT2AUDIO: validate_vidu_text2audio,
               Endpoint.VIDU_TIMING2AUDIO: validate_vidu_timing2audio,
               Endpoint.VIDU_TEXT2VIDEO: validate_vidu_text2video,
@@ -210,7 +290,7 @@ def test_a_malformed_address_is_a_problem_not_a_crash(field, url):
     body = {"model": "viduq2", "prompt": "a cat", field: url}
     problems = validate_vidu_text2video(body)
     plain_problems(problems)
-    if "[" in url:  # Python cannot even split these into parts
+    if "[" in url:  # an unclosed or invalid IPv6 host, or a port past 65535
         assert [p.field for p in problems] == [field]
 
 
@@ -297,8 +377,9 @@ def test_vidu_client_meets_any_answer_with_a_typed_error(status, content, head):
 @example(status=200, content=DEEP_JSON.encode(), head={})
 @example(status=200, content=b'{"code": 0, "data": [{"task_info": "x"}, {"task_info": ["y"]}]}', head={})
 def test_kling_client_meets_any_answer_with_a_typed_error(status, content, head):
+    transport = Recording(fake_response(status, content, head))
     client = kling.KlingClient(access_key="AK_PROPERTY", secret_key="SK_PROPERTY_SECRET_KEY_0123456789abcdef",
-                               base_url="https://kling.example", transport=Recording(fake_response(status, content, head)))
+                               base_url="https://kling.example", transport=transport)
     for call, kwargs in ((client.create, {"body": {"prompt": "rain", "duration": 5}}),
                          (client.query, {"task_id": "t1"}), (client.query, {"external_id": "cue-1"}),
                          (client.list, {})):
@@ -315,41 +396,80 @@ def test_kling_client_meets_any_answer_with_a_typed_error(status, content, head)
 # --- no invalid request is ever sent ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))
-def test_no_invalid_request_is_ever_sent(endpoint):
+def created_answer(endpoint: Endpoint) -> requests.Response:
+    body = ({"code": 0, "data": {"task_id": "t1", "task_status": "submitted"}} if endpoint.provider.value == "kling"
+            else {"task_id": "t1", "state": "created"})
+    return fake_response(200, json.dumps(body).encode())
+
+
+def clients(endpoint: Endpoint, transport: Recording) -> studio.Vendors:
+    return studio.Vendors(vidu.ViduClient("VDA_KEY", base_url="https://vidu.example", transport=transport),
+                          kling.KlingClient(api_key="KL_KEY", base_url="https://kling.example", transport=transport),
+                          vidu_live=True, kling_live=True)
+
+
+def check_sent(endpoint: Endpoint, body, transport: Recording) -> None:
+    """What went out: exactly one request, whose body validates, is JSON, and is the body that was checked."""
+    assert len(transport.calls) == 1, "a create is sent exactly once"
+    sent = transport.calls[0]["json"]
+    assert VALIDATORS[endpoint](sent) == [], "the body that went out does not validate"
+    json.dumps(sent, allow_nan=False)  # and is JSON a vendor can read
+    assert {k: v for k, v in sent.items() if k != "external_task_id"} == \
+           {k: v for k, v in body.items() if k != "external_task_id"}, "the request was changed after checking"
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+def test_no_invalid_request_is_ever_sent_by_a_client(endpoint):
+    sent = []
+
     @EXAMPLES
     @given(BODIES[endpoint])
     def check(body):
-        transport = Recording(fake_response(200, json.dumps(
-            {"code": 0, "data": {"task_id": "t1", "task_status": "submitted"}} if endpoint.provider.value == "kling"
-            else {"task_id": "t1", "state": "created"}).encode()))
-        if endpoint.provider.value == "kling":
-            client = kling.KlingClient(api_key="KL_KEY", base_url="https://kling.example", transport=transport)
-            create = lambda: client.create(body)  # noqa: E731
-        else:
-            client = vidu.ViduClient("VDA_KEY", base_url="https://vidu.example", transport=transport)
-            create = lambda: client.create(endpoint, body)  # noqa: E731
+        transport = Recording(created_answer(endpoint))
+        vendors = clients(endpoint, transport)
         snapshot = json.dumps(body, sort_keys=True, default=repr)
         try:
-            task = create()
+            task = (vendors.kling.create(body) if endpoint.provider.value == "kling"
+                    else vendors.vidu.create(endpoint, body))
         except InvalidRequest as error:
             assert transport.calls == [], "an invalid request was sent"
-            plain_problems(error.problems)
             assert error.problems
+            plain_problems(error.problems)
             return
-        except (AttributeError, TypeError):
-            if not isinstance(body, dict):
-                return  # the clients take an object; the pages and the studio never hand them anything else
-            raise
-        assert len(transport.calls) == 1, "a create is sent exactly once"
-        sent = transport.calls[0]["json"]
-        assert VALIDATORS[endpoint](sent) == [], "the body that went out does not validate"
-        json.dumps(sent, allow_nan=False)  # and is JSON a vendor can read
-        assert {k: v for k, v in sent.items() if k != "external_task_id"} == \
-               {k: v for k, v in body.items() if k != "external_task_id"}, "the request was changed after checking"
+        check_sent(endpoint, body, transport)
         assert json.dumps(body, sort_keys=True, default=repr) == snapshot, "the caller's body was modified"
         well_formed(task)
+        sent.append(body)
 
     check()
+    assert sent, "no valid body was generated, so the property was only half tested"
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+def test_no_invalid_request_is_ever_sent_or_stored_by_the_studio(endpoint, tmp_path):
+    """The path the pages take: `studio.submit` records the task, then sends it, or refuses before either."""
+    store, sent = Store(tmp_path / "studio.db"), []
+
+    @FEW
+    @given(BODIES[endpoint])
+    def check(body):
+        transport = Recording(created_answer(endpoint))
+        before = store.count("prop")
+        try:
+            task, new = studio.submit(store, clients(endpoint, transport), endpoint, body, "prop")
+        except InvalidRequest as error:
+            assert transport.calls == [] and store.count("prop") == before, "an invalid request went out or in"
+            plain_problems(error.problems)
+            return
+        if not new:  # the same request moments ago: nothing sent again
+            assert transport.calls == []
+            return
+        check_sent(endpoint, body, transport)
+        assert store.get(task.id).task_id == "t1"
+        sent.append(body)
+
+    check()
+    assert sent, "no valid body was generated, so the property was only half tested"
 
 
 # --- media downloads ----------------------------------------------------------------------------------------
@@ -359,7 +479,7 @@ def _offline_getaddrinfo(host, port, *args, **kwargs):
     Encodes the name first, as CPython does, so names it cannot encode raise the same UnicodeError."""
     if isinstance(host, str):
         try:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (str(__import__("ipaddress").ip_address(host)), 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (str(ipaddress.ip_address(host)), 0))]
         except ValueError:
             host.encode("idna")
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -380,7 +500,7 @@ def test_check_url_raises_only_archive_errors_and_refuses_other_schemes(url, all
         except archive.ArchiveError as error:
             assert str(error).strip()
             return
-    assert url.split(":", 1)[0] in ("http", "https"), f"{url!r} was accepted"
+    assert url.split(":", 1)[0].lower() in ("http", "https"), f"{url!r} was accepted"
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a.mp3", "javascript:alert(1)",
@@ -406,3 +526,103 @@ def test_the_demo_simulator_is_the_one_private_exception():
     archive.check_url(f"{simulator}/_sim/media/a.mp3", allow_private=False, trusted=(f"{simulator}/",))
     with pytest.raises(archive.ArchiveError):  # a prefix match on the host alone would let this one through
         archive.check_url("http://127.0.0.1:87651/a.mp3", allow_private=False, trusted=(f"{simulator}/",))
+
+
+class FakeDownload:
+    """What `Transport.request(..., stream=True)` returns for a media file: status, headers, body in chunks."""
+
+    def __init__(self, status: int, head: dict, chunks: list[bytes], pause: float = 0.0):
+        self.status_code, self.chunks, self.pause = status, chunks, pause
+        self.headers = requests.structures.CaseInsensitiveDict(head)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def iter_content(self, chunk_size=1):
+        for chunk in self.chunks:
+            time.sleep(self.pause)
+            yield chunk
+
+
+class MediaServer:
+    def __init__(self, answer: FakeDownload):
+        self.answer, self.calls = answer, []
+
+    def request(self, method, url, **kwargs):
+        self.calls.append(url)
+        return self.answer
+
+
+def media_task(kind: str = "audio") -> Task:
+    media = Media(kind, "https://cdn.example/a.mp3" if kind == "audio" else "https://cdn.example/v.mp4",
+                  "mp3" if kind == "audio" else "mp4")
+    return Task(Endpoint.VIDU_TEXT2AUDIO if kind == "audio" else Endpoint.VIDU_TEXT2VIDEO, {}, media=(media,),
+                state=State.SUCCEEDED)
+
+
+def leftovers(folder) -> list:
+    return [p for p in folder.rglob("*.part")] if folder.exists() else []
+
+
+@FEW
+@given(status=st.sampled_from([200, 200, 200, 206, 301, 403, 404, 500]),
+       content_type=st.sampled_from(["audio/mpeg", "audio/wav; charset=x", "application/octet-stream",
+                                     "text/html", "", "AUDIO/MPEG"]) | st.text(max_size=15),
+       length=st.none() | st.sampled_from(["0", "10", "999999999999", "-1", "abc", "1e3", " 12 ", ""])
+       | st.text(max_size=8),
+       chunks=st.lists(st.binary(min_size=1, max_size=40), max_size=6))
+@example(status=200, content_type="audio/mpeg", length="abc", chunks=[b"x"])
+def test_archiving_any_download_ends_in_a_file_or_a_typed_error(status, content_type, length, chunks):
+    head = {"Content-Type": content_type} | ({} if length is None else {"Content-Length": length})
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        # allow_private: the address check has tests of its own, and would look cdn.example up in the DNS
+        archiver = archive.Archiver(folder, MediaServer(FakeDownload(status, head, chunks)), max_bytes=100,
+                                    allow_private=True)
+        try:
+            task = archiver.archive(media_task())
+        except StudioError as error:
+            assert str(error).strip()
+            assert not [p for p in folder.rglob("*") if p.is_file()]  # no partial file left behind
+            return
+        (saved,) = task.media
+        assert status == 200 and saved.archived
+        assert archiver.path(saved.archived).read_bytes() == b"".join(chunks)
+        assert len(b"".join(chunks)) <= 100
+
+
+def test_a_download_past_the_size_cap_is_refused_without_a_trace(tmp_path):
+    archiver = archive.Archiver(tmp_path, MediaServer(FakeDownload(200, {"Content-Type": "audio/mpeg"},
+                                                                   [b"x" * 60] * 3)), max_bytes=100,
+                                allow_private=True)
+    with pytest.raises(archive.ArchiveError, match="larger"):
+        archiver.archive(media_task())
+    assert leftovers(tmp_path) == []
+    declared = archive.Archiver(tmp_path, MediaServer(FakeDownload(200, {"Content-Type": "audio/mpeg",
+                                                                         "Content-Length": "101"}, [b"x"])),
+                                max_bytes=100, allow_private=True)
+    with pytest.raises(archive.ArchiveError, match="larger"):  # refused on the declared size, before reading
+        declared.archive(media_task())
+
+
+def test_a_download_past_the_time_cap_is_given_up(tmp_path):
+    archiver = archive.Archiver(tmp_path, MediaServer(FakeDownload(200, {"Content-Type": "video/mp4"},
+                                                                   [b"x"] * 20, pause=0.02)), max_seconds=0.1,
+                                allow_private=True)
+    with pytest.raises(archive.ArchiveError, match="too long"):
+        archiver.archive(media_task("video"))
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://cdn.example/a.mp3", "http://127.0.0.1/a.mp3",
+                                 "http://169.254.169.254/latest/meta-data"])
+def test_a_hosted_archive_sends_nothing_to_a_refused_address(tmp_path, url):
+    server = MediaServer(FakeDownload(200, {"Content-Type": "audio/mpeg"}, [b"x"]))
+    task = media_task()
+    task = task.replace(media=(Media("audio", url, "mp3"),))
+    with pytest.raises(archive.ArchiveError):
+        archive.Archiver(tmp_path, server, allow_private=False).archive(task)
+    assert server.calls == []

@@ -23,8 +23,10 @@ def test_tasks_in_flight_survive_a_kill_and_are_archived_after_restart(page, tmp
             page.locator(f".st-key-{prefix}_prompt textarea").fill(PROMPTS[prefix])
             page.locator(f".st-key-{prefix}_submit button").click()
             wait_until_idle(page)
-        in_flight = store.in_flight()
-        assert len(in_flight) == 2 and all(t.task_id for t in in_flight), store.find("local")
+        deadline = time.monotonic() + 30  # the page can look idle a moment before the submission runs
+        while not (len(store.in_flight()) == 2 and all(t.task_id for t in store.in_flight())):
+            assert time.monotonic() < deadline, store.find("local")
+            time.sleep(0.2)
 
         studio.send_signal(signal.SIGKILL)
         studio.wait()
