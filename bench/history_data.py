@@ -83,8 +83,8 @@ def seed(data_dir: Path, count: int = 1000) -> Store:
     rng, now = random.Random(1), time.time()
     endpoints = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()), k=count)
     for number, endpoint in enumerate(endpoints):
-        created = now - 60 - number * 5400  # newest first, one every 90 minutes: about two months
         in_flight = number < len(IN_FLIGHT)
+        created = now - 60 - number * (30 if in_flight else 5400)  # newest first, then one every 90 min: 2 months
         state = IN_FLIGHT[number] if in_flight else CYCLE[number % len(CYCLE)]
         params = {**FIXED.get(endpoint, {}), **EXAMPLES[endpoint][number % len(EXAMPLES[endpoint])]}
         task = Task(endpoint, params, owner=OWNER, task_id=str(10**17 + number), state=state,

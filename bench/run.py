@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=25, help="timed reruns per page (default 25)")
     parser.add_argument("--runs", type=int, default=8, help="success-to-playable runs (default 8)")
     args = parser.parse_args()
-    logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest's bare-mode warnings
+    # The bench calls services() outside any script run, which Streamlit notes on every call: noise here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(lambda record: False)
     os.chdir(Path(__file__).resolve().parents[1])  # AppTest and the studio read .streamlit/ from here
 
     print(f"Script times: {args.rounds} reruns per page, 0 and {args.tasks:,} tasks…", flush=True)

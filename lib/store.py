@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from lib.tasks import Endpoint, Media, State, Task
+from lib.tasks import Endpoint, Media, Provider, State, Task
 
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS = [
@@ -49,6 +49,13 @@ MIGRATIONS = [
     """,
     # 2: tasks sent with a key the person pasted for themselves (polled only while the server holds it)
     "ALTER TABLE tasks ADD COLUMN own_key INTEGER NOT NULL DEFAULT 0;",
+    # 3: vendor callbacks: look tasks up by the vendor's ids, and remember Vidu's nonces so replays are refused
+    """
+    CREATE INDEX tasks_task_id ON tasks (task_id);
+    CREATE INDEX tasks_external_id ON tasks (external_id);
+    CREATE TABLE callback_nonces (nonce TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+    CREATE INDEX callback_nonces_seen ON callback_nonces (seen_at);
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -132,6 +139,34 @@ class Store:
         with self._connect() as db:
             row = db.execute(query, args).fetchone()
         return _to_task(row) if row else None
+
+    def find_by_vendor_id(self, provider: Provider, task_id: str | None,
+                          external_id: str | None = None) -> Task | None:
+        """The task a vendor names in a callback: by the vendor's task id, else by our external id (Kling's
+        `external_task_id`, known before the create answer is); the newest one if several match."""
+        marks = [e.value for e in Endpoint if e.provider is provider]
+        where = f"endpoint IN ({', '.join('?' * len(marks))})"
+        with self._connect() as db:
+            for column, value in (("task_id", task_id), ("external_id", external_id)):
+                if value:
+                    row = db.execute(f"SELECT * FROM tasks WHERE {column} = ? AND {where}"
+                                     " ORDER BY created_at DESC LIMIT 1", [str(value), *marks]).fetchone()
+                    if row:
+                        return _to_task(row)
+        return None
+
+    def use_nonce(self, nonce: str, now: float, keep_seconds: float = 600) -> bool:
+        """Record a callback nonce; False when it was already used within `keep_seconds` (a replay).
+
+        Kept in the database, so a replay after a restart is refused too; older nonces are pruned here.
+        """
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM callback_nonces WHERE seen_at < ?", (now - keep_seconds,))
+            new = db.execute("INSERT OR IGNORE INTO callback_nonces (nonce, seen_at) VALUES (?, ?)",
+                             (nonce, now)).rowcount == 1
+            db.execute("COMMIT")
+        return new
 
     def find(self, owner: str, *, endpoints=(), states=(), limit: int = 20, offset: int = 0) -> list[Task]:
         where, args = self._filters(owner, endpoints, states)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import forms, pricing, studio
+from lib import callbacks, forms, pricing, studio
 from lib.errors import InvalidRequest, StudioError
 from lib.tasks import Endpoint, Provider
 from lib.ui import auth
@@ -38,10 +38,20 @@ def examples(endpoint: Endpoint) -> None:
 
 
 def advanced_callback(endpoint: Endpoint) -> None:
-    """The callback address field that every endpoint's Advanced section has."""
-    st.text_input("Callback address", key=forms.key(endpoint, "callback_url"), persist_state="session",
-                  placeholder="https://…", help="The vendor POSTs every status change here. Optional: the "
-                                                 "studio polls for results anyway.")
+    """The callback address field that every endpoint's Advanced section has.
+
+    With a public address configured (STUDIO_PUBLIC_URL) an empty field is filled in with the studio's own
+    callback route for the endpoint's vendor, so results arrive as soon as the vendor reports them.
+    """
+    field = forms.key(endpoint, "callback_url")
+    own = callbacks.own_address(services().settings.public_url, endpoint.provider)
+    if own and not str(st.session_state.get(field) or "").strip():
+        st.session_state[field] = own
+    st.text_input("Callback address", key=field, persist_state="session", placeholder="https://…",
+                  help=("The vendor POSTs every status change here. Filled in with this studio's own address; "
+                        "the studio also polls for results, so a callback that never arrives loses nothing."
+                        if own else "The vendor POSTs every status change here. Optional: the studio polls for "
+                                    "results anyway."))
 
 
 def estimate(endpoint: Endpoint, body: dict) -> str:

@@ -46,7 +46,8 @@ def _thumbnail(path: str, modified_ns: int) -> bytes:
     every rerun of every page showing the card. Same result as st.image's own resizing (bilinear, JPEG 90)."""
     with Image.open(path) as image:
         if image.width > COVER_WIDTH:
-            image = image.resize((COVER_WIDTH, round(image.height * COVER_WIDTH / image.width)), Image.BILINEAR)
+            height = round(image.height * COVER_WIDTH / image.width)
+            image = image.resize((COVER_WIDTH, height), Image.Resampling.BILINEAR)
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
@@ -146,6 +147,8 @@ def live_tasks(owner: str, endpoints: tuple[Endpoint, ...] = (), recent: int = 0
 
     @st.fragment(run_every=LIVE_REFRESH_SECONDS if in_flight else None)
     def panel() -> None:
+        if "open_page" in st.session_state:
+            st.rerun()  # "Use these settings again" on a card in here: only a full run switches pages
         fresh = unread.pop() if unread else store.in_flight_of(owner, endpoints)
         if len(fresh) != len(in_flight):
             st.rerun()  # something finished: redraw the page so it moves to the finished list with its media
