@@ -68,7 +68,8 @@ def services() -> Services:
     simulator = None
     if not (settings.vidu_live and settings.kling_live):
         # Demo mode: one simulator per server process, on a free loopback port.
-        simulator = sim.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")))
+        simulator = sim.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")),
+                              kling_webhook_secret=settings.kling_webhook_secret)
     store = Store(Path(settings.data_dir) / "studio.db")
     vendors = _vendors(settings, simulator.url if simulator else None)
     archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
