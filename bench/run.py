@@ -69,14 +69,15 @@ def main() -> None:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(lambda record: False)
     os.chdir(Path(__file__).resolve().parents[1])  # AppTest and the studio read .streamlit/ from here
 
+    load = os.getloadavg()[0]  # other work on the machine slows everything; ratios suffer less than times
     print(f"Script times: {args.rounds} reruns per page, 0 and {args.tasks:,} tasks…", flush=True)
     scripts = script_time.run(args.tasks, args.rounds)
     print(f"Success to playable: {args.runs} runs in Chromium…", flush=True)
     result = playable.run(args.runs)
 
     lines = ["## Performance", "",
-             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-             f"Streamlit {streamlit.__version__}. Reproduce with `.venv/bin/python -m bench.run` "
+             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs (load average {load:.1f} at the start), "
+             f"Python {platform.python_version()}, Streamlit {streamlit.__version__}. Reproduce with `.venv/bin/python -m bench.run` "
              f"(options: `--tasks`, `--rounds`, `--runs`); how each figure is taken is described in "
              f"`bench/script_time.py` and `bench/playable.py`.", "",
              *_script_section(scripts, args.rounds), "", *_playable_section(result), ""]

@@ -36,17 +36,19 @@ def check_media(page: Page, url: str, element, kinds: tuple[str, ...], seconds: 
     assert duration == pytest.approx(seconds, abs=0.2)
 
 
-def first_result(page: Page, test_id: str, count: int = 1):
-    results = page.get_by_test_id(test_id)
-    expect(results).to_have_count(count, timeout=RESULT_TIMEOUT)
-    return [results.nth(n) for n in range(count)]
+def results(page: Page, prompt: str, test_id: str, count: int = 1):
+    """The media elements of the task card showing `prompt`, once that task has succeeded."""
+    card = page.locator("[class*='st-key-task_']").filter(has_text=prompt)
+    found = card.get_by_test_id(test_id)
+    expect(found).to_have_count(count, timeout=RESULT_TIMEOUT)
+    return [found.nth(n) for n in range(count)]
 
 
 def test_sound_from_text(page, studio_url):
     open_page(page, studio_url, "")  # the default page lives at the root
     page.locator(".st-key-t2a_prompt textarea").fill("Rain on a tin roof with distant thunder")
     submit(page, "t2a")
-    (audio,) = first_result(page, "stAudio")
+    (audio,) = results(page, "Rain on a tin roof with distant thunder", "stAudio")
     check_media(page, studio_url, audio, ("audio",), 10.0)
     screenshot(page, "sound-done")
 
@@ -55,7 +57,7 @@ def test_kling_sound_gives_mp3_and_wav(page, studio_url):
     open_page(page, studio_url, "kling")
     page.locator(".st-key-kt2a_prompt textarea").fill("Fireworks during a New Year celebration")
     submit(page, "kt2a")
-    for audio in first_result(page, "stAudio", count=2):
+    for audio in results(page, "Fireworks during a New Year celebration", "stAudio", count=2):
         check_media(page, studio_url, audio, ("audio",), 5.0)
     screenshot(page, "kling-done")
 
@@ -64,7 +66,7 @@ def test_video_from_text(page, studio_url):
     open_page(page, studio_url, "video")
     page.locator(".st-key-t2v_prompt textarea").fill("A paper boat drifting down a rainy street")
     submit(page, "t2v")
-    (video,) = first_result(page, "stVideo")
+    (video,) = results(page, "A paper boat drifting down a rainy street", "stVideo")
     check_media(page, studio_url, video, ("video",), 5.0)
     screenshot(page, "video-done")
 
@@ -87,7 +89,7 @@ def test_timed_sound_with_three_events_two_overlapping(page, studio_url):
     expect(page.get_by_test_id("stAlert").filter(has_text="ends")).to_have_count(0)
     screenshot(page, "timed-three-events")
     submit(page, "tim")
-    (audio,) = first_result(page, "stAudio")
+    (audio,) = results(page, "3 timed events: Birds chirping; Rain on a roof; A bell", "stAudio")
     check_media(page, studio_url, audio, ("audio",), 10.0)
     expect(page.get_by_text("3 timed events: Birds chirping; Rain on a roof; A bell")).to_be_visible()
 
@@ -96,7 +98,7 @@ def test_use_these_settings_again_opens_the_filled_form(page, studio_url):
     open_page(page, studio_url, "video")
     page.locator(".st-key-t2v_prompt textarea").fill("A lighthouse in a storm at night")
     submit(page, "t2v")
-    first_result(page, "stVideo")
+    results(page, "A lighthouse in a storm at night", "stVideo")
     open_page(page, studio_url, "history")
     card = page.locator("[class*='st-key-task_']").filter(has_text="A lighthouse in a storm at night")
     card.get_by_role("button", name="Use these settings again").click()
