@@ -50,6 +50,11 @@ class Run:
     playable: float  # seconds from success to the audio having its metadata
     poll_interval: float  # the poller's interval for the task when it succeeded
 
+    @property
+    def page(self) -> float:
+        """The page's share: from the stored success to the playable audio."""
+        return self.playable - self.stored
+
 
 @dataclass(frozen=True)
 class Result:
@@ -63,6 +68,8 @@ class Result:
 
 
 class _Callbacks(BaseHTTPRequestHandler):
+    """Notes when each vendor task id's success callback arrives (in `server.success`)."""
+
     def do_POST(self) -> None:
         arrived = time.time()
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -109,11 +116,11 @@ def _one(page: Page, url: str, store: Store, callbacks: ThreadingHTTPServer, slo
     return Run(stored - succeeded, playable / 1000 - succeeded, interval)
 
 
-def run(runs: int = 8, speed: str = "20") -> Result:
+def run(runs: int = 10, speed: str = "20") -> Result:
     callbacks = ThreadingHTTPServer(("127.0.0.1", 0), _Callbacks)
     callbacks.success = {}
     threading.Thread(target=callbacks.serve_forever, daemon=True).start()
-    # Stratified delays: one in each tenth (or whatever `runs` makes) of the cycle, in random order.
+    # Stratified: one delay in each 1/runs slice of the 1 s polling cycle, in random order.
     delays = random.sample([(n + random.random()) / runs for n in range(runs)], runs)
     with tempfile.TemporaryDirectory(prefix="cue-bench-") as folder:
         data = Path(folder) / "data"

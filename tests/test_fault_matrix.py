@@ -2,7 +2,7 @@
 
 One row per fault. For each the test checks what a person would see (the task's final state and its plain
 `error_message`), that the task is still in the store, and that the create request was sent at most once.
-docs/reliability.md shows the same table in words.
+The README's Reliability section shows the same table in words.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ NO_COPY = "The result is ready, but no copy could be kept: "
 
 @dataclass(frozen=True)
 class Case:
-    fault: str  # what goes wrong, in the words of docs/reliability.md
+    fault: str  # what goes wrong, in the words of the README's Reliability section
     vendor: str
     state: State  # the task's final state
     sees: str | None  # words in its error_message, i.e. what the person sees; None: no message at all

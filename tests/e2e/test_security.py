@@ -333,7 +333,7 @@ def test_config_toml_holds_what_a_shared_instance_needs():
     assert config.get("browser", {}).get("gatherUsageStats") is False
     # allowedHosts depends on the deployment's own host name, so it is passed at start-up, as documented.
     assert "allowedHosts" not in server or server["allowedHosts"]
-    hosting = (ROOT / "docs" / "hosting.md").read_text()
+    hosting = (ROOT / "README.md").read_text()  # its "Hosting a team instance" section
     for setting in ("--server.allowedHosts", "STREAMLIT_SERVER_ALLOWED_HOSTS", "STUDIO_HOSTED", "STUDIO_PASSWORD",
                     "secrets.toml", "[auth]"):
         assert setting in hosting, setting
