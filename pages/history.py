@@ -11,10 +11,23 @@ from lib.ui.runtime import services
 PAGE_SIZE = 10
 
 
+def _linked_task(owner: str, task_id: str) -> None:
+    """A task's own link (`?task=<id>`): that one task, for its owner only."""
+    task = services().store.get(task_id, owner)
+    if task is None:
+        st.warning("None of your tasks has this link. It may belong to someone else or have been mistyped.")
+    else:
+        tasks.card(task, time.time())
+    st.button("Show all my tasks", on_click=st.query_params.clear, icon=":material/list:")
+
+
 def page() -> None:
     st.title("History")
     owner = auth.owner()
     store = services().store
+    if task_id := st.query_params.get("task"):
+        _linked_task(owner, task_id)
+        return
     columns = st.columns(3)
     endpoints = columns[0].multiselect("Endpoint", list(Endpoint), format_func=ENDPOINT_LABELS.get,
                                        key="hist_endpoints", persist_state="session")

@@ -83,3 +83,26 @@ def test_single_sign_on_user_sees_the_studio_under_their_email():
     at.run()
     assert not at.exception and at.title[0].value == "Sound from text"
     assert any("Signed in as Ann" in c.value for c in at.sidebar.caption)
+
+
+def history_page():
+    from pages import history
+
+    history.page()
+
+
+def test_a_task_link_opens_it_for_its_owner_only():
+    mine = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "ann's linked rain"}, owner="ann", state=State.FAILED,
+                error_message="x", created_at=time.time())
+    services().store.add(mine)
+    for name, visible in (("ann", True), ("bob", False)):
+        # A link is followed by opening its URL, so the page runs with the query parameter from the start.
+        at = AppTest.from_function(history_page, default_timeout=30)
+        at.session_state["studio_user"] = name
+        at.query_params["task"] = mine.id
+        at.run()
+        assert not at.exception
+        shown = " ".join(t.value for t in at.text)
+        assert ("ann's linked rain" in shown) is visible, name
+        assert bool(at.warning) is not visible
+        assert any(f"history?task={mine.id}" in c.value for c in at.caption) is visible

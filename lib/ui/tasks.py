@@ -99,6 +99,7 @@ def card(task: Task, now: float) -> None:
         facts = [history.details(task), history.timings(task, now)]
         if task.credits is not None:
             facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
+        facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
         st.caption(" · ".join(f for f in facts if f))
         if not task.state.terminal:
             _progress(task, now)

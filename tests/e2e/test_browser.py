@@ -105,3 +105,16 @@ def test_use_these_settings_again_opens_the_filled_form(page, studio_url):
     wait_until_idle(page)
     expect(page.get_by_role("heading", name="Video from text")).to_be_visible()
     expect(page.locator(".st-key-t2v_prompt textarea")).to_have_value("A lighthouse in a storm at night")
+
+
+def test_a_task_link_opens_just_that_task(page, studio_url):
+    open_page(page, studio_url, "kling")
+    page.locator(".st-key-kt2a_prompt textarea").fill("A cat purring on a sofa")
+    submit(page, "kt2a")
+    results(page, "A cat purring on a sofa", "stAudio", count=2)
+    card = page.locator("[class*='st-key-task_']").filter(has_text="A cat purring on a sofa")
+    link = card.get_by_role("link", name="link to this task")
+    page.goto(urljoin(page.url, link.get_attribute("href")))
+    wait_until_idle(page)
+    expect(page.locator("[class*='st-key-task_']")).to_have_count(1)
+    expect(page.get_by_text("A cat purring on a sofa")).to_be_visible()
