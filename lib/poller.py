@@ -44,7 +44,7 @@ def inconclusive(task: Task, error: VendorError, now: float) -> bool:
 
 class Poller:
     def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
-                 on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.2,
+                 on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None):
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick = on_success, tick

@@ -49,8 +49,7 @@ def test_archived_copy_plays_after_the_vendor_link_expired(page, studio_and_simu
     submit_sound(page, url, "A church bell at noon")
     wait_for(lambda: store.find("local") and store.find("local")[0].state is State.SUCCEEDED)
     task = store.find("local")[0]
-    time.sleep(2.5)
-    assert requests.get(task.media[0].url, timeout=5).status_code == 403  # the vendor's link is gone
+    wait_for(lambda: requests.get(task.media[0].url, timeout=5).status_code == 403, seconds=15)  # link gone
     page.goto(f"{url}/history")
     wait_until_idle(page)
     audio = page.get_by_test_id("stAudio")
