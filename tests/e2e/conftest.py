@@ -28,28 +28,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _launch(what: str, command: list[str], log_path: Path, health: str, env: dict | None = None,
+            ) -> subprocess.Popen:
+    """Start `command` and wait until `health` answers 200, or fail with the process's own output."""
+    log = log_path.open("w")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the {what} did not start:\n{log_path.read_text()}")
+        try:
+            if requests.get(health, timeout=1).ok:
+                return process
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+
+
 def start_studio(data_dir: Path, log_path: Path, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     keys = ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD")
     env = {**{k: v for k, v in os.environ.items() if k not in keys},
            "STUDIO_DATA_DIR": str(data_dir), "STUDIO_SIM_SPEED": "20", **(extra_env or {})}
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}", "--server.fileWatcherType=none",
-         "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the studio did not start:\n{log_path.read_text()}")
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+               "--server.address=127.0.0.1", f"--server.port={port}", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false"]
+    return _launch("studio", command, log_path, f"{url}/_stcore/health", env), url
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -103,20 +109,9 @@ def screenshot(page: Page, name: str) -> None:
 def start_simulator(log_path: Path, *options: str) -> tuple[subprocess.Popen, str]:
     """`python -m lib.sim` in its own process, so it outlives a studio we kill on purpose."""
     port = free_port()
-    log = log_path.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "lib.sim", "--port", str(port), *options],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 30
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the simulator did not start:\n{log_path.read_text()}")
-        try:
-            if requests.get(f"{url}/_sim/health", timeout=1).ok:
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "lib.sim", "--port", str(port), *options]
+    return _launch("simulator", command, log_path, f"{url}/_sim/health"), url
 
 
 def vendors_at(simulator_url: str) -> dict:
