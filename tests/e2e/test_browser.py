@@ -118,3 +118,15 @@ def test_a_task_link_opens_just_that_task(page, studio_url):
     wait_until_idle(page)
     expect(page.locator("[class*='st-key-task_']")).to_have_count(1)
     expect(page.get_by_text("A cat purring on a sofa")).to_be_visible()
+
+
+def test_what_was_typed_survives_a_trip_to_another_page(page, studio_url):
+    open_page(page, studio_url, "video")
+    page.locator(".st-key-t2v_prompt textarea").fill("Half-written idea about a foggy harbour")
+    page.locator(".st-key-t2v_prompt textarea").blur()
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="History").click()
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Video from text").click()
+    wait_until_idle(page)
+    expect(page.locator(".st-key-t2v_prompt textarea")).to_have_value("Half-written idea about a foggy harbour")
