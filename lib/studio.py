@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
 DUPLICATE_WINDOW_SECONDS = 10
+UNCONFIRMED_STATUSES = (502, 504)  # a proxy's answer: the request may have reached the vendor behind it
 OUTCOME_UNKNOWN = ("The vendor did not confirm this request. It may still have been created: "
                    "look it up in the vendor's console before trying again.")
 
@@ -63,8 +64,9 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
         created = (vendors.kling.create(body) if endpoint.provider is Provider.KLING
                    else vendors.vidu.create(endpoint, body))
     except VendorError as error:
-        if error.code == "non_json" and 200 <= (error.http_status or 0) < 300:
-            # The vendor took the request (2xx) but its answer arrived cut off or garbled: the task may exist.
+        if error.http_status in UNCONFIRMED_STATUSES or (error.code == "non_json" and 200 <= error.http_status < 300):
+            # A gateway gave up waiting, or the vendor took the request (2xx) but its answer arrived cut off or
+            # garbled: the task may exist and be charged, so it is kept as unknown, never reported as failed.
             task = task.replace(error_message=OUTCOME_UNKNOWN)
         else:
             task = failed(task, error.code, str(error), error.trace_id)

@@ -13,6 +13,13 @@ from lib.tasks import Provider, State
 from lib.transport import should_retry
 
 DETAIL_MAX = 300  # characters of the vendor's own message worth showing
+# For an error code the vendor does not document: what its HTTP status says, in plain words.
+STATUS_WORDS = {
+    500: "had an internal problem",
+    502: "could not be reached through its gateway",
+    503: "is temporarily unavailable",
+    504: "did not answer its gateway in time",
+}
 
 
 def text(value) -> str | None:
@@ -41,7 +48,9 @@ class Dialect:
     def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,
               retry_after: float | None = None, secrets: Iterable[str | None] = ()) -> VendorError:
         """The error for a vendor error body: plain words for the code, plus the vendor's own detail if any."""
-        message = self.messages.get(code) or f"{self.name} returned an error ({code or f'HTTP {http_status}'})."
+        message = self.messages.get(code) or (
+            f"{self.name} {STATUS_WORDS[http_status]} (HTTP {http_status}). Try again later."
+            if http_status in STATUS_WORDS else f"{self.name} returned an error ({code or f'HTTP {http_status}'}).")
         if detail and detail.strip():
             message += f" {self.name} says: “{redact(detail.strip(), secrets)[:DETAIL_MAX]}”."
         retryable = (http_status is not None and should_retry(http_status)) or code in self.retryable_codes
