@@ -91,3 +91,19 @@ def test_no_page_is_reachable_around_the_gate_on_a_fresh_server(page, tmp_path, 
         expect(page.get_by_test_id("stTextArea")).to_have_count(0)
     finally:
         stop(studio)
+
+
+def test_a_queued_vidu_task_can_be_cancelled(page, studio_and_simulator):
+    url, _, store = studio_and_simulator("--speed", "0.5", "--concurrency", "1")
+    submit_sound(page, url, "A long drone of an old organ")
+    submit_sound(page, url, "Second in line: a kettle whistling")
+    wait_for(lambda: any(t.raw_state == "queueing" for t in store.find("local")))
+    card = page.locator("[class*='st-key-task_']").filter(has_text="Second in line: a kettle whistling")
+    card.get_by_role("button", name="Cancel").click()
+    wait_until_idle(page)
+    wait_for(lambda: any(t.state is State.CANCELLED for t in store.find("local")), seconds=30)
+    page.goto(f"{url}/history")
+    wait_until_idle(page)
+    cancelled = page.locator("[class*='st-key-task_']").filter(has_text="Second in line: a kettle whistling")
+    expect(cancelled.get_by_text("Cancelled", exact=True)).to_be_visible()
+    expect(cancelled.get_by_text("The task was cancelled.")).to_be_visible()
