@@ -56,9 +56,9 @@ def lanes(events: list[dict], duration: float) -> dict:
             "x": {"field": "from", "type": "quantitative", "title": "seconds",
                   "scale": {"domain": [0, duration], "clamp": True}},
             "x2": {"field": "to"},
-            "color": {"field": "overlap", "type": "nominal", "title": None,
+            "color": {"field": "overlap", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
                       "scale": {"domain": ["alone", "overlaps another"], "range": ["#4F46E5", "#F59E0B"]}},
             "tooltip": [{"field": "lane"}, {"field": "from"}, {"field": "to"}],
         },
-        "height": max(60, 32 * len(rows)),
+        "height": 60 + 36 * len(rows),
     }

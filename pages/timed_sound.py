@@ -42,7 +42,7 @@ def _add_event() -> None:
 
 def _add_event_form(duration: float) -> None:
     with st.form("tim_add", clear_on_submit=True, border=False):
-        start, end, sound, add = st.columns([1, 1, 4, 1], vertical_alignment="bottom")
+        start, end, sound, add = st.columns([1, 1, 3, 1.5], vertical_alignment="bottom")
         start.number_input("From (s)", 0.0, duration, step=0.1, format="%.1f", key="tim_new_from")
         end.number_input("To (s)", 0.0, duration, value=min(3.0, duration), step=0.1, format="%.1f",
                          key="tim_new_to")
@@ -64,7 +64,8 @@ def page() -> None:
         events = _editor_table()
         _add_event_form(duration)
     with picture:
-        st.vega_lite_chart(timeline.lanes(events, duration), width="stretch")
+        lanes = timeline.lanes(events, duration)
+        st.vega_lite_chart(lanes, width="stretch", height=lanes["height"])
     problems = [p for number, event in enumerate(events, start=1) for p in event_problems(number, event, duration)]
     for problem in problems:
         st.warning(problem.message, icon=":material/warning:")
