@@ -171,14 +171,30 @@ class Store:
     def find(self, owner: str, *, endpoints=(), states=(), limit: int = 20, offset: int = 0) -> list[Task]:
         where, args = self._filters(owner, endpoints, states)
         with self._connect() as db:
-            rows = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
-                              args + [limit, offset]).fetchall()
-        return [_to_task(row) for row in rows]
+            return self._page(db, where, args, limit, offset)
 
     def count(self, owner: str, *, endpoints=(), states=()) -> int:
         where, args = self._filters(owner, endpoints, states)
         with self._connect() as db:
-            return db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
+            return self._count(db, where, args)
+
+    def find_counted(self, owner: str, *, endpoints=(), states=(), limit: int = 20,
+                     offset: int = 0) -> tuple[list[Task], int]:
+        """One page of `find` plus the `count` of all matches, over one connection."""
+        where, args = self._filters(owner, endpoints, states)
+        with self._connect() as db:
+            total = self._count(db, where, args)
+            return (self._page(db, where, args, limit, offset) if total > offset else []), total
+
+    @staticmethod
+    def _page(db: sqlite3.Connection, where: str, args: list, limit: int, offset: int) -> list[Task]:
+        rows = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                          args + [limit, offset]).fetchall()
+        return [_to_task(row) for row in rows]
+
+    @staticmethod
+    def _count(db: sqlite3.Connection, where: str, args: list) -> int:
+        return db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
 
     @staticmethod
     def _filters(owner: str, endpoints, states) -> tuple[str, list]:
@@ -189,13 +205,21 @@ class Store:
                 args += [str(v) for v in values]
         return " AND ".join(clauses), args
 
-    def in_flight(self, owner: str | None = None) -> list[Task]:
-        query = f"SELECT * FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))})"
-        args = [s.value for s in IN_FLIGHT]
+    def in_flight(self, owner: str | None = None, endpoints=()) -> list[Task]:
+        """In-flight tasks, oldest first: everyone's, or `owner`'s, optionally of some endpoints only.
+
+        Read through the in-flight index (`+owner` keeps SQLite off the owner index), so the cost follows the
+        number of tasks in flight, not the length of the history.
+        """
+        query, args = f"SELECT * FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))})", [*IN_FLIGHT]
         if owner is not None:
-            query, args = query + " AND owner = ?", args + [owner]
+            query, args = query + " AND +owner = ?", args + [owner]
+        if endpoints:
+            query += f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+            args += endpoints
         with self._connect() as db:
-            return [_to_task(row) for row in db.execute(query + " ORDER BY created_at", args).fetchall()]
+            rows = db.execute(query + " ORDER BY created_at", [str(a) for a in args]).fetchall()
+        return [_to_task(row) for row in rows]
 
     def due(self, now: float) -> list[Task]:
         """In-flight tasks whose next poll is due, oldest first."""
@@ -218,30 +242,3 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
-
-    # --- read-only helpers for the pages: few connections, indexes that do not grow with the history ---------
-
-    def in_flight_of(self, owner: str, endpoints=()) -> list[Task]:
-        """`owner`'s in-flight tasks, oldest first, optionally of some endpoints only.
-
-        Read through the in-flight index (`+owner` keeps SQLite off the owner index), so the cost follows the
-        number of tasks in flight, not the length of the person's history.
-        """
-        marks = ", ".join("?" * len(IN_FLIGHT))
-        query, args = f"SELECT * FROM tasks WHERE state IN ({marks}) AND +owner = ?", [*IN_FLIGHT, owner]
-        if endpoints:
-            query += f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
-            args += endpoints
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY created_at", [str(a) for a in args]).fetchall()
-        return [_to_task(row) for row in rows]
-
-    def find_counted(self, owner: str, *, endpoints=(), states=(), limit: int = 20,
-                     offset: int = 0) -> tuple[list[Task], int]:
-        """One page of `find` plus the `count` of all matches, over one connection."""
-        where, args = self._filters(owner, endpoints, states)
-        with self._connect() as db:
-            total = db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
-            rows = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
-                              args + [limit, offset]).fetchall() if total > offset else []
-        return [_to_task(row) for row in rows], total

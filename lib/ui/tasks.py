@@ -143,14 +143,14 @@ def live_tasks(owner: str, endpoints: tuple[Endpoint, ...] = (), recent: int = 0
     the store, never the vendors (the poller does that once for everyone).
     """
     store = services().store
-    in_flight = store.in_flight_of(owner, endpoints)
+    in_flight = store.in_flight(owner, endpoints)
     unread = [in_flight]  # the full run has just read them; only the fragment's own reruns read again
 
     @st.fragment(run_every=LIVE_REFRESH_SECONDS if in_flight else None)
     def panel() -> None:
         if "open_page" in st.session_state:
             st.rerun()  # "Use these settings again" on a card in here: only a full run switches pages
-        fresh = unread.pop() if unread else store.in_flight_of(owner, endpoints)
+        fresh = unread.pop() if unread else store.in_flight(owner, endpoints)
         if len(fresh) != len(in_flight):
             st.rerun()  # something finished: redraw the page so it moves to the finished list with its media
         now = time.time()
