@@ -87,7 +87,7 @@ def with_external_id(body: dict) -> dict:
 def parse_task(data: dict) -> Task:
     """One Kling task object: a query's or create's `data`, a list entry, or a callback body."""
     word = str(data.get("task_status") or "")
-    state = DIALECT.state(word)
+    state = DIALECT.state(word, text(data.get("task_id")))
     info = data.get("task_info") if isinstance(data.get("task_info"), dict) else {}
     result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
     # Kling times are Unix milliseconds.
@@ -197,21 +197,15 @@ class KlingClient:
         return parse_created(answer, body)
 
     def query(self, task_id: str | None = None, external_id: str | None = None) -> Task:
-        """One task, by Kling's id or by the studio's external id."""
+        """One task, by Kling's id or by the studio's external id. Both go in the path, as Kling documents
+        ("query by external_task_id or task_id"); Kling matches the segment against its ids first."""
         if bool(task_id) == bool(external_id):
             raise ValueError("pass exactly one of task_id and external_id")
-        if task_id:
-            return parse_query(self._call("GET", f"{PATH}/{quote(str(task_id), safe='')}", retry=True))
-        answer = self._call("GET", PATH, params={"external_task_id": external_id}, retry=True)
-        if isinstance(_data(answer), list):
-            # A server that ignores the filter answers with the task list; pick the task out of it.
-            matches = [item for item in answer["data"] if isinstance(item, dict)
-                       and isinstance(item.get("task_info"), dict)
-                       and item["task_info"].get("external_task_id") == external_id]
-            if not matches:
-                raise DIALECT.error(None, "1203", f"no task with external_task_id {external_id}")
-            return parse_task(matches[0])
-        return parse_query(answer)
+        task = parse_query(self._call("GET", f"{PATH}/{quote(str(task_id or external_id), safe='')}", retry=True))
+        if external_id and task.external_id not in (None, external_id):
+            # The segment matched some other task's own id: not the task the studio named.
+            raise DIALECT.error(None, "1203", f"no task with external_task_id {external_id}")
+        return task
 
     def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
         """One page of the account's text-to-audio tasks. An empty or short page is the last one."""

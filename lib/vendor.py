@@ -5,6 +5,7 @@ the codes worth retrying) and reads its own error body shape; everything else ha
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from lib.errors import VendorError, redact
 from lib.tasks import Provider, State
 from lib.transport import should_retry
 
+log = logging.getLogger(__name__)
 DETAIL_MAX = 300  # characters of the vendor's own message worth showing
 # For an error code the vendor does not document: what its HTTP status says, in plain words.
 STATUS_WORDS = {
@@ -20,6 +22,8 @@ STATUS_WORDS = {
     503: "is temporarily unavailable",
     504: "did not answer its gateway in time",
 }
+_REPORTED_MAX = 10_000  # (vendor, task, word) already logged; bounded so a chatty vendor cannot grow it forever
+_reported: set[tuple[str, str | None, str]] = set()
 
 
 def text(value) -> str | None:
@@ -38,12 +42,28 @@ class Dialect:
     messages: Mapping[str, str]  # documented error code -> what it means, in plain words
     retryable_codes: frozenset[str]
 
-    def state(self, word: str) -> State:
-        """The studio state for a vendor state word; an unknown word is an error, never a guess."""
-        try:
+    def knows(self, word: str) -> bool:
+        return word in self.states
+
+    def state(self, word: str, task_id: str | None = None) -> State:
+        """The studio state for a vendor state word.
+
+        A word the studio does not know yet (the vendor added a state) is not an end: the task may still finish
+        and be billed, so it stays in progress and keeps being followed, its card shows the vendor's word, and
+        the word is logged once per task. Only an answer with no state at all is unreadable.
+        """
+        if word in self.states:
             return self.states[word]
-        except KeyError:
-            raise self.unexpected(f"a task state the studio does not know (“{word}”)") from None
+        if not word:
+            raise self.unexpected("no task state")
+        seen = (self.name, task_id, word)
+        if seen not in _reported:
+            if len(_reported) >= _REPORTED_MAX:
+                _reported.clear()
+            _reported.add(seen)
+            log.warning("%s reports a task state the studio does not know yet: %r (task %s); still following it",
+                        self.name, word[:50], task_id)
+        return State.RUNNING
 
     def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,
               retry_after: float | None = None, secrets: Iterable[str | None] = ()) -> VendorError:

@@ -4,6 +4,10 @@ The parse functions are pure; `ViduClient` only adds headers and URLs and sends 
 """
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit
 
@@ -28,6 +32,16 @@ PATHS = {
 }
 AUDIO_FORMATS = ("mp3", "wav")
 CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
+LIST_PATH = "/ent/v2/tasks"
+LIST_PAGE_SIZE = 100  # the documented maximum of `paper.pagesz`
+LIST_MAX_PAGES = 20  # enough for 2,000 tasks in one lookup window; a lookup must never page forever
+# A create whose answer was lost is looked for among the tasks Vidu lists as created in this window around the
+# moment it was sent: clocks differ, and a slow create is registered when Vidu gets to it.
+LOOKUP_BEFORE_SECONDS, LOOKUP_AFTER_SECONDS = 300, 600
+PAYLOAD_TAG = "cue-studio-task:"  # text2video's pass-through payload, naming the studio's task, when left empty
+_NANOSECONDS = re.compile(r"(\.\d{6})\d+")  # Python reads at most microseconds
+KIND = {Endpoint.VIDU_TEXT2AUDIO: "text2audio", Endpoint.VIDU_TIMING2AUDIO: "timing2audio",
+        Endpoint.VIDU_TEXT2VIDEO: "text2video"}
 
 # Every reason in Vidu's error-code tables (.com and .cn). Task err_codes use the same names.
 MESSAGES = {
@@ -126,12 +140,12 @@ def _is_error(body: dict) -> bool:
 
 def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
     word = str(body.get("state") or "")
-    state = DIALECT.state(word)
+    task_id = text(body.get("task_id")) or text(body.get("id"))
+    state = DIALECT.state(word, task_id)
     err_code = str(body.get("err_code") or "")
     if state is State.FAILED and err_code == CANCELLED:
         state = State.CANCELLED
     ended_badly = state in (State.FAILED, State.CANCELLED)
-    task_id = text(body.get("task_id")) or text(body.get("id"))
     progress = as_number(body.get("progress"))
     creations = [c for c in _creations(body) if text(c.get("url"))]
     return Task(
@@ -172,6 +186,71 @@ def _media(endpoint: Endpoint, creation: dict) -> Media:
     video = creation.get("video") if isinstance(creation.get("video"), dict) else {}
     return Media("video", url, "mp4", duration=as_number(video.get("duration")) or None,
                  cover_url=text(creation.get("cover_url")), watermarked_url=text(creation.get("watermarked_url")))
+
+
+def payload_tag(studio_task_id: str) -> str:
+    return f"{PAYLOAD_TAG}{studio_task_id}"
+
+
+def is_payload_tag(value) -> bool:
+    return isinstance(value, str) and value.startswith(PAYLOAD_TAG)
+
+
+def rfc3339(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def parse_time(value) -> float | None:
+    """Unix seconds for Vidu's RFC 3339 times, nanoseconds included ("2025-05-03T02:02:11.440323061Z")."""
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(_NANOSECONDS.sub(r"\1", value.strip()))
+    except ValueError:
+        return None
+    return stamp.timestamp() if stamp.tzinfo else None
+
+
+def same_request(endpoint: Endpoint, body: dict, entry: dict) -> bool:
+    """Whether a task-list entry is what `body` asked for: the same kind, model, prompt (or timing events) and
+    every setting both sides name. A payload tag, when both carry one, decides on its own."""
+    if is_payload_tag(body.get("payload")) and entry.get("payload"):
+        return entry["payload"] == body["payload"]
+    if entry.get("type") not in (None, "", KIND.get(endpoint)):
+        return False
+    if body.get("model") != entry.get("model"):
+        return False
+    if endpoint is Endpoint.VIDU_TIMING2AUDIO:
+        if _events(body.get("timing_prompts")) != _events(entry.get("timing_prompts")):
+            return False
+    elif body.get("prompt") != entry.get("prompt"):
+        return False
+    # A seed of 0 (or none) asks for a random one, so it matches any seed.
+    numbers = [name for name in ("duration", "seed") if body.get(name) and entry.get(name) is not None]
+    words = [name for name in ("resolution", "aspect_ratio") if body.get(name) and entry.get(name)]
+    return (all(as_number(body[name]) == as_number(entry[name]) for name in numbers)
+            and all(body[name] == entry[name] for name in words))
+
+
+def best_match(task: Task, entries: list[dict]) -> str | None:
+    """The id of the entry that is `task`'s request, created closest to when the studio sent it."""
+    window = (task.created_at - LOOKUP_BEFORE_SECONDS, task.created_at + LOOKUP_AFTER_SECONDS)
+    found = [(abs(created - task.created_at), str(entry["id"])) for entry in entries
+             if text(entry.get("id")) and same_request(task.endpoint, task.params, entry)
+             and (created := parse_time(entry.get("created_at"))) is not None and window[0] <= created <= window[1]]
+    return min(found)[1] if found else None
+
+
+def _events(events) -> list | None:
+    if not isinstance(events, list):
+        return None
+    return [(as_number(e.get("from")), as_number(e.get("to")), e.get("prompt")) for e in events if isinstance(e, dict)]
+
+
+def _objects(answer: dict, *names: str) -> list[dict]:
+    """The objects in the first of `names` that holds a list."""
+    items = next((answer[name] for name in names if isinstance(answer.get(name), list)), [])
+    return [item for item in items if isinstance(item, dict)]
 
 
 class ViduClient:
@@ -215,10 +294,37 @@ class ViduClient:
                                "refresh it to see.", may_have_reached_server=True) from None
 
     def credits(self) -> dict:
-        """The account's credit balances (`remains`) and purchased `packages`, as Vidu lists them."""
+        """The account's credit balances (`remains`) and purchased `packages`, as Vidu lists them. Some answers
+        name the balances `remaining_credits`; either way they come back as `remains`."""
         answer = self._call("GET", "/ent/v2/credits", params={"show_detail": "true"}, retry=True)
-        return {name: [item for item in answer[name] if isinstance(item, dict)]
-                if isinstance(answer.get(name), list) else [] for name in ("remains", "packages")}
+        return {"remains": _objects(answer, "remains", "remaining_credits"), "packages": _objects(answer, "packages")}
+
+    def list_tasks(self, created_from: float, created_to: float, page_token: str = "") -> tuple[list[dict], str]:
+        """One page of the account's tasks created between two moments (Unix seconds), and the token of the
+        next page ("" after the last one)."""
+        params = {"created_at.from": rfc3339(created_from), "created_at.to": rfc3339(created_to),
+                  "paper.pagesz": LIST_PAGE_SIZE}
+        if page_token:
+            params["pager.page_token"] = page_token
+        answer = self._call("GET", LIST_PATH, params=params, retry=True)
+        if not isinstance(answer.get("tasks"), list):
+            raise DIALECT.unexpected("no task list")
+        return _objects(answer, "tasks"), text(answer.get("next_page_token")) or ""
+
+    def find_created(self, task: Task, taken: Callable[[str], bool] = lambda vendor_id: False) -> str | None:
+        """Vidu's id for `task`, a create whose answer never arrived, from Vidu's task list; None if not there.
+
+        `taken` says whether an id already belongs to another of the studio's tasks, so two identical requests
+        sent close together are never both linked to one Vidu task.
+        """
+        entries, token = [], ""
+        for _ in range(LIST_MAX_PAGES):
+            page, token = self.list_tasks(task.created_at - LOOKUP_BEFORE_SECONDS,
+                                          task.created_at + LOOKUP_AFTER_SECONDS, token)
+            entries += page
+            if not token or not page:
+                break
+        return best_match(task, [entry for entry in entries if not taken(str(entry.get("id")))])
 
     @staticmethod
     def _task_path(task_id: str) -> str:

@@ -300,24 +300,17 @@ def test_query_by_task_id():
     assert task.state is State.SUCCEEDED
 
 
-def test_query_by_external_id_uses_the_query_string():
+def test_query_by_external_id_puts_it_in_the_path():
     kling_client, transport = client(response(200, SUCCEEDED))
     assert kling_client.query(external_id="studio-0001").task_id == "861254119619698760"
     call = transport.calls[0]
-    assert call["url"] == "https://api-singapore.klingai.com/v1/audio/text-to-audio"
-    assert call["params"] == {"external_task_id": "studio-0001"} and call["retry"] is True
+    assert call["url"] == "https://api-singapore.klingai.com/v1/audio/text-to-audio/studio-0001"
+    assert call["params"] is None and call["retry"] is True
 
 
-def test_query_by_external_id_picks_the_task_from_a_list_answer():
-    other = {**SUCCEEDED["data"], "task_id": "1", "task_status": "weird", "task_info": {"external_task_id": "x"}}
-    mine = {**SUCCEEDED["data"], "task_status": "processing"}
-    kling_client, _ = client(response(200, {"code": 0, "message": "SUCCEED", "data": [other, mine]}))
-    task = kling_client.query(external_id="studio-0001")
-    assert (task.task_id, task.state) == ("861254119619698760", State.RUNNING)
-
-
-def test_query_by_external_id_not_in_a_list_answer():
-    kling_client, _ = client(response(200, {"code": 0, "message": "SUCCEED", "data": []}))
+def test_query_by_external_id_refuses_another_tasks_answer():
+    other = {**SUCCEEDED["data"], "task_id": "1", "task_info": {"external_task_id": "x"}}
+    kling_client, _ = client(response(200, {"code": 0, "message": "SUCCEED", "data": other}))
     with pytest.raises(VendorError) as raised:
         kling_client.query(external_id="cue-missing")
     assert raised.value.code == "1203" and "cue-missing" in raised.value.message

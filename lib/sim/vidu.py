@@ -2,6 +2,7 @@
 credits answers and signed callbacks."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -21,6 +22,7 @@ from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
 from lib.validation import (SEED_MAX, VIDU_AUDIO_DEFAULT_SECONDS, as_bool, as_number, validate_vidu_text2audio,
                             validate_vidu_text2video, validate_vidu_timing2audio, video_rules)
+from lib.vidu import parse_time
 
 if TYPE_CHECKING:
     from lib.sim.server import Simulator
@@ -128,11 +130,14 @@ def _plan_text2video(body: dict, seed: int) -> _Plan:
     watermark = bool(as_bool(body.get("watermark")))
     off_peak = bool(as_bool(body.get("off_peak")))
     position = as_number(body.get("wm_position"))
+    audio = as_bool(body.get("audio"))
+    if audio is None:
+        audio = model.startswith("viduq3")  # Vidu's q3 default is native audio on
     echo = {"type": "text2video", "model": model, "style": body.get("style") or "general",
             "prompt": body["prompt"], "images": [], "duration": duration, "seed": seed,
             "aspect_ratio": aspect_ratio, "resolution": resolution,
             "movement_amplitude": body.get("movement_amplitude") or "auto",
-            "bgm": bool(as_bool(body.get("bgm"))), "audio": bool(as_bool(body.get("audio"))), "payload": body.get("payload") or "", "cus_priority": 0,
+            "bgm": bool(as_bool(body.get("bgm"))), "audio": audio, "payload": body.get("payload") or "", "cus_priority": 0,
             "off_peak": off_peak, "watermark": watermark, "is_rec": False,
             "wm_position": str(int(position)) if position else "unspecified", "wm_url": body.get("wm_url") or "",
             "meta_data": body.get("meta_data") or "", "client_request_id": ""}
@@ -243,6 +248,47 @@ def cancel(sim: Simulator, request: Request, key: str, task_id: str) -> Reply:
     return Reply.json(200, {})
 
 
+LIST_PAGE_SIZES = (10, 100)  # default and maximum of `paper.pagesz`
+LIST_DEFAULT_SECONDS = 7 * 86400  # without `created_at.from`, the last 7 days
+
+
+def _list_entry(sim: Simulator, task: Task, base_url: str) -> dict:
+    """A task as `GET /ent/v2/tasks` lists it: the documented fields, plus what the simulator knows of the request
+    (type, state, seed, payload, timing events) so a client can recognise its own."""
+    req = task.request
+    kind = req.get("type") or ("timing2audio" if "timing_prompts" in req else "text2audio")
+    entry = {"id": task.id, "key_id": hashlib.sha256(task.owner.encode()).hexdigest()[:16], "type": kind,
+             "model": req["model"], "prompt": req.get("prompt", ""), "images": [], "duration": req["duration"],
+             "resolution": req.get("resolution", ""), "aspect_ratio": req.get("aspect_ratio", ""),
+             "seed": req["seed"], "payload": req.get("payload", ""), "state": task.state, "credits": task.charge,
+             "created_at": _rfc3339(task.created),
+             "creations": _creations(sim, task, base_url) if task.phase is Phase.SUCCEEDED else []}
+    if "timing_prompts" in req:
+        entry["timing_prompts"] = req["timing_prompts"]
+    return entry
+
+
+def list_tasks(sim: Simulator, request: Request, key: str) -> Reply:
+    """Newest first, filtered by `created_at.from`/`.to` (RFC 3339) and `states`, paged by `paper.page` (0-based)
+    or `pager.page_token` (the `next_page_token` of the previous page), `paper.pagesz` per page."""
+    now = time.time()
+    bounds = [request.query.get(name) for name in ("created_at.from", "created_at.to")]
+    times = [parse_time(value) if value else default
+             for value, default in zip(bounds, (now - LIST_DEFAULT_SECONDS, now + 1))]
+    size, page = request.query.get("paper.pagesz", str(LIST_PAGE_SIZES[0])), request.query.get("paper.page", "0")
+    page = request.query.get("pager.page_token") or page
+    if None in times or not size.isdigit() or not 1 <= int(size) <= LIST_PAGE_SIZES[1] or not page.isdigit():
+        return error(400, "FieldInvalid", "invalid field: created_at, paper or pager", fields="created_at, paper")
+    states = set(filter(None, request.query.get("states", "").split(",")))
+    with sim.engine.lock:
+        found = [task for task in sim.engine.tasks(NAME) if times[0] <= task.created <= times[1]
+                 and (not states or task.state in states)]
+        first, size = int(page) * int(size), int(size)
+        tasks = [_list_entry(sim, task, request.base_url) for task in found[first:first + size]]
+    more = first + size < len(found)
+    return Reply.json(200, {"next_page_token": str(int(page) + 1) if more else "", "tasks": tasks})
+
+
 def credits(sim: Simulator, request: Request, key: str) -> Reply:
     running, waiting = sim.engine.load(NAME)
     balance = sim.engine.balance(NAME)
@@ -261,6 +307,7 @@ ROUTES = [
     ("POST", re.compile(r"/ent/v2/text2audio"), create_text2audio),
     ("POST", re.compile(r"/ent/v2/timing2audio"), create_timing2audio),
     ("POST", re.compile(r"/ent/v2/text2video"), create_text2video),
+    ("GET", re.compile(r"/ent/v2/tasks"), list_tasks),
     ("GET", re.compile(r"/ent/v2/tasks/(?P<task_id>[^/]+)/creations"), query),
     ("POST", re.compile(r"/ent/v2/tasks/(?P<task_id>[^/]+)/cancel"), cancel),
     ("GET", re.compile(r"/ent/v2/credits"), credits),
