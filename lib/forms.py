@@ -6,7 +6,8 @@ tested functions.
 from __future__ import annotations
 
 from lib.tasks import Endpoint
-from lib.validation import VIDEO_MODELS, VIDU_AUDIO_DEFAULT_SECONDS, video_rules
+from lib.validation import VIDEO_MODELS, VIDU_AUDIO_DEFAULT_SECONDS, is_q3, video_rules
+from lib.vidu import is_payload_tag
 
 # field -> default. A default of "" or 0 for an optional field means "not sent".
 FIELDS: dict[Endpoint, dict[str, object]] = {
@@ -80,10 +81,18 @@ def to_body(endpoint: Endpoint, values: dict) -> dict:
             continue
         if field in ("style", "movement_amplitude") and not _honours_style(values):
             continue  # documented as having no effect on these models, so not sent
+        if endpoint is Endpoint.VIDU_TEXT2VIDEO and _q3(values) and field in ("audio", "bgm"):
+            if field == "audio":
+                body["audio"] = bool(value)  # Vidu's q3 default is audio on, so "off" must be said
+            continue  # q3 offers no background music
         if field in ALWAYS_SENT or (value not in ("", None, 0, False) and value != default) or (
                 field == "wm_position" and value):
             body[field] = value
     return body
+
+
+def _q3(values: dict) -> bool:
+    return isinstance(values.get("model"), str) and is_q3(values["model"])
 
 
 def _honours_style(values: dict) -> bool:
@@ -97,6 +106,8 @@ def to_values(endpoint: Endpoint, body: dict) -> dict:
     for field in values:
         if field in body and body[field] is not None:
             values[field] = body[field]
+    if is_payload_tag(values.get("payload")):
+        values["payload"] = ""  # the studio's own tag for finding the task, not something the person typed
     if endpoint is Endpoint.VIDU_TEXT2VIDEO and values["model"] in VIDEO_MODELS:
         # An absent duration or resolution means the model's own default, which differs per model.
         rules = video_rules(values["model"])

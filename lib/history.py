@@ -1,7 +1,12 @@
 """How a task reads in the history: labels, timings, estimates. Plain functions, no Streamlit."""
 from __future__ import annotations
 
-from lib.tasks import Endpoint, State, Task
+import re
+import time
+
+from lib import kling, pricing, vidu
+from lib.tasks import Endpoint, Provider, State, Task
+from lib.validation import VIDEO_MODELS, as_number, video_rules
 
 ENDPOINT_LABELS = {
     Endpoint.VIDU_TEXT2AUDIO: "Sound from text",
@@ -17,9 +22,51 @@ STATE_LABELS = {
     State.FAILED: ("Failed", "red"),
     State.CANCELLED: ("Cancelled", "gray"),
 }
+DIALECTS = {Provider.VIDU: vidu.DIALECT, Provider.KLING: kling.DIALECT}
 # Typical processing time per endpoint, for the estimate shown before the vendor reports progress.
 TYPICAL_SECONDS = {Endpoint.VIDU_TEXT2AUDIO: 10, Endpoint.VIDU_TIMING2AUDIO: 12,
                    Endpoint.VIDU_TEXT2VIDEO: 60, Endpoint.KLING_TEXT2AUDIO: 10}
+
+
+def state_label(task: Task) -> tuple[str, str]:
+    """(label, colour) of the task's badge; a state word the studio does not know yet is shown as the vendor
+    says it, since the task is still being followed."""
+    dialect = DIALECTS[task.provider]
+    if not task.state.terminal and task.raw_state and not dialect.knows(task.raw_state):
+        word = re.sub(r"[^\w .-]", "", task.raw_state)[:40]  # vendor text inside Markdown: letters only
+        return f"{dialect.name}: {word}", "violet"
+    return STATE_LABELS[task.state]
+
+
+def estimated_cost(task: Task) -> str | None:
+    """What the request should cost by the published prices ("35 credits"), or None if it cannot be told."""
+    params = task.params
+    if task.provider is Provider.KLING:
+        return f"{pricing.KLING_UNITS_PER_TASK} units"
+    seconds = as_number(params.get("duration"))
+    if task.endpoint is not Endpoint.VIDU_TEXT2VIDEO:
+        return f"{pricing.vidu_audio_credits(seconds or 10)} credits"
+    model = params.get("model")
+    if model not in VIDEO_MODELS:
+        return None
+    rules = video_rules(model)
+    try:
+        credits = pricing.vidu_video_credits(model, params.get("resolution") or rules["default_resolution"],
+                                             int(seconds or rules["default_seconds"]), bool(params.get("off_peak")))
+    except KeyError:
+        return None
+    return f"{credits} credits"
+
+
+def not_found_message(task: Task) -> str:
+    """What to look for in the vendor's console when a create went unanswered and the task list has no match."""
+    when = time.strftime("%d %b %Y %H:%M UTC", time.gmtime(task.created_at))
+    prompt = summary(task)
+    cost = estimated_cost(task)
+    return (f"{DIALECTS[task.provider].name} never confirmed this request and its task list shows no task matching "
+            f"it. It may still have been created, and charged: before trying again, look in the vendor's console for "
+            f"a “{ENDPOINT_LABELS[task.endpoint]}” task created around {when} with the prompt "
+            f"“{prompt[:120]}{'…' * (len(prompt) > 120)}”" + (f" (estimated cost {cost})." if cost else "."))
 
 
 def seconds(value: float) -> str:

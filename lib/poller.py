@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lib import studio
+from lib import history, studio
 from lib.errors import NetworkError, StudioError, VendorError
 from lib.keyring import Keyring
 from lib.store import Store
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 FIRST_INTERVAL, MAX_INTERVAL, MAX_ERROR_INTERVAL = 1.0, 5.0, 30.0
 NEVER = float("inf")
 LOST_AFTER_SECONDS = 120  # a task with no id this long after submission never got its answer (or never existed)
+# How long a Vidu create may go unanswered (and not being sent by this process) before Vidu's task list is
+# searched for it; later searches back off from there to MAX_ERROR_INTERVAL.
+LOOKUP_AFTER_SECONDS = 5.0
 KEY_CHECK_SECONDS = 5  # how soon a task waiting for its owner's own key looks again (no vendor call)
 STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
 
@@ -73,17 +76,18 @@ class Poller:
     def poll(self, task: Task) -> Task:
         now = time.time()
         interval, deadline = self.store.poll_plan(task.id)
-        if task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU:
-            if now - task.created_at > LOST_AFTER_SECONDS:
-                return self._set_aside(task, studio.OUTCOME_UNKNOWN, NEVER, interval)
+        unconfirmed = task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU
+        if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
             self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
-        if now > (deadline or task.created_at + self.task_timeout):
+        if not unconfirmed and now > (deadline or task.created_at + self.task_timeout):
             return self._set_aside(task, STILL_RUNNING.format(minutes=round(self.task_timeout / 60)), NEVER,
                                    interval)
         if waiting := self.keyring.missing_for(task):
             return self._set_aside(task, waiting, now + KEY_CHECK_SECONDS, interval)
         vendors = self.keyring.vendors_for(task.owner, self.vendors) if task.own_key else self.vendors
+        if unconfirmed:
+            return self._find_created(task, vendors, now, interval)
         try:
             fresh = task.merged(studio.fetch(vendors, task))
         except (VendorError, NetworkError) as error:
@@ -117,6 +121,36 @@ class Poller:
                     fresh = fresh.replace(error_message=f"The result is ready, but no copy could be kept: {error}")
             self.store.save(fresh)
             return fresh
+
+    def _find_created(self, task: Task, vendors: studio.Vendors, now: float, interval: float) -> Task:
+        """Link a Vidu create that never got its answer (the studio died while sending it, or the answer was
+        lost) to the task Vidu made of it, found in Vidu's task list; it is then followed as usual. Nothing is
+        ever sent again. If the list has no such task by LOST_AFTER_SECONDS, say what to look for instead."""
+        def taken(vendor_id: str) -> bool:
+            return self.store.find_by_vendor_id(Provider.VIDU, vendor_id) is not None
+
+        try:
+            found = vendors.vidu.find_created(task, taken)
+        except (VendorError, NetworkError) as error:
+            log.info("looking up unconfirmed task %s in Vidu's task list failed: %s", task.id, error)
+            interval = next_interval(interval, changed=False, error=True)
+            self.store.schedule(task.id, now + interval, interval)
+            return task
+        if found:
+            with self._locks[hash(task.id) % len(self._locks)]:
+                stored = self.store.get(task.id)
+                if stored is None or stored.task_id or stored.state is not State.SUBMITTED:
+                    return stored or task
+                task = stored.replace(task_id=found, error_message=None)
+                self.store.save(task)
+            log.info("task %s: found Vidu task %s in Vidu's task list; following it", task.id, found)
+            self.store.schedule(task.id, now, FIRST_INTERVAL)
+            return task
+        if now - task.created_at > LOST_AFTER_SECONDS:
+            return self._set_aside(task, history.not_found_message(task), NEVER, interval)
+        interval = min(MAX_ERROR_INTERVAL, max(LOOKUP_AFTER_SECONDS, interval * 2))
+        self.store.schedule(task.id, now + interval, interval)
+        return task
 
     def _set_aside(self, task: Task, message: str, next_poll_at: float, interval: float) -> Task:
         """Keep the task as it is, say why it is not being followed, and look again at `next_poll_at`."""

@@ -1,4 +1,7 @@
-"""Credit prices from the vendors' published tables: the simulator charges them and the forms estimate them."""
+"""Credit prices from the vendors' published tables: the simulator charges them and the forms estimate them.
+
+These are estimates only: what a task is recorded as costing is the `credits` the vendor's own answer reports.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +10,9 @@ VIDU_AUDIO = {"up_to_5s": 10, "above_5s": 20}
 # viduq2: a base price covering the first second plus a price per further second.
 VIDU_Q2 = {"540p": (10, 2), "720p": (15, 5), "1080p": (20, 10)}
 VIDU_PER_SECOND = {
-    "viduq3-pro": {"540p": 9, "720p": 20, "1080p": 24},
+    # viduq3-pro 720p and 1080p: the newer published prices ($0.15/s and $0.16/s as ComfyUI's Vidu nodes bill them,
+    # at $0.005 a credit; vidu_api.md §11). That table has no 540p price, so 540p keeps the older summary's 9.
+    "viduq3-pro": {"540p": 9, "720p": 30, "1080p": 32},
     "viduq3-turbo": {"540p": 7, "720p": 11, "1080p": 13},
 }
 VIDU_Q1_FLAT = 80  # 5 s at 1080p, the only combination viduq1 offers

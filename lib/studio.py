@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from lib.errors import InvalidRequest, NetworkError, VendorError
 from lib.store import Store
 from lib.tasks import Endpoint, Provider, State, Task
 from lib.validation import validate
+from lib.vidu import payload_tag
 
 if TYPE_CHECKING:
     from lib.kling import KlingClient
@@ -25,6 +27,15 @@ DUPLICATE_WINDOW_SECONDS = 10
 UNCONFIRMED_STATUSES = (502, 504)  # a proxy's answer: the request may have reached the vendor behind it
 OUTCOME_UNKNOWN = ("The vendor did not confirm this request. It may still have been created: "
                    "look it up in the vendor's console before trying again.")
+# Studio task ids whose create request this process is sending right now: the poller leaves them to `submit`
+# and looks only for creates whose sender died (or whose answer was lost).
+_sending: set[str] = set()
+_sending_lock = threading.Lock()
+
+
+def sending(task_id: str) -> bool:
+    with _sending_lock:
+        return task_id in _sending
 
 
 @dataclass(frozen=True)
@@ -53,13 +64,31 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     """
     if problems := validate(endpoint, body):
         raise InvalidRequest(problems)
+    key, studio_id = request_key(endpoint, body), uuid.uuid4().hex
     if endpoint.provider is Provider.KLING:
         # Kling lets us name the task ourselves, so even a lost answer can be found again later.
         body = {**body, "external_task_id": body.get("external_task_id") or f"cue-{uuid.uuid4().hex}"}
-    task = Task(endpoint, params=body, owner=owner, external_id=body.get("external_task_id"), own_key=own_key)
-    task, new = store.add(task, request_key(endpoint, body), DUPLICATE_WINDOW_SECONDS)
+    elif endpoint is Endpoint.VIDU_TEXT2VIDEO and not body.get("payload"):
+        # Vidu passes `payload` back in its task list: a tag naming our task finds it if the answer is lost.
+        body = {**body, "payload": payload_tag(studio_id)}
+    task = Task(endpoint, params=body, id=studio_id, owner=owner, external_id=body.get("external_task_id"),
+                own_key=own_key)
+    task, new = store.add(task, key, DUPLICATE_WINDOW_SECONDS)
     if not new:
         return task, False
+    with _sending_lock:
+        _sending.add(task.id)
+    try:
+        task = _send(vendors, endpoint, body, task)
+        store.save(task)
+    finally:
+        with _sending_lock:
+            _sending.discard(task.id)
+    return task, True
+
+
+def _send(vendors: Vendors, endpoint: Endpoint, body: dict, task: Task) -> Task:
+    """The create request, once; `task` as its answer (or the lack of one) leaves it."""
     try:
         created = (vendors.kling.create(body) if endpoint.provider is Provider.KLING
                    else vendors.vidu.create(endpoint, body))
@@ -67,16 +96,12 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
         if error.http_status in UNCONFIRMED_STATUSES or (error.code == "non_json" and 200 <= error.http_status < 300):
             # A gateway gave up waiting, or the vendor took the request (2xx) but its answer arrived cut off or
             # garbled: the task may exist and be charged, so it is kept as unknown, never reported as failed.
-            task = task.replace(error_message=OUTCOME_UNKNOWN)
-        else:
-            task = failed(task, error.code, str(error), error.trace_id)
+            return task.replace(error_message=OUTCOME_UNKNOWN)
+        return failed(task, error.code, str(error), error.trace_id)
     except NetworkError as error:
-        task = (task.replace(error_message=OUTCOME_UNKNOWN) if error.may_have_reached_server
+        return (task.replace(error_message=OUTCOME_UNKNOWN) if error.may_have_reached_server
                 else failed(task, "NetworkError", str(error)))
-    else:
-        task = task.merged(created)
-    store.save(task)
-    return task, True
+    return task.merged(created)
 
 
 def failed(task: Task, code: str, message: str, trace_id: str | None = None) -> Task:

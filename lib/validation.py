@@ -24,8 +24,10 @@ TIMING_EVENTS_MAX = 20
 VIDU_VIDEO_PROMPT_MAX = 2000
 VIDEO_MODELS = {
     # model: (allowed seconds, default seconds, resolutions, default resolution, aspect ratios, honours style/movement)
-    "viduq3-turbo": (range(1, 17), 5, ("540p", "720p", "1080p"), "720p", ("16:9", "9:16", "1:1"), False),
-    "viduq3-pro": (range(1, 17), 5, ("540p", "720p", "1080p"), "720p", ("16:9", "9:16", "1:1"), False),
+    "viduq3-turbo": (range(1, 17), 5, ("540p", "720p", "1080p"), "720p", ("16:9", "9:16", "3:4", "4:3", "1:1"),
+                     False),
+    "viduq3-pro": (range(1, 17), 5, ("540p", "720p", "1080p"), "720p", ("16:9", "9:16", "3:4", "4:3", "1:1"),
+                   False),
     "viduq2": (range(1, 11), 5, ("540p", "720p", "1080p"), "720p", ("16:9", "9:16", "3:4", "4:3", "1:1"), False),
     "viduq1": (range(5, 6), 5, ("1080p",), "1080p", ("16:9", "9:16", "1:1"), True),
 }
@@ -236,6 +238,11 @@ def video_rules(model: str) -> dict:
             "default_resolution": default_resolution, "aspect_ratios": ratios, "honours_style": honours_style}
 
 
+def is_q3(model: str) -> bool:
+    """The viduq3 models: native audio (on by default at Vidu), no background music."""
+    return model.startswith("viduq3")
+
+
 def validate_vidu_text2video(body) -> list[Problem]:
     check = _Checker(body)
     check.only(VIDU_FIELDS["text2video"])
@@ -256,9 +263,10 @@ def validate_vidu_text2video(body) -> list[Problem]:
             check.add("resolution", f"{model} offers these resolutions: {', '.join(rules['resolutions'])}.")
         if check.present("aspect_ratio") and body["aspect_ratio"] not in rules["aspect_ratios"]:
             check.add("aspect_ratio", f"{model} offers these aspect ratios: {', '.join(rules['aspect_ratios'])}.")
-    check.flag("bgm", "Background music")
+    if check.flag("bgm", "Background music") and model and is_q3(model):
+        check.add("bgm", "Background music is not offered by the viduq3 models; their native audio replaces it.")
     check.flag("off_peak", "Off-peak")
-    if check.flag("audio", "Native audio") and model and not model.startswith("viduq3"):
+    if check.flag("audio", "Native audio") and model and not is_q3(model):
         check.add("audio", "Native audio (speech and sound effects) is offered by the viduq3 models only.")
     check.flag("watermark", "Watermark")
     check.number("wm_position", "Watermark position", 1, 4, whole=True)

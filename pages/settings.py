@@ -36,7 +36,7 @@ def page() -> None:
     except StudioError as error:
         st.warning(f"Could not read the credit balance: {error}")
         return
-    remains = credits.get("remains") or []
+    remains = credits.get("remains") or credits.get("remaining_credits") or []  # Vidu answers use both names
     if not remains:
         st.info("Vidu reported no credit packages.")
     for remain in remains:

@@ -5,7 +5,7 @@ from lib.forms import key, to_body
 from lib.tasks import Endpoint
 from lib.ui import auth, form, tasks
 from lib.validation import (MOVEMENTS, SEED_MAX, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
-                            WATERMARK_POSITIONS, video_rules)
+                            WATERMARK_POSITIONS, is_q3, video_rules)
 
 ENDPOINT = Endpoint.VIDU_TEXT2VIDEO
 
@@ -19,8 +19,10 @@ def _fit_to_model() -> None:
         st.session_state[key(ENDPOINT, "resolution")] = rules["default_resolution"]
     if st.session_state[key(ENDPOINT, "aspect_ratio")] not in rules["aspect_ratios"]:
         st.session_state[key(ENDPOINT, "aspect_ratio")] = "16:9"
-    if not st.session_state[key(ENDPOINT, "model")].startswith("viduq3"):
+    if not is_q3(st.session_state[key(ENDPOINT, "model")]):
         st.session_state[key(ENDPOINT, "audio")] = False
+    else:
+        st.session_state[key(ENDPOINT, "bgm")] = False
 
 
 def page() -> None:
@@ -42,9 +44,10 @@ def page() -> None:
     middle.selectbox("Resolution", rules["resolutions"], key=k("resolution"), persist_state="session")
     right.selectbox("Aspect ratio", rules["aspect_ratios"], key=k("aspect_ratio"), persist_state="session")
     music, voice, later = st.columns(3)
-    music.toggle("Add background music", key=k("bgm"), persist_state="session")
+    music.toggle("Add background music", key=k("bgm"), persist_state="session", disabled=is_q3(model),
+                 help="Not offered by the viduq3 models." if is_q3(model) else None)
     voice.toggle("Native audio (speech and effects)", key=k("audio"), persist_state="session",
-                 disabled=not model.startswith("viduq3"), help="Offered by the viduq3 models only.")
+                 disabled=not is_q3(model), help="Offered by the viduq3 models only.")
     later.toggle("Off-peak (about half price, ready within 48 h)", key=k("off_peak"), persist_state="session")
     with st.expander("Advanced"):
         ignored = None if rules["honours_style"] else f"{model} ignores this setting."

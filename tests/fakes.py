@@ -12,8 +12,10 @@ from lib.tasks import Endpoint, State, Task
 class ScriptedClient:
     """Stands in for ViduClient / KlingClient; records what was created and which ids were queried."""
 
-    def __init__(self, creates: list | None = None, queries: list | None = None):
+    def __init__(self, creates: list | None = None, queries: list | None = None, found: list | None = None):
         self.creates, self.queries = list(creates or []), list(queries or [])
+        self.found = list(found or [None])  # what find_created answers: a Vidu id, None or an exception
+        self.searched: list[str] = []
         self.created: list[dict] = []
         self.queried: list[str] = []
         self.cancelled: list[str] = []
@@ -39,6 +41,11 @@ class ScriptedClient:
 
     def cancel(self, task_id) -> None:
         self.cancelled.append(task_id)
+
+    def find_created(self, task: Task, taken=lambda vendor_id: False) -> str | None:
+        self.searched.append(task.id)
+        found = self._next(self.found)
+        return None if found is None or taken(found) else found
 
 
 def vendors(vidu: ScriptedClient | None = None, kling: ScriptedClient | None = None) -> Vendors:

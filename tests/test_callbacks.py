@@ -231,7 +231,7 @@ def test_vidu_valid_signature_but_unreadable_body_or_unknown_task(store):
     assert receive_vidu(receiver, *signed_vidu(b"{not json", nonce="1")).status == 400
     assert receive_vidu(receiver, *signed_vidu(b"[1, 2]", nonce="2")).status == 400
     assert receive_vidu(receiver, *signed_vidu({"state": "success"}, nonce="3")).status == 400
-    assert receive_vidu(receiver, *signed_vidu({**VIDU_SUCCESS, "state": "exploded"}, nonce="4")).status == 400
+    assert receive_vidu(receiver, *signed_vidu({**VIDU_SUCCESS, "state": ""}, nonce="4")).status == 400
     assert receive_vidu(receiver, *signed_vidu({**VIDU_SUCCESS, "id": "nobody"}, nonce="5")).status == 404
 
 
@@ -318,9 +318,9 @@ def test_kling_with_a_secret_refuses_what_it_cannot_verify(store, case):
 def test_kling_with_a_secret_answers_400_and_404_only_after_verifying(store):
     receiver = make_receiver(store, secret=WEBHOOK_SECRET)
     assert receive_kling(receiver, *signed_kling(b"nope")).status == 400
-    assert receive_kling(receiver, *signed_kling({**KLING_SUCCEED, "task_status": "odd"})).status == 404
+    assert receive_kling(receiver, *signed_kling({**KLING_SUCCEED, "task_status": ""})).status == 404
     add_kling_task(store)
-    assert receive_kling(receiver, *signed_kling({**KLING_SUCCEED, "task_status": "odd"})).status == 400
+    assert receive_kling(receiver, *signed_kling({**KLING_SUCCEED, "task_status": ""})).status == 400
 
 
 def test_kling_without_a_secret_trusts_kling_not_the_body(store):

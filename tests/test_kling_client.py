@@ -159,10 +159,15 @@ def test_state_map(word, state):
     assert parse_task({"task_id": "1", "task_status": word}).state is state
 
 
-@pytest.mark.parametrize("word", ["queued", "SUCCEED", "string", ""])
-def test_unknown_state_is_an_error_not_a_guess(word):
+@pytest.mark.parametrize("word", ["queued", "SUCCEED", "string"])
+def test_a_state_word_not_known_yet_keeps_the_task_in_progress(word):
+    task = parse_task({"task_id": "1", "task_status": word})
+    assert (task.state, task.raw_state) == (State.RUNNING, word)
+
+
+def test_an_answer_without_a_state_is_an_error():
     with pytest.raises(VendorError) as raised:
-        parse_task({"task_id": "1", "task_status": word})
+        parse_task({"task_id": "1", "task_status": ""})
     assert raised.value.code == "unexpected_answer" and "Kling" in raised.value.message
 
 

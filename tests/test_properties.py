@@ -111,8 +111,8 @@ def valid_video(draw) -> dict:
     body |= draw(optional(
         duration=st.sampled_from(list(seconds)), resolution=st.sampled_from(resolutions),
         aspect_ratio=st.sampled_from(ratios), style=st.sampled_from(STYLES),
-        movement_amplitude=st.sampled_from(MOVEMENTS), seed=st.integers(0, 2_147_483_647), bgm=st.booleans(),
-        off_peak=st.booleans(), watermark=st.booleans(), wm_position=st.integers(1, 4), wm_url=web_urls,
+        movement_amplitude=st.sampled_from(MOVEMENTS), seed=st.integers(0, 2_147_483_647),
+        bgm=st.just(False) if model.startswith("viduq3") else st.booleans(), off_peak=st.booleans(), watermark=st.booleans(), wm_position=st.integers(1, 4), wm_url=web_urls,
         payload=st.text(max_size=20), meta_data=st.sampled_from(['{"Label": "x"}', "[]", "1"]), callback_url=web_urls,
         audio=st.booleans() if model.startswith("viduq3") else st.just(False)))
     return body
@@ -414,8 +414,11 @@ def check_sent(endpoint: Endpoint, body, transport: Recording) -> None:
     sent = transport.calls[0]["json"]
     assert VALIDATORS[endpoint](sent) == [], "the body that went out does not validate"
     json.dumps(sent, allow_nan=False)  # and is JSON a vendor can read
-    assert {k: v for k, v in sent.items() if k != "external_task_id"} == \
-           {k: v for k, v in body.items() if k != "external_task_id"}, "the request was changed after checking"
+    # The ids the studio adds to find a task again: Kling's external id, Vidu's payload tag (when payload was empty).
+    added = {"external_task_id"} | ({"payload"} if vidu.is_payload_tag(sent.get("payload")) and not body.get("payload")
+                                    else set())
+    assert {k: v for k, v in sent.items() if k not in added} == \
+           {k: v for k, v in body.items() if k not in added}, "the request was changed after checking"
 
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))

@@ -174,7 +174,7 @@ def test_video_resolution_per_model(model, resolution, ok):
 
 
 @pytest.mark.parametrize("model, ratio, ok", [
-    ("viduq2", "3:4", True), ("viduq2", "4:3", True), ("viduq3-pro", "3:4", False), ("viduq3-turbo", "4:3", False),
+    ("viduq2", "3:4", True), ("viduq2", "4:3", True), ("viduq3-pro", "3:4", True), ("viduq3-turbo", "4:3", True),
     ("viduq1", "4:3", False), ("viduq1", "16:9", True), ("viduq3-pro", "9:16", True), ("viduq2", "1:1", True),
     ("viduq2", "21:9", False),
 ])

@@ -89,7 +89,7 @@ def _media(task: Task) -> None:
 
 def card(task: Task, now: float) -> None:
     """One task: what was asked, where it stands, and what came back."""
-    label, color = history.STATE_LABELS[task.state]
+    label, color = history.state_label(task)
     with st.container(border=True, key=f"task_{task.id}"):
         # One Markdown line with the badge directive (what st.badge writes) instead of two columns: four fewer
         # elements per card, and the cards are most of what History renders.
