@@ -1,0 +1,201 @@
+"""The details the real Vidu and Kling APIs differ on, against the simulator over loopback (speed 50) and as pure
+functions: q3's native audio default, Kling's lookup by external id, state words the studio does not know yet,
+q3's options and prices, and the two names of Vidu's credit balances."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from lib import forms, history, kling, pricing, studio, vendor, vidu
+from lib.errors import VendorError
+from lib.kling import KlingClient
+from lib.poller import Poller
+from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
+from lib.sim import vidu as sim_vidu
+from lib.sim.engine import Phase
+from lib.store import Store
+from lib.tasks import Endpoint, Provider, State, Task
+from lib.transport import Transport
+from lib.validation import validate_vidu_text2video
+from lib.vidu import ViduClient
+from tests.http_fakes import ScriptedHTTP, response
+
+Q3 = {"model": "viduq3-turbo", "prompt": "A fox in the snow", "duration": 1, "resolution": "540p"}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    simulator = start(speed=50)
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(sim):
+    sim.reset()
+    sim.clear_faults()
+
+
+@pytest.fixture
+def clients(sim) -> studio.Vendors:
+    fast = {"sleep": lambda seconds: None}  # retries cost no time
+    return studio.Vendors(ViduClient(DEMO_VIDU_KEY, base_url=sim.url, transport=Transport(vendor="Vidu", **fast)),
+                          KlingClient(api_key=DEMO_KLING_API_KEY, base_url=sim.url,
+                                      transport=Transport(vendor="Kling", **fast)),
+                          vidu_live=True, kling_live=True)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path / "studio.db")
+
+
+def until(check, timeout: float = 20):
+    """Wait for `check()` to return something true (the poller runs in its own thread)."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return value
+
+
+def video_form(**values) -> dict:
+    return forms.to_body(Endpoint.VIDU_TEXT2VIDEO, {**forms.defaults(Endpoint.VIDU_TEXT2VIDEO), **Q3, **values})
+
+
+# --- 1. q3's native audio is on unless the studio says otherwise ------------------------------------------------
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_q3_form_always_sends_audio(audio):
+    assert video_form(audio=audio)["audio"] is audio
+
+
+def test_other_models_do_not_send_audio():
+    assert "audio" not in video_form(model="viduq2")
+
+
+def test_simulator_defaults_q3_audio_to_on_like_vidu(sim, clients):
+    task = clients.vidu.create(Endpoint.VIDU_TEXT2VIDEO, Q3)
+    assert sim.engine.get("vidu", task.task_id).request["audio"] is True
+    other = clients.vidu.create(Endpoint.VIDU_TEXT2VIDEO, {**Q3, "model": "viduq2"})
+    assert sim.engine.get("vidu", other.task_id).request["audio"] is False
+
+
+def test_audio_switched_off_in_the_form_reaches_vidu_as_off(sim, clients, store):
+    task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2VIDEO, video_form(audio=False), "ana")
+    assert sim.engine.get("vidu", task.task_id).request["audio"] is False
+
+
+# --- 2. Kling: a task found by its external id, in the path ----------------------------------------------------
+
+def test_kling_query_by_external_id_uses_the_documented_path(sim, clients):
+    created = clients.kling.create({"prompt": "Church bells", "duration": 3, "external_task_id": "cue-bells-1"})
+    found = clients.kling.query(external_id="cue-bells-1")
+    assert (found.task_id, found.external_id) == (created.task_id, "cue-bells-1")
+    last = sim.requests[-1]
+    assert (last.method, last.path) == ("GET", "/v1/audio/text-to-audio/cue-bells-1")
+
+
+def test_kling_task_whose_create_answer_was_lost_is_found_and_finishes(sim, clients, store):
+    sim.add_fault(match="/v1/audio/text-to-audio", method="POST", body="malformed", times=1)  # made, answer cut
+    task, _ = studio.submit(store, clients, Endpoint.KLING_TEXT2AUDIO, {"prompt": "Rain", "duration": 3}, "ana")
+    assert task.state is State.SUBMITTED and not task.task_id and task.external_id
+    poller = Poller(store, clients).start()
+    try:
+        done = until(lambda: (t := store.get(task.id)).state.terminal and t)
+    finally:
+        poller.stop()
+    assert done.state is State.SUCCEEDED and done.task_id == sim.engine.tasks("kling")[0].id
+    assert sum(r.method == "POST" for r in sim.requests) == 1
+
+
+# --- 3. a state word the studio does not know yet --------------------------------------------------------------
+
+def test_unknown_state_word_is_followed_and_logged_once_per_task(caplog):
+    caplog.set_level(logging.WARNING, logger="lib.vendor")
+    for task_id in ("t-1", "t-1", "t-2"):
+        assert vidu.parse_query({"id": task_id, "state": "rendering"}).state is State.RUNNING
+    logged = [r for r in caplog.records if "does not know yet" in r.getMessage()]
+    assert [("t-1" in r.getMessage(), "t-2" in r.getMessage()) for r in logged] == [(True, False), (False, True)]
+
+
+def test_card_shows_the_vendors_own_word():
+    task = Task(Endpoint.KLING_TEXT2AUDIO, {}, state=State.RUNNING, raw_state="rendering")
+    assert history.state_label(task)[0] == "Kling: rendering"
+    assert history.state_label(task.replace(raw_state="processing")) == history.STATE_LABELS[State.RUNNING]
+
+
+def test_card_keeps_markdown_out_of_the_vendors_word():
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, {}, state=State.RUNNING, raw_state="x](javascript:alert(1))")
+    assert history.state_label(task)[0] == "Vidu: xjavascriptalert1"
+
+
+def test_task_in_an_unknown_state_is_followed_to_its_end(sim, clients, store, monkeypatch):
+    """Vidu starts calling "processing" something else: the task is neither failed nor dropped."""
+    monkeypatch.setitem(sim_vidu.LIFECYCLE.words, Phase.RUNNING, "rendering")
+    body = {"model": "audio1.0", "prompt": "Thunder", "duration": 2}
+    task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2AUDIO, body, "ana")
+    seen = []
+    poller = Poller(store, clients, on_success=lambda t: t)
+    deadline = time.monotonic() + 20
+    while not (current := store.get(task.id)).state.terminal:
+        assert time.monotonic() < deadline
+        seen.append(poller.poll(current).raw_state)
+    assert "rendering" in seen and current.state is State.SUCCEEDED
+
+
+def test_dialects_know_their_documented_words():
+    assert all(vidu.DIALECT.knows(w) for w in ("created", "queueing", "processing", "success", "failed"))
+    assert all(kling.DIALECT.knows(w) for w in ("submitted", "processing", "succeed", "failed"))
+    with pytest.raises(VendorError) as raised:
+        vendor.Dialect(Provider.VIDU, "Vidu", {}, {}, frozenset()).state("")
+    assert "no task state" in str(raised.value)
+
+
+# --- 4. q3: no background music, 3:4 and 4:3, the newer q3-pro prices ------------------------------------------
+
+def test_q3_refuses_background_music_in_plain_words():
+    problems = validate_vidu_text2video({**Q3, "bgm": True})
+    assert [p.field for p in problems] == ["bgm"] and "not offered by the viduq3 models" in problems[0].message
+    assert validate_vidu_text2video({**Q3, "model": "viduq2", "bgm": True}) == []
+
+
+def test_q3_form_drops_a_leftover_background_music_switch():
+    assert "bgm" not in video_form(bgm=True)
+    assert video_form(model="viduq2", bgm=True)["bgm"] is True
+
+
+@pytest.mark.parametrize("model", ["viduq3-pro", "viduq3-turbo"])
+@pytest.mark.parametrize("ratio", ["3:4", "4:3"])
+def test_q3_accepts_portrait_and_landscape_four_three(model, ratio):
+    assert validate_vidu_text2video({**Q3, "model": model, "aspect_ratio": ratio}) == []
+
+
+@pytest.mark.parametrize("resolution, per_second", [("720p", 30), ("1080p", 32)])
+def test_q3_pro_prices_follow_the_newer_table(resolution, per_second):
+    assert pricing.vidu_video_credits("viduq3-pro", resolution, 5) == 5 * per_second
+
+
+def test_what_is_recorded_is_the_vendors_own_credits(sim, clients, store):
+    body = {**Q3, "model": "viduq3-pro", "resolution": "720p", "aspect_ratio": "3:4"}
+    task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2VIDEO, body, "ana")
+    assert store.get(task.id).credits == sim.engine.get("vidu", task.task_id).charge == 30
+
+
+# --- 5. Vidu's credit balances under either name ---------------------------------------------------------------
+
+BALANCE = {"type": "metered", "credit_remain": 420, "concurrency_limit": 5, "current_concurrency": 1,
+           "queue_count": 0}
+
+
+@pytest.mark.parametrize("name", ["remains", "remaining_credits"])
+def test_credits_are_read_under_either_name(name):
+    transport = ScriptedHTTP(response(200, {name: [BALANCE, "junk"], "packages": []}))
+    answer = ViduClient("vda_key", base_url="https://vidu.example", transport=transport).credits()
+    assert answer == {"remains": [BALANCE], "packages": []}
+
+
+def test_credits_from_the_simulator(sim, clients):
+    assert clients.vidu.credits()["remains"][0]["credit_remain"] == sim.engine.balance("vidu")
