@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,46 @@ def test_credits_are_read_under_either_name(name):
 
 def test_credits_from_the_simulator(sim, clients):
     assert clients.vidu.credits()["remains"][0]["credit_remain"] == sim.engine.balance("vidu")
+
+
+# --- the pages (AppTest, demo mode) ----------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_app(tmp_path, monkeypatch):
+    from lib.ui.runtime import services
+
+    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
+    services.clear()
+    yield
+    services.clear()
+
+
+def open_app_page(name: str):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()  # Settings caches the credit balance
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=30).run()
+    at.session_state["open_page"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_video_page_offers_no_background_music_on_q3(demo_app):
+    at = open_app_page("video")
+    model, bgm = (forms.key(Endpoint.VIDU_TEXT2VIDEO, field) for field in ("model", "bgm"))
+    at.selectbox(key=model).set_value("viduq2").run()
+    at.toggle(key=bgm).set_value(True).run()
+    at.selectbox(key=model).set_value("viduq3-pro").run()
+    assert at.toggle(key=bgm).disabled and at.toggle(key=bgm).value is False
+    assert "3:4" in at.selectbox(key=forms.key(Endpoint.VIDU_TEXT2VIDEO, "aspect_ratio")).options
+
+
+def test_settings_show_balances_named_remaining_credits(demo_app, monkeypatch):
+    monkeypatch.setattr(ViduClient, "credits", lambda self: {"remaining_credits": [BALANCE], "packages": []})
+    at = open_app_page("settings")
+    assert any(metric.value == "420" for metric in at.metric)
