@@ -248,3 +248,14 @@ def test_nothing_found_after_the_window_says_what_to_look_for(sim, clients, stor
     assert all(part in message for part in ("Video from text", when, VIDEO["prompt"], "60 credits",
                                             "may still have been created"))
     assert sim.requests[-1].path == "/ent/v2/tasks"  # it did look, once, before saying so
+
+
+def test_a_create_whose_answer_was_cut_off_is_found_and_finished(sim, clients, store, monkeypatch):
+    monkeypatch.setattr(poller_module, "LOOKUP_AFTER_SECONDS", 0.0)  # look at once, not after 5 s
+    sim.add_fault(match="/ent/v2/text2video", method="POST", body="malformed", times=1)
+    task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2VIDEO, VIDEO, "ana")
+    assert task.state is State.SUBMITTED and task.error_message == studio.OUTCOME_UNKNOWN
+    assert not studio.sending(task.id)
+    done = follow(Poller(store, clients), store, task)
+    assert done.state is State.SUCCEEDED and done.error_message is None and creates(sim) == 1
+    assert done.task_id == sim.engine.tasks("vidu")[0].id
