@@ -1,7 +1,6 @@
 """Tests for the simulator's procedural media (lib/sim/media.py)."""
 
 import io
-import time
 import wave
 
 import av
@@ -135,14 +134,6 @@ def test_matching_categories_are_mixed():
     assert low_share(rain) < low_share(both) < low_share(thunder)
 
 
-def test_ten_second_render_is_fast():
-    prompt = "storm wind waves birds fire steps traffic bell crowd music"
-    render_sound(prompt, 1, seed=0)  # warm up numpy's FFT plans
-    start = time.perf_counter()
-    render_sound(prompt, 10, seed=0)
-    assert time.perf_counter() - start < 1.5  # all eleven layers; a single one is ~0.05 s
-
-
 # ---------------------------------------------------------------- timeline
 
 def test_timeline_places_events_in_their_windows():
@@ -247,12 +238,6 @@ def test_render_video_depends_on_prompt_and_seed_and_animates():
 def test_render_video_rejects_odd_sizes():
     with pytest.raises(ValueError):
         render_video("x", 1, 641, 360, seed=0)
-
-
-def test_720p_five_second_video_is_fast():
-    start = time.perf_counter()
-    render_video("aurora", 5, 1280, 720, seed=0)
-    assert time.perf_counter() - start < 3
 
 
 # ---------------------------------------------------------------- sizes
