@@ -21,6 +21,9 @@ PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "time
             Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 COVER_WIDTH = 160
+MAX_COVER_PIXELS = 4096 * 4096
+# What Pillow raises for a missing, damaged or oversized image (an imported cover can be any bytes).
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def reuse_settings(task: Task) -> None:
@@ -42,6 +45,8 @@ def _thumbnail(path: str, modified_ns: int) -> bytes:
     """The cover at display width, made once per file: st.image would decode and resize the full frame on
     every rerun of every page showing the card. Same result as st.image's own resizing (bilinear, JPEG 90)."""
     with Image.open(path) as image:
+        if image.width * image.height > MAX_COVER_PIXELS:  # an imported cover could claim any size
+            raise ValueError("cover too large")
         if image.width > COVER_WIDTH:
             height = round(image.height * COVER_WIDTH / image.width)
             image = image.resize((COVER_WIDTH, height), Image.Resampling.BILINEAR)
@@ -55,7 +60,7 @@ def _cover(shown: Playback) -> None:
         return
     try:
         thumbnail = _thumbnail(str(shown.cover), shown.cover.stat().st_mtime_ns)
-    except (OSError, ValueError):  # missing, unreadable or not an image: the video itself still plays
+    except UNREADABLE:  # missing, unreadable, not an image or too large: the video itself still plays
         return
     st.image(thumbnail, caption="Cover", width=COVER_WIDTH)
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.archive import media_name, owner_dir
+from lib.archive import cover_name, media_name, owner_dir
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
 from lib.transfer import import_id
@@ -213,7 +213,13 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
     environ = Task(Endpoint.VIDU_TEXT2VIDEO, {"prompt": "environ"}, owner="carol", state=State.SUCCEEDED,
                    media=(Media("video", "https://cdn.example.com/v.mp4", "mp4", archived="/proc/self/environ",
                                 archived_cover=str(studio["data"] / "studio.db")),))
-    for task in (passwd, missing, environ):
+    garbage = Task(Endpoint.VIDU_TEXT2VIDEO, {"prompt": "garbage cover"}, owner="carol", state=State.SUCCEEDED)
+    garbage = garbage.replace(media=(Media("video", "", "mp4", archived=media_name("carol", garbage.id, 1, "mp4"),
+                                           archived_cover=cover_name("carol", garbage.id, 1)),))
+    (studio["data"] / "media" / owner_dir("carol")).mkdir(parents=True, exist_ok=True)
+    (studio["data"] / "media" / garbage.media[0].archived).write_bytes(b"not really a video")
+    (studio["data"] / "media" / garbage.media[0].archived_cover).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    for task in (passwd, missing, environ, garbage):
         store.add(task)
     sign_in(page, studio["url"], "carol")
     for _ in range(2):  # the page works on every load, not only the first
@@ -223,6 +229,8 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
         expect(page.get_by_text("The studio's copy of this result is missing, and there is no web address to play "
                                 "it from.")).to_be_visible()
         expect(page.get_by_text("so it plays from the vendor's link").first).to_be_visible()
+        expect(page.get_by_text("garbage cover")).to_be_visible()
+        expect(page.get_by_role("button", name="Download MP4")).to_be_visible()  # its own copy, even if odd
         for content in served_media(page, studio["url"]):
             assert not any(secret in content for secret in forbidden_bytes(studio["data"]))
             assert b"root:" not in content
