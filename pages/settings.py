@@ -50,9 +50,10 @@ def page() -> None:
 
 
 def _export(owner: str):
-    """The export written to a temporary file (never built in memory), handed over as a file object."""
+    """The export written to a temporary file (never built in memory), handed over as a file object (unbuffered:
+    the raw file is a type the download button reads)."""
     current = services()
-    target = tempfile.TemporaryFile()
+    target = tempfile.TemporaryFile(buffering=0)
     export_zip(current.store, current.archive, owner, target)
     target.seek(0)
     return target
