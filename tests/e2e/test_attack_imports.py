@@ -237,3 +237,26 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
         page.reload()
         sign_in(page, studio["url"], "carol")
     assert_bob_untouched(studio)
+
+
+def test_an_export_holds_only_files_the_archive_wrote_for_that_person(page, studio):
+    store = studio["store"]
+    frank = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "frank"}, owner="frank", state=State.SUCCEEDED)
+    own = media_name("frank", frank.id, 1, "mp3")
+    (studio["data"] / "media" / owner_dir("frank")).mkdir(parents=True, exist_ok=True)
+    (studio["data"] / "media" / own).write_bytes(b"ID3 frank's")
+    store.add(frank.replace(media=(Media("audio", "https://cdn.example.com/f.mp3", "mp3", archived=own),
+                                   Media("audio", "https://cdn.example.com/g.mp3", "mp3",
+                                         archived=studio["bob"].media[0].archived,
+                                         archived_cover=str(studio["data"] / "studio.db")))))
+    sign_in(page, studio["url"], "frank")
+    open_page(page, "Settings / status")
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Export history (ZIP)").click()
+    with zipfile.ZipFile(download.value.path()) as bundle:
+        assert sorted(bundle.namelist()) == ["history.json", f"media/{own}"]
+        assert bundle.read(f"media/{own}") == b"ID3 frank's"
+        media = json.loads(bundle.read("history.json"))["tasks"][0]["media"]
+    assert [m["archived"] for m in media] == [own, None] and media[1]["archived_cover"] is None
+    no_exception(page)
+    assert_bob_untouched(studio)
