@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import uuid
 import zipfile
 import zlib
@@ -37,6 +38,7 @@ class Limits:
     total_bytes: int = 2 * 1024 ** 3  # all media of one import
     owner_bytes: int = 5 * 1024 ** 3  # the importer's archive folder afterwards (the quota)
     document_bytes: int = 32 * 1024 ** 2  # history.json
+    directory_bytes: int = 8 * 1024 ** 2  # the ZIP's list of members, which ZipFile reads whole into memory
     tasks: int = 10_000
     media_per_task: int = 8
     text_chars: int = 10_000  # any one string
@@ -329,8 +331,12 @@ def import_zip(store: Store, archive: Archiver, owner: str, upload: BinaryIO,
                limits: Limits = Limits()) -> ImportReport:
     """Add the valid tasks of an exported ZIP (a file object) to `owner`'s history, as finished records."""
     try:
+        # The same end record ZipFile reads next: a directory of millions of tiny members would fill memory.
+        end = zipfile._EndRecData(upload)
+        if end and end[zipfile._ECD_SIZE] > limits.directory_bytes:
+            raise ImportProblem("This export lists more files than an import accepts.")
         bundle = zipfile.ZipFile(upload)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
         raise ImportProblem("This is not a Cue Studio history export (a ZIP with history.json).") from None
     with bundle:
         document = _read_document(bundle, limits)

@@ -187,3 +187,17 @@ def test_the_message_says_exactly_what_was_imported(instance):
     assert report.message == ("Imported 2 tasks; 1 was already in your history; task 3 was skipped: credits is not "
                               "a number.")
     assert [t.endpoint for t in instance[0].find("ann")] == [Endpoint.VIDU_TEXT2AUDIO] * 3
+
+
+def test_a_zip_listing_too_many_members_is_refused_before_it_is_read(instance):
+    data = bundle([record()], members=[(f"x{n}", b"") for n in range(2000)])
+    with pytest.raises(ImportProblem, match="lists more files than an import accepts"):
+        run(instance, data, directory_bytes=50_000)
+    data.seek(0)
+    assert run(instance, data).added == 1  # the same file under the default bound
+
+
+def test_a_long_list_of_skipped_tasks_is_summed_up(instance):
+    report = run(instance, bundle([record(state="x")] * 13))
+    assert report.message.endswith("task 10 was skipped: its state is not one Cue Studio knows; 3 more tasks were "
+                                   "skipped.")
