@@ -201,3 +201,13 @@ def test_a_long_list_of_skipped_tasks_is_summed_up(instance):
     report = run(instance, bundle([record(state="x")] * 13))
     assert report.message.endswith("task 10 was skipped: its state is not one Cue Studio knows; 3 more tasks were "
                                    "skipped.")
+
+
+def test_the_quota_is_configured_in_megabytes_and_must_be_above_zero():
+    from lib.config import ConfigError, load_settings
+
+    assert load_settings({"STUDIO_MEDIA_QUOTA_MB": "20"}).media_quota_mb == 20
+    assert load_settings({}).media_quota_mb == 5120
+    for wrong in ("0", "-1", "lots", "nan"):
+        with pytest.raises(ConfigError, match="STUDIO_MEDIA_QUOTA_MB"):
+            load_settings({"STUDIO_MEDIA_QUOTA_MB": wrong})
