@@ -256,7 +256,7 @@ def _read_document(bundle: zipfile.ZipFile, limits: Limits) -> dict:
             data = member.read(limits.document_bytes + 1)
     except KeyError:
         raise ImportProblem("This is not a Cue Studio history export (a ZIP with history.json).") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError):
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
         raise ImportProblem("This export is damaged: its history.json cannot be read.") from None
     if len(data) > limits.document_bytes:
         raise ImportProblem(f"This export's history.json is larger than {limits.document_bytes // 1024 ** 2} MB, "
@@ -289,9 +289,12 @@ def _copy(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget
                 if size > cap:
                     break
                 out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):  # RuntimeError: encrypted
         partial.unlink(missing_ok=True)
         return "its media file in the export is damaged"
+    except OSError:  # e.g. the disk is full
+        partial.unlink(missing_ok=True)
+        return "its media file could not be saved on the server"
     if size > cap:
         partial.unlink(missing_ok=True)
         return over
@@ -319,7 +322,8 @@ def _bring_media(bundle: zipfile.ZipFile, archive: Archiver, task: Task, record:
             problem = _copy(bundle, member, archive.path(new), budget)
             if problem:
                 for path in written:
-                    path.unlink(missing_ok=True)
+                    budget.spend(-path.stat().st_size)
+                    path.unlink()
                 return task, problem
             written.append(archive.path(new))
             copies[field_name] = new

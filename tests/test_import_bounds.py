@@ -211,3 +211,15 @@ def test_the_quota_is_configured_in_megabytes_and_must_be_above_zero():
     for wrong in ("0", "-1", "lots", "nan"):
         with pytest.raises(ConfigError, match="STUDIO_MEDIA_QUOTA_MB"):
             load_settings({"STUDIO_MEDIA_QUOTA_MB": wrong})
+
+
+def test_a_task_whose_second_file_fails_keeps_none_of_its_files_and_frees_its_share(instance):
+    names = [f"{owner_dir('ann')}/{SOURCE}-{n}.mp3" for n in (1, 2)]
+    first = record(media=[{"kind": "audio", "url": "https://v/a.mp3", "format": "mp3", "archived": n}
+                          for n in names])
+    other = f"{owner_dir('ann')}/{uuid.uuid4().hex}-1.mp3"
+    report = run(instance, bundle([first, with_file(other)], members=[(names[0], b"a" * 600),
+                                                                     (names[1], b"b" * 600), (other, b"c" * 600)]),
+                 total_bytes=1000)
+    assert report.skipped == [(1, "the export's media files together are larger than one import accepts")]
+    assert report.added == 1 and len(on_disk(instance[1])) == 1
