@@ -17,7 +17,8 @@ SOURCE = uuid.uuid4().hex  # the exporting instance's task id
 
 
 def record(**changes):
-    base = {"endpoint": "vidu.text2audio", "params": {"prompt": "rain", "duration": 4}, "id": uuid.uuid4().hex,
+    base = {"endpoint": "vidu.text2audio", "params": {"model": "audio1.0", "prompt": "rain", "duration": 4},
+            "id": uuid.uuid4().hex,
             "task_id": "v-1", "state": "succeeded", "created_at": 10.0, "updated_at": 12.0, "credits": 2,
             "media": [{"kind": "audio", "url": "https://cdn.example.com/a.mp3", "format": "mp3", "duration": 4.0,
                        "archived": None, "archived_cover": None}]}
@@ -66,6 +67,9 @@ def test_one_bad_record_is_reported_by_number_and_the_rest_comes_in(instance):
     ({"params": json.loads("[" * 20 + "]" * 20)}, "params is not an object"),
     ({"params": {"a": json.loads("[" * 20 + "]" * 20)}}, "params nest deeper than 6 levels"),
     ({"params": {"duration": float("nan")}}, "params hold a number that is not finite"),
+    ({"endpoint": "vidu.timing2audio", "params": {"model": "audio1.0", "timing_prompts": 5}},
+     "its settings are not valid: The timeline must be a list of events."),
+    ({"params": {"prompt": "rain"}}, "its settings are not valid: Model is required."),
     ({"params": {"duration": float("inf")}}, "params hold a number that is not finite"),
     ({"params": {"prompt": "x" * 200_000}}, "params are longer than"),
     ({"credits": float("nan")}, "credits is not between 0 and 1e+09"),

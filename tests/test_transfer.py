@@ -38,8 +38,8 @@ def exported(tmp_path):
     failed = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq2", "prompt": "cat"}, owner="ann", task_id="8",
                   state=State.FAILED, error_code="CreationPolicyViolation", error_message="blocked", trace_id="t",
                   created_at=5.0, updated_at=6.0)
-    running = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "rain"}, id=QUEUED_TASK, owner="ann", task_id="77",
-                   state=State.QUEUED, created_at=4.0, updated_at=4.0)
+    running = Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "rain"}, id=QUEUED_TASK, owner="ann",
+                   task_id="77", state=State.QUEUED, created_at=4.0, updated_at=4.0)
     for task in (done, failed, running):
         store.add(task)
     store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "not mine"}, owner="bob"))
@@ -98,7 +98,8 @@ def test_export_leaves_out_files_the_archive_did_not_write(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("KEY=1")
     store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "x"}, owner="ann", state=State.SUCCEEDED,
-                   media=(Media("audio", "http://v/a.mp3", "mp3", archived=str(secret), archived_cover="../studio.db"),)))
+                   media=(Media("audio", "http://v/a.mp3", "mp3", archived=str(secret),
+                                archived_cover="../studio.db"),)))
     bundle = zipfile.ZipFile(export_of(store, archive, "ann"))
     assert bundle.namelist() == ["history.json"]
     media = json.loads(bundle.read("history.json"))["tasks"][0]["media"][0]

@@ -98,8 +98,8 @@ def export(records: list[dict], members: list[tuple[str, bytes]] = ()) -> bytes:
 
 
 def record(url: str = "https://cdn.example.com/a.mp3", archived: str | None = None, **changes) -> dict:
-    return {"endpoint": "vidu.text2audio", "params": {"prompt": "rain"}, "id": uuid.uuid4().hex,
-            "task_id": "v-1", "state": "succeeded", "created_at": 10.0, "updated_at": 12.0,
+    return {"endpoint": "vidu.text2audio", "params": {"model": "audio1.0", "prompt": "rain"},
+            "id": uuid.uuid4().hex, "task_id": "v-1", "state": "succeeded", "created_at": 10.0, "updated_at": 12.0,
             "media": [{"kind": "audio", "url": url, "format": "mp3", "archived": archived}], **changes}
 
 
