@@ -132,3 +132,38 @@ def test_imported_tasks_are_never_polled_nor_found_by_callbacks(tmp_path):
 def test_owner_bytes_measures_the_owners_folder_only(archive):
     assert archive.owner_bytes("ann") == len(b"ID3 sound") + len(b"jpeg")
     assert archive.owner_bytes("bob") == 0
+
+
+def test_history_page_shows_plain_words_for_results_it_will_not_open(tmp_path, monkeypatch):
+    """AppTest: a stored result naming a server path never reaches a player and never breaks the page."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from lib.ui.runtime import services
+
+    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    services.clear()
+    try:
+        store = Store(tmp_path / "studio.db")
+        for url, archived in (("file:///etc/passwd", None), ("/proc/self/environ", "/proc/self/environ"),
+                              ("https://cdn.example.com/a.mp3", str(tmp_path / "studio.db"))):
+            store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": url}, owner="local", state=State.SUCCEEDED,
+                           media=(Media("audio", url, "mp3", archived=archived),)))
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=30)
+        at.run()
+        at.session_state["open_page"] = "history"
+        at.run()
+        assert not at.exception, at.exception
+        assert [t.value for t in at.title] == ["History"]
+        warnings = [w.value for w in at.warning]
+        assert warnings.count("This result's address is not a web address, so it is not played.") == 1
+        assert "The studio's copy of this result is missing, and there is no web address to play it from." \
+            in warnings
+        assert any("plays from the vendor's link" in w for w in warnings)
+        sources = [a.proto.url for a in at.get("audio")]
+        assert sources == ["https://cdn.example.com/a.mp3"], sources
+    finally:
+        services.clear()
