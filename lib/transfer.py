@@ -130,6 +130,7 @@ def _depth(value, limit: int) -> bool:
 
 
 def _finite(value) -> bool:
+    """Whether every number in `value` is finite: Python's JSON reader accepts NaN, Infinity and 1e999."""
     stack = [value]
     while stack:
         item = stack.pop()
