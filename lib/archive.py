@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
+import re
 import socket
+import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +25,10 @@ MAX_BYTES = 512 * 1024 * 1024
 MAX_SECONDS = 300  # a download that trickles for longer than this is given up, whatever its pace
 ACCEPTED_TYPES = {"audio": ("audio/",), "video": ("video/",), "cover": ("image/",)}
 GENERIC_TYPES = ("application/octet-stream", "binary/octet-stream")  # what many CDNs send for any file
+FORMATS = ("mp3", "wav", "mp4")
+MAX_URL_CHARS = 4096
+# The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format> and <...>-<n>-cover.jpg.
+NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})(\.(?:mp3|wav|mp4)|-cover\.jpg)")
 
 
 class ArchiveError(StudioError):
@@ -46,6 +54,66 @@ def check_url(url: str, allow_private: bool, trusted: tuple[str, ...] = ()) -> N
         raise ArchiveError("The result's address points inside the server's own network, so it was not downloaded.")
 
 
+def owner_dir(owner: str) -> str:
+    """The owner's folder in the archive: a hash, since names may hold any characters."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:16]
+
+
+def media_name(owner: str, task_id: str, number: int, format: str) -> str:
+    return f"{owner_dir(owner)}/{task_id}-{number}.{format}"
+
+
+def cover_name(owner: str, task_id: str, number: int) -> str:
+    return f"{owner_dir(owner)}/{task_id}-{number}-cover.jpg"
+
+
+def is_archive_name(name) -> bool:
+    """Whether `name` has the exact shape of a name the archiver makes (nothing absolute, no `..`)."""
+    return isinstance(name, str) and NAME.fullmatch(name) is not None
+
+
+def web_address(url) -> str | None:
+    """`url` when it is an http(s) address a browser may fetch, else None: never a path the server opens."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS or any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
+        return None
+    # Streamlit's players open a string as a file when such a file exists, whatever it looks like.
+    return None if os.path.lexists(url) else url
+
+
+@dataclass(frozen=True)
+class Playback:
+    """What a card shows for one result: the archive's own copy, else a web address, and plain words."""
+    file: Path | None = None
+    url: str | None = None
+    cover: Path | None = None
+    notice: str | None = None
+
+
+def playback(media, owner: str, archive: Archiver) -> Playback:
+    """How to show `media` of a task of `owner`: only files the archiver wrote, or an http(s) address."""
+    file = archive.resolve(media.archived, owner)
+    cover = archive.resolve(media.archived_cover, owner)
+    if file:
+        return Playback(file=file, cover=cover)
+    url = web_address(media.url)
+    if url:
+        notice = ("The studio's copy of this result is missing, so it plays from the vendor's link, which may "
+                  "have expired." if media.archived else None)
+        return Playback(url=url, cover=cover, notice=notice)
+    if media.archived:
+        return Playback(notice="The studio's copy of this result is missing, and there is no web address to play "
+                               "it from.")
+    if media.url:
+        return Playback(notice="This result's address is not a web address, so it is not played.")
+    return Playback(notice="The vendor's link to this result has expired and no copy was kept.")
+
+
 class Archiver:
     def __init__(self, folder: Path, transport: Transport | None = None, *, max_bytes: int = MAX_BYTES,
                  max_seconds: float = MAX_SECONDS, allow_private: bool = False, trusted: tuple[str, ...] = ()):
@@ -56,18 +124,41 @@ class Archiver:
         self.transport = transport or Transport(vendor="The media server", read_timeout=60)
 
     def path(self, name: str) -> Path:
+        """Where the archiver writes `name`; reading goes through `resolve`."""
         return self.folder / name
+
+    def resolve(self, name, owner: str) -> Path | None:
+        """The file the archiver wrote as `name` for `owner`, or None: `name` must have the archive's exact
+        shape and `owner`'s folder, and be a regular file strictly inside the archive (no symlinks)."""
+        if not is_archive_name(name) or name.split("/")[0] != owner_dir(owner):
+            return None
+        path = self.folder / name
+        try:
+            if not stat.S_ISDIR(path.parent.lstat().st_mode) or not stat.S_ISREG(path.lstat().st_mode):
+                return None
+            inside = path.resolve(strict=True).relative_to(self.folder.resolve(strict=True))
+        except (OSError, ValueError):
+            return None
+        return path if inside == Path(name) else None
+
+    def owner_bytes(self, owner: str) -> int:
+        """What `owner`'s archive folder holds on disk, for the import quota."""
+        try:
+            with os.scandir(self.folder / owner_dir(owner)) as entries:
+                return sum(e.stat(follow_symlinks=False).st_size for e in entries if e.is_file(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
 
     def archive(self, task: Task) -> Task:
         """`task` with every media file (and video cover) saved; raises ArchiveError when one cannot be."""
-        owner_dir = hashlib.sha256(task.owner.encode()).hexdigest()[:16]  # names may hold any characters
         saved = []
         for index, media in enumerate(task.media):
-            stem = f"{owner_dir}/{task.id}-{index + 1}"
-            archived = media.archived or self._download(media.url, f"{stem}.{media.format}", media.kind)
-            cover = media.archived_cover
+            # A name the archiver did not write for this owner (from a forged answer) is never kept as a copy.
+            archived = media.archived if self.resolve(media.archived, task.owner) else self._download(
+                media.url, media_name(task.owner, task.id, index + 1, media.format), media.kind)
+            cover = media.archived_cover if self.resolve(media.archived_cover, task.owner) else None
             if media.cover_url and not cover:
-                cover = self._download(media.cover_url, f"{stem}-cover.jpg", "cover")
+                cover = self._download(media.cover_url, cover_name(task.owner, task.id, index + 1), "cover")
             saved.append(Media(**{**media.__dict__, "archived": archived, "archived_cover": cover}))
         return task.replace(media=tuple(saved))
 

@@ -37,6 +37,7 @@ class Settings:
     public_url: str | None = None
     hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
+    media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
 
     @property
     def vidu_live(self) -> bool:
@@ -77,10 +78,13 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
         hosted=(get("STUDIO_HOSTED") or "").lower() in ("1", "true", "yes") or bool(get("STUDIO_PASSWORD")),
         task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
+        media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
     )
     problems = []
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
+    if settings.media_quota_mb <= 0:
+        problems.append("STUDIO_MEDIA_QUOTA_MB must be a number of megabytes above 0.")
     for check, value in ((vidu.profile_settings, settings.vidu_profile), (kling.region_url, settings.kling_region)):
         try:
             check(value)

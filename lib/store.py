@@ -56,6 +56,8 @@ MIGRATIONS = [
     CREATE TABLE callback_nonces (nonce TEXT PRIMARY KEY, seen_at REAL NOT NULL);
     CREATE INDEX callback_nonces_seen ON callback_nonces (seen_at);
     """,
+    # 4: tasks brought in by a history import: records only, never polled nor matched by a callback
+    "ALTER TABLE tasks ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;",
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -74,7 +76,7 @@ def _to_task(row: sqlite3.Row) -> Task:
     values["params"] = json.loads(values["params"])
     values["media"] = tuple(Media(**m) for m in json.loads(values["media"]))
     values["endpoint"], values["state"] = Endpoint(values["endpoint"]), State(values["state"])
-    values["own_key"] = bool(values["own_key"])
+    values["own_key"], values["imported"] = bool(values["own_key"]), bool(values["imported"])
     return Task(**values)
 
 
@@ -145,7 +147,7 @@ class Store:
         """The task a vendor names in a callback: by the vendor's task id, else by our external id (Kling's
         `external_task_id`, known before the create answer is); the newest one if several match."""
         marks = [e.value for e in Endpoint if e.provider is provider]
-        where = f"endpoint IN ({', '.join('?' * len(marks))})"
+        where = f"endpoint IN ({', '.join('?' * len(marks))}) AND imported = 0"  # an import names no vendor task
         with self._connect() as db:
             for column, value in (("task_id", task_id), ("external_id", external_id)):
                 if value:
@@ -225,7 +227,7 @@ class Store:
         """In-flight tasks whose next poll is due, oldest first."""
         marks = ", ".join("?" * len(IN_FLIGHT))
         with self._connect() as db:
-            rows = db.execute(f"SELECT * FROM tasks WHERE state IN ({marks}) AND next_poll_at <= ?"
+            rows = db.execute(f"SELECT * FROM tasks WHERE state IN ({marks}) AND next_poll_at <= ? AND imported = 0"
                               " ORDER BY next_poll_at", [s.value for s in IN_FLIGHT] + [now]).fetchall()
         return [_to_task(row) for row in rows]
 

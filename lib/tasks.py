@@ -78,6 +78,7 @@ class Task:
     started_at: float | None = None  # first seen running: splits "time queued" from "time processing"
     finished_at: float | None = None
     own_key: bool = False  # sent with the person's own key, not the studio's
+    imported: bool = False  # came from a history export: a finished record, never polled nor called back
 
     @property
     def provider(self) -> Provider:

@@ -1,109 +1,367 @@
 """Moving a person's history between instances: a ZIP with `history.json` (every parameter, state and timing)
-and the archived media. Importing the same file twice, or one's own export, adds nothing twice.
+and the archived media.
+
+An import chooses nothing: every field is checked like a vendor's answer, the owner is the importer, the
+studio's ids and media names are new (stable, so importing the same file twice adds nothing twice), nothing is
+followed at a vendor, and every limit counts the bytes really read, never the sizes the ZIP declares.
 """
 from __future__ import annotations
 
-import io
 import json
+import math
+import struct
 import uuid
 import zipfile
-from dataclasses import asdict, fields
-from pathlib import PurePosixPath
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
 
-from lib.archive import Archiver
+from lib.archive import FORMATS, Archiver, cover_name, is_archive_name, media_name, web_address
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
+from lib.validation import VALIDATORS
 
 FORMAT = "cue-studio-history"
 VERSION = 1
-MAX_IMPORT_BYTES = 2 * 1024 ** 3  # uncompressed, so a small hostile ZIP cannot fill the disk
 PAGE = 500
-TASK_FIELDS = {f.name for f in fields(Task)} - {"owner"}
-MEDIA_FIELDS = {f.name for f in fields(Media)}
+CHUNK = 1 << 16
+NOT_FOLLOWED = "not_followed"
+KINDS = {"audio": ("mp3", "wav"), "video": ("mp4",)}
+LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the studio wrote
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one import may bring in; every byte figure counts bytes really read or on disk."""
+    member_bytes: int = 512 * 1024 ** 2  # one media file, as the archiver's own downloads
+    total_bytes: int = 2 * 1024 ** 3  # all media of one import
+    owner_bytes: int = 5 * 1024 ** 3  # the importer's archive folder afterwards (the quota)
+    document_bytes: int = 32 * 1024 ** 2  # history.json
+    directory_bytes: int = 8 * 1024 ** 2  # the ZIP's list of members, which ZipFile reads whole into memory
+    tasks: int = 10_000
+    media_per_task: int = 8
+    text_chars: int = 10_000  # any one string
+    params_depth: int = 6
+    params_chars: int = 100_000  # the parameters as JSON
 
 
 class ImportProblem(StudioError):
     pass
 
 
-def export_zip(store: Store, archive: Archiver, owner: str) -> bytes:
+@dataclass
+class ImportReport:
+    added: int = 0
+    existing: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (task number in the export, why)
+
+    @property
+    def message(self) -> str:
+        """E.g. "Imported 7 tasks; 2 were already in your history; task 3 was skipped: …"."""
+        parts = [f"Imported {self.added} task{'s' * (self.added != 1)}"]
+        if self.existing:
+            parts.append(f"{self.existing} {'was' if self.existing == 1 else 'were'} already in your history")
+        shown = self.skipped[:10]
+        parts += [f"task {number} was skipped: {why}" for number, why in shown]
+        if len(self.skipped) > len(shown):
+            parts.append(f"{len(self.skipped) - len(shown)} more tasks were skipped")
+        return "; ".join(parts) + "."
+
+
+# ---- export ----
+
+def export_zip(store: Store, archive: Archiver, owner: str, target: BinaryIO) -> None:
+    """Write `owner`'s history to the file object `target`, with only the files `archive.resolve` accepts."""
     tasks, offset = [], 0
     while batch := store.find(owner, limit=PAGE, offset=offset):
         tasks += batch
         offset += PAGE
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         records = []
         for task in tasks:
-            record = {k: v for k, v in asdict(task).items() if k != "owner"}
+            record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
             for media in record["media"]:
                 for name in ("archived", "archived_cover"):
-                    if media[name] and archive.path(media[name]).exists():
-                        bundle.write(archive.path(media[name]), f"media/{media[name]}")
+                    path = archive.resolve(media[name], owner)
+                    if path:
+                        bundle.write(path, f"media/{media[name]}")
                     else:
                         media[name] = None
             records.append(record)
         bundle.writestr("history.json", json.dumps({"format": FORMAT, "version": VERSION, "tasks": records},
                                                     indent=1))
-    return buffer.getvalue()
 
 
-def import_zip(store: Store, archive: Archiver, owner: str, data: bytes) -> tuple[int, int]:
-    """Add the tasks of an exported ZIP to `owner`'s history. Returns (added, already there)."""
+# ---- validation: pure functions returning every problem ----
+
+def _text(record: dict, name: str, limits: Limits, required: bool = False) -> list[str]:
+    value = record.get(name)
+    if value is None:
+        return [f"{name} is missing"] if required else []
+    if not isinstance(value, str):
+        return [f"{name} is not text"]
+    return [f"{name} is longer than {limits.text_chars} characters"] if len(value) > limits.text_chars else []
+
+
+def _number(record: dict, name: str, low: float, high: float, integer: bool = False,
+            required: bool = False) -> list[str]:
+    value = record.get(name)
+    if value is None:
+        return [f"{name} is missing"] if required else []
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return [f"{name} is not {'a whole number' if integer else 'a number'}"]
+    if not low <= value <= high or not math.isfinite(value):  # the range first: a huge int overflows isfinite
+        return [f"{name} is not between {low:g} and {high:g}"]
+    return []
+
+
+def _depth(value, limit: int) -> bool:
+    """Whether `value` nests no deeper than `limit` lists/objects, iteratively (no recursion to exhaust)."""
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            if level >= limit:
+                return False
+            stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return True
+
+
+def _finite(value) -> bool:
+    """Whether every number in `value` is finite: Python's JSON reader accepts NaN, Infinity and 1e999."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return True
+
+
+def media_problems(media, limits: Limits = Limits()) -> list[str]:
+    """Every problem of one media entry of an export."""
+    if not isinstance(media, dict):
+        return ["a media entry is not an object"]
+    problems = []
+    kind, format = media.get("kind"), media.get("format")
+    if kind not in KINDS:
+        problems.append("a media kind is not audio or video")
+    elif format not in KINDS[kind]:
+        problems.append(f"a media format is not one of {', '.join(KINDS[kind])}")
+    for name in ("url", "cover_url", "watermarked_url"):
+        problems += _text(media, name, limits, required=name == "url")
+        value = media.get(name)
+        if isinstance(value, str) and value and len(value) <= limits.text_chars and not web_address(value):
+            problems.append(f"a media {name} is not a web address")
+    problems += _number(media, "duration", 0, 86400)
+    for name in ("archived", "archived_cover"):
+        value = media.get(name)
+        if value is not None and not is_archive_name(value):
+            problems.append("a media file name is not one Cue Studio makes")
+    return problems
+
+
+def record_problems(record, limits: Limits = Limits()) -> list[str]:
+    """Every problem of one task record of an export, checked as strictly as a vendor's answer."""
+    if not isinstance(record, dict):
+        return ["it is not an object"]
+    problems = []
+    if record.get("endpoint") not in {e.value for e in Endpoint}:
+        problems.append("its endpoint is not one Cue Studio knows")
+    if record.get("state") not in {s.value for s in State}:
+        problems.append("its state is not one Cue Studio knows")
+    for name in ("id", "task_id", "external_id", "raw_state", "error_code", "error_message", "trace_id"):
+        problems += _text(record, name, limits, required=name == "id")
+    if isinstance(record.get("id"), str) and not record["id"].strip():
+        problems.append("id is empty")
+    problems += _number(record, "progress", 0, 100, integer=True)
+    problems += _number(record, "credits", 0, 1e9)
+    for name in ("created_at", "updated_at", "started_at", "finished_at"):
+        problems += _number(record, name, 0, LATEST_TIME, required=name in ("created_at", "updated_at"))
+    params = record.get("params")
+    if not isinstance(params, dict):
+        problems.append("params is not an object")
+    elif not _depth(params, limits.params_depth):
+        problems.append(f"params nest deeper than {limits.params_depth} levels")
+    elif not _finite(params):
+        problems.append("params hold a number that is not finite")
+    elif len(json.dumps(params)) > limits.params_chars:
+        problems.append(f"params are longer than {limits.params_chars} characters")
+    elif record.get("endpoint") in VALIDATORS:  # the rules the studio applied when the task was made
+        problems += [f"its settings are not valid: {p.message}" for p in VALIDATORS[record["endpoint"]](params)]
+    media = record.get("media", [])
+    if not isinstance(media, list):
+        problems.append("media is not a list")
+    elif len(media) > limits.media_per_task:
+        problems.append(f"it has more than {limits.media_per_task} media files")
+    else:
+        for entry in media:
+            problems += [p for p in media_problems(entry, limits) if p not in problems]
+    if not problems and any(m["kind"] != Endpoint(record["endpoint"]).media_kind
+                                                    for m in media):
+        problems.append("its media are not of the kind its endpoint makes")
+    return problems
+
+
+def imported_task(record: dict, owner: str) -> Task:
+    """The importer's own finished record of a valid export record (see `record_problems`).
+
+    The studio's id is new and stable; media names are the archiver's, set as each file is brought in; a task
+    that was still in flight is not followed here (its vendor task may be someone else's).
+    """
+    state = State(record["state"])
+    error_code, error_message = record.get("error_code"), record.get("error_message")
+    if not state.terminal:
+        state, error_code = State.FAILED, NOT_FOLLOWED
+        error_message = ("This task was still running where it was exported, so it is not followed here. "
+                         f"Vendor task id: {record.get('task_id') or record.get('external_id') or 'none'}, "
+                         "for reference.")
+    media = tuple(Media(kind=m["kind"], url=m["url"], format=m["format"], duration=m.get("duration"),
+                        cover_url=m.get("cover_url") or None, watermarked_url=m.get("watermarked_url") or None)
+                  for m in record.get("media", []))
+    return Task(endpoint=Endpoint(record["endpoint"]), params=record["params"], id=import_id(owner, record["id"]),
+                owner=owner, task_id=record.get("task_id"), external_id=record.get("external_id"), state=state,
+                raw_state=record.get("raw_state") or "", progress=record.get("progress"),
+                credits=record.get("credits"), media=media, error_code=error_code, error_message=error_message,
+                trace_id=record.get("trace_id"), created_at=float(record["created_at"]),
+                updated_at=float(record["updated_at"]), started_at=record.get("started_at"),
+                finished_at=record.get("finished_at"), imported=True)
+
+
+def import_id(owner: str, record_id: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"cue-studio-import/{owner}/{record_id}").hex
+
+
+# ---- import ----
+
+class _Budget:
+    """Bytes an import may still write: in total and under the importer's quota."""
+
+    def __init__(self, limits: Limits, used: int):
+        self.limits, self.total, self.quota = limits, limits.total_bytes, limits.owner_bytes - used
+
+    def cap(self) -> tuple[int, str]:
+        return min((self.limits.member_bytes, "its media file is larger than an import accepts"),
+                   (self.total, "the export's media files together are larger than one import accepts"),
+                   (self.quota, "your media would go over your storage quota"))
+
+    def spend(self, size: int) -> None:
+        self.total, self.quota = self.total - size, self.quota - size
+
+
+def _read_document(bundle: zipfile.ZipFile, limits: Limits) -> dict:
     try:
-        bundle = zipfile.ZipFile(io.BytesIO(data))
-        if sum(info.file_size for info in bundle.infolist()) > MAX_IMPORT_BYTES:
-            raise ImportProblem("This file is too large to import.")
-        document = json.loads(bundle.read("history.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError):
+        with bundle.open("history.json") as member:
+            data = member.read(limits.document_bytes + 1)
+    except KeyError:
         raise ImportProblem("This is not a Cue Studio history export (a ZIP with history.json).") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
+        raise ImportProblem("This export is damaged: its history.json cannot be read.") from None
+    if len(data) > limits.document_bytes:
+        raise ImportProblem(f"This export's history.json is larger than {limits.document_bytes // 1024 ** 2} MB, "
+                            "more than an import accepts.")
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ImportProblem("This export's history.json is not valid JSON.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportProblem("This is not a Cue Studio history export.")
     if document.get("version") != VERSION:
-        raise ImportProblem("This export comes from a newer version of Cue Studio.")
-    added = existing = 0
-    for number, record in enumerate(document.get("tasks") or [], start=1):
-        task = _task(record, owner, number)
-        clash = store.get(task.id)
-        if clash and clash.owner != owner:
-            # Someone else on this instance has the original: this person's copy gets an id of its own, one
-            # that is stable, so importing the same file again is still recognised.
-            task = task.replace(id=uuid.uuid5(uuid.NAMESPACE_URL, f"{owner}/{task.id}").hex)
-            clash = store.get(task.id)
-        if clash:
-            existing += 1
-            continue
-        for media in task.media:
-            for name in (media.archived, media.archived_cover):
-                if name:
-                    _extract(bundle, archive, name)
-        store.add(task)
-        added += 1
-    return added, existing
+        raise ImportProblem("This export comes from another version of Cue Studio.")
+    if not isinstance(document.get("tasks"), list):
+        raise ImportProblem("This export holds no list of tasks.")
+    if len(document["tasks"]) > limits.tasks:
+        raise ImportProblem(f"This export holds more than {limits.tasks} tasks, more than one import accepts.")
+    return document
 
 
-def _task(record, owner: str, number: int) -> Task:
-    try:
-        values = {k: v for k, v in record.items() if k in TASK_FIELDS}
-        values["endpoint"], values["state"] = Endpoint(values["endpoint"]), State(values["state"])
-        values["media"] = tuple(Media(**{k: v for k, v in m.items() if k in MEDIA_FIELDS})
-                                for m in values.get("media") or [])
-        values["params"] = dict(values.get("params") or {})
-        values["id"] = str(values["id"])
-        return Task(owner=owner, **values)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        raise ImportProblem(f"Task {number} in this export is damaged, so nothing more was imported.") from None
-
-
-def _extract(bundle: zipfile.ZipFile, archive: Archiver, name: str) -> None:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts:
-        raise ImportProblem("This export contains a file name that points outside its folder.")
-    try:
-        content = bundle.read(f"media/{name}")
-    except KeyError:
-        return  # the export had no copy of this file; the history says so when it is played
-    target = archive.path(name)
+def _copy(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget: _Budget) -> str | None:
+    """Stream one member to `target` through a .part file, counting real bytes; the problem, or None."""
+    cap, over = budget.cap()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
+    partial = target.with_name(target.name + ".part")
+    size = 0
+    try:
+        with bundle.open(member) as source, partial.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    break
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):  # RuntimeError: encrypted
+        partial.unlink(missing_ok=True)
+        return "its media file in the export is damaged"
+    except OSError:  # e.g. the disk is full
+        partial.unlink(missing_ok=True)
+        return "its media file could not be saved on the server"
+    if size > cap:
+        partial.unlink(missing_ok=True)
+        return over
+    partial.replace(target)
+    budget.spend(size)
+    return None
+
+
+def _bring_media(bundle: zipfile.ZipFile, archive: Archiver, task: Task, record: dict,
+                 budget: _Budget) -> tuple[Task, str | None]:
+    """`task` with the export's media files copied under new archive names; on a problem nothing is kept."""
+    written, saved = [], []
+    for number, (media, entry) in enumerate(zip(task.media, record.get("media", [])), start=1):
+        copies = {}
+        for field_name, new in (("archived", media_name(task.owner, task.id, number, media.format)),
+                                ("archived_cover", cover_name(task.owner, task.id, number))):
+            old = entry.get(field_name)  # validated to the archive's shape: used only to find the member
+            try:
+                member = bundle.getinfo(f"media/{old}") if old else None
+            except KeyError:
+                member = None
+            if member is None:
+                copies[field_name] = None  # the export had no copy; the card says so
+                continue
+            problem = _copy(bundle, member, archive.path(new), budget)
+            if problem:
+                for path in written:
+                    budget.spend(-path.stat().st_size)
+                    path.unlink()
+                return task, problem
+            written.append(archive.path(new))
+            copies[field_name] = new
+        saved.append(replace(media, **copies))
+    return task.replace(media=tuple(saved)), None
+
+
+def import_zip(store: Store, archive: Archiver, owner: str, upload: BinaryIO,
+               limits: Limits = Limits()) -> ImportReport:
+    """Add the valid tasks of an exported ZIP (a file object) to `owner`'s history, as finished records."""
+    try:
+        # The same end record ZipFile reads next: a directory of millions of tiny members would fill memory.
+        end = zipfile._EndRecData(upload)
+        if end and end[zipfile._ECD_SIZE] > limits.directory_bytes:
+            raise ImportProblem("This export lists more files than an import accepts.")
+        bundle = zipfile.ZipFile(upload)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        raise ImportProblem("This is not a Cue Studio history export (a ZIP with history.json).") from None
+    with bundle:
+        document = _read_document(bundle, limits)
+        report, budget = ImportReport(), _Budget(limits, archive.owner_bytes(owner))
+        for number, record in enumerate(document["tasks"], start=1):
+            problems = record_problems(record, limits)
+            if problems:
+                report.skipped.append((number, "; ".join(problems[:3])))
+                continue
+            task = imported_task(record, owner)
+            if store.get(task.id) or store.get(record["id"], owner=owner):  # imported before, or one's own
+                report.existing += 1
+                continue
+            task, problem = _bring_media(bundle, archive, task, record, budget)
+            if problem:
+                report.skipped.append((number, problem))
+                continue
+            store.add(task)
+            report.added += 1
+    return report

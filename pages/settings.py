@@ -1,9 +1,11 @@
 """Settings / status: which vendors are live or simulated, which keys are set (never the keys), credits."""
+import tempfile
+
 import pandas as pd
 import streamlit as st
 
 from lib.errors import StudioError
-from lib.transfer import export_zip, import_zip
+from lib.transfer import Limits, export_zip, import_zip
 from lib.ui import auth, keys
 from lib.ui.runtime import services
 
@@ -47,19 +49,29 @@ def page() -> None:
     st.caption(f"Data directory: {settings.data_dir}")
 
 
+def _export(owner: str):
+    """The export written to a temporary file (never built in memory), handed over as a file object (unbuffered:
+    the raw file is a type the download button reads)."""
+    current = services()
+    target = tempfile.TemporaryFile(buffering=0)
+    export_zip(current.store, current.archive, owner, target)
+    target.seek(0)
+    return target
+
+
 def _history_transfer() -> None:
     """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
     st.subheader("Your history")
     current, owner = services(), auth.owner()
-    st.download_button("Export history (ZIP)", data=lambda: export_zip(current.store, current.archive, owner),
+    st.download_button("Export history (ZIP)", data=lambda: _export(owner),
                        file_name="cue-studio-history.zip", mime="application/zip", on_click="ignore",
                        icon=":material/download:")
     upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")
     if upload is not None and st.button("Import", icon=":material/upload:"):
+        limits = Limits(owner_bytes=int(current.settings.media_quota_mb * 1024 ** 2))
         try:
-            added, existing = import_zip(current.store, current.archive, owner, upload.getvalue())
+            report = import_zip(current.store, current.archive, owner, upload, limits)
         except StudioError as error:
             st.error(str(error))
         else:
-            st.success(f"Imported {added} task{'s' * (added != 1)}; {existing} {'were' if existing != 1 else 'was'}"
-                       " already in your history.")
+            (st.warning if report.skipped else st.success)(report.message)

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
 
 import streamlit as st
 from PIL import Image
 
 from lib import history, studio
-from lib.archive import Archiver
+from lib.archive import Archiver, Playback, playback
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.tasks import Endpoint, Media, Provider, State, Task
@@ -22,6 +21,9 @@ PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "time
             Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 COVER_WIDTH = 160
+MAX_COVER_PIXELS = 4096 * 4096
+# What Pillow raises for a missing, damaged or oversized image (an imported cover can be any bytes).
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def reuse_settings(task: Task) -> None:
@@ -33,11 +35,9 @@ def reuse_settings(task: Task) -> None:
     st.session_state["open_page"] = PAGE_FOR[task.endpoint]
 
 
-def _source(media: Media, archive: Archiver) -> str | None:
-    """The archived copy when there is one, else the vendor URL (which may have expired)."""
-    if media.archived and (path := archive.path(media.archived)).exists():
-        return str(path)
-    return media.url or None
+def _source(media: Media, owner: str, archive: Archiver) -> Playback:
+    """The archive's own copy, else an http(s) address for the browser: never any other path (lib.archive)."""
+    return playback(media, owner, archive)
 
 
 @st.cache_resource(max_entries=1000, show_spinner=False)
@@ -45,6 +45,8 @@ def _thumbnail(path: str, modified_ns: int) -> bytes:
     """The cover at display width, made once per file: st.image would decode and resize the full frame on
     every rerun of every page showing the card. Same result as st.image's own resizing (bilinear, JPEG 90)."""
     with Image.open(path) as image:
+        if image.width * image.height > MAX_COVER_PIXELS:  # an imported cover could claim any size
+            raise ValueError("cover too large")
         if image.width > COVER_WIDTH:
             height = round(image.height * COVER_WIDTH / image.width)
             image = image.resize((COVER_WIDTH, height), Image.Resampling.BILINEAR)
@@ -53,13 +55,12 @@ def _thumbnail(path: str, modified_ns: int) -> bytes:
     return buffer.getvalue()
 
 
-def _cover(media: Media, archive: Archiver) -> None:
-    if not media.archived_cover:
+def _cover(shown: Playback) -> None:
+    if not shown.cover:
         return
-    path = archive.path(media.archived_cover)
     try:
-        thumbnail = _thumbnail(str(path), path.stat().st_mtime_ns)
-    except OSError:  # missing or unreadable: the video itself still plays
+        thumbnail = _thumbnail(str(shown.cover), shown.cover.stat().st_mtime_ns)
+    except UNREADABLE:  # missing, unreadable, not an image or too large: the video itself still plays
         return
     st.image(thumbnail, caption="Cover", width=COVER_WIDTH)
 
@@ -67,24 +68,26 @@ def _cover(media: Media, archive: Archiver) -> None:
 def _media(task: Task) -> None:
     archive = services().archive
     for index, media in enumerate(task.media):
-        source = _source(media, archive)
-        if source is None:
-            st.warning("The vendor's link to this result has expired and no copy was kept.")
+        shown = _source(media, task.owner, archive)
+        if shown.notice:
+            st.warning(shown.notice)
+        if not (shown.file or shown.url):
             continue
+        # A resolved archive file (a Path) or an http(s) address only: st.audio/st.video open any other string.
+        source = shown.file or shown.url
         if media.kind == "video":
-            _cover(media, archive)
+            _cover(shown)
             st.video(source, format=MIME["mp4"])
         else:
             if len(task.media) > 1:
                 st.caption(media.format.upper())
             st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
-        if media.archived:
-            path = Path(source)
-            st.download_button(f"Download {media.format.upper()}", data=path.read_bytes,
+        if shown.file:
+            st.download_button(f"Download {media.format.upper()}", data=shown.file.read_bytes,
                                file_name=f"{task.id}-{index + 1}.{media.format}", mime=MIME.get(media.format),
                                key=f"dl_{task.id}_{index}", on_click="ignore", icon=":material/download:")
         else:
-            st.link_button(f"Open {media.format.upper()} at the vendor", media.url, icon=":material/open_in_new:")
+            st.link_button(f"Open {media.format.upper()} at the vendor", shown.url, icon=":material/open_in_new:")
 
 
 def card(task: Task, now: float) -> None:
@@ -99,6 +102,8 @@ def card(task: Task, now: float) -> None:
         facts = [history.details(task), history.timings(task, now)]
         if task.credits is not None:
             facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
+        if task.imported:
+            facts.insert(0, "Imported")
         facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
         st.caption(" · ".join(f for f in facts if f))
         if not task.state.terminal:
