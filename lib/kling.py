@@ -84,6 +84,10 @@ def with_external_id(body: dict) -> dict:
     return {**body, "external_task_id": f"cue-{uuid.uuid4().hex}"}
 
 
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def parse_task(data: dict) -> Task:
     """One Kling task object: a query's or create's `data`, a list entry, or a callback body."""
     word = str(data.get("task_status") or "")
@@ -101,7 +105,7 @@ def parse_task(data: dict) -> Task:
         state=state,
         raw_state=word,
         credits=as_number(data.get("final_unit_deduction")),
-        media=tuple(media for audio in result.get("audios") or () if isinstance(audio, dict)
+        media=tuple(media for audio in _list(result.get("audios")) if isinstance(audio, dict)
                     for media in _media(audio)),
         error_message=describe_failure(data.get("task_status_msg")) if state is State.FAILED else None,
         **stamps,
