@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-from lib.fetch import host_is_private, is_public, resolve
+from lib import fetch
 
 RETRY_DELAYS = (1, 5, 30)  # seconds before each retry, divided by the simulator's speed
 TIMEOUT = 10
@@ -63,7 +63,7 @@ class Dispatcher:
             return False
         if parts.scheme not in ("http", "https") or not host or host.rstrip(".").lower() == "localhost":
             return False
-        return not host_is_private(host) and not self._is_own(resolve(host), port)
+        return not fetch.host_is_private(host) and not self._is_own(fetch.resolve(host), port)
 
     def _is_own(self, addresses: list[str], port: int) -> bool:
         if self.own is None or port != self.own[1]:
@@ -113,7 +113,7 @@ class Dispatcher:
         """socket.create_connection, then the connected address checked before a byte is sent (DNS rebinding)."""
         sock = socket.create_connection(address, timeout, source_address)
         peer = sock.getpeername()
-        if self.public_only and (not is_public(peer[0]) or self._is_own([peer[0]], peer[1])):
+        if self.public_only and (not fetch.is_public(peer[0]) or self._is_own([peer[0]], peer[1])):
             sock.close()
             raise _Refused
         return sock

@@ -111,6 +111,7 @@ class Simulator:
     def handle(self, request: Request) -> Reply | None:
         """The reply to send, or None to drop the connection."""
         if request.headers.get(MARK_HEADER) == self.dispatcher.mark:  # one of our own callbacks, aimed at us
+            self._log.append(LoggedRequest(request.method, request.path, time.time(), None, None))
             return _plain(403)
         if request.path.startswith("/_sim/") and not request.path.startswith(MEDIA_PREFIX):
             return control.handle(self, request)
