@@ -45,6 +45,7 @@ NONCE_KEEP_SECONDS = 600  # twice the skew: a nonce forgotten after this could o
 MAX_BODY_BYTES = 1024 * 1024  # a task object is a few kB; anything near this is not a vendor's callback
 CONFIRM_EVERY_SECONDS = 10.0  # an unsigned Kling callback makes the studio ask Kling about a task at most this often
 CONFIRMS_PER_SECOND = 5  # ... and about all tasks together at most this many times a second
+ALREADY_RECEIVED = "already received"  # a signed Kling webhook-id seen before: answered 200, changes nothing
 DEMO_REFUSED = "this vendor is simulated on a hosted studio, and its public demo keys could sign anything"
 
 
@@ -64,7 +65,9 @@ class Answer:
 
     @property
     def body(self) -> dict:
-        return {"ok": True} if self.status == 200 else {"ok": False, "error": self.reason}
+        if self.status != 200:
+            return {"ok": False, "error": self.reason}
+        return {"ok": True, "already_received": True} if self.reason == ALREADY_RECEIVED else {"ok": True}
 
 
 class ConfirmLimit:
@@ -204,8 +207,8 @@ def receive_kling(receiver: Receiver, headers: Mapping[str, str], body: bytes) -
         if not stamp.isdigit() or abs(receiver.clock() - int(stamp)) > MAX_SKEW_SECONDS:
             return _refuse(Provider.KLING, 401, "webhook-timestamp is more than 5 minutes off")
         if not receiver.store.use_nonce(f"kling:{webhook_id}", receiver.clock(), NONCE_KEEP_SECONDS):
-            log.info("Kling callback ignored: already received")
-            return Answer(200, "already received")
+            log.warning("Kling callback ignored: %s", ALREADY_RECEIVED)
+            return Answer(200, ALREADY_RECEIVED)
     data = _json_object(body)
     if data is None:
         return _refuse(Provider.KLING, 400, "the body is not a JSON object")

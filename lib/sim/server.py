@@ -164,6 +164,8 @@ class Simulator:
             reply = Reply(status, page.encode(), "text/html")
         elif fault.kling_code_in_200 is not None:
             reply = kling.error(fault.kling_code_in_200, status=200)
+        elif fault.redirect is not None:
+            reply = Reply(302, b"", "text/plain; charset=utf-8", {"Location": fault.redirect})
         elif fault.status is not None:
             reply = vendor.status_error(fault.status, fault.code) if vendor else _plain(fault.status)
         else:
