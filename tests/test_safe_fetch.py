@@ -6,6 +6,7 @@ Real HTTP on loopback: small servers that answer a file or a redirect and count 
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -194,3 +195,24 @@ def test_the_peer_check_does_not_retry(servers, monkeypatch):
     with pytest.raises(fetch.FetchError):
         fetch.get(media, f"http://localhost:{inside.http.server_port}/a.mp3", allow_private=False)
     assert waits == []  # a refusal is not a network failure worth trying again
+
+
+def test_the_simulator_s_redirect_fault_is_refused_by_a_hosted_archive(servers, tmp_path):
+    """The e2e attack in miniature: the demo simulator (trusted) answers its media URL with a 302 elsewhere."""
+    from lib.sim import DEMO_VIDU_KEY, start
+    from lib.vidu import ViduClient
+
+    inside = servers()
+    with start(speed=50) as sim:
+        client = ViduClient(DEMO_VIDU_KEY, base_url=sim.url)
+        created = client.create(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "rain", "duration": 2})
+        deadline = time.monotonic() + 20
+        while (done := client.query(created.task_id, Endpoint.VIDU_TEXT2AUDIO)).state is not State.SUCCEEDED:
+            assert time.monotonic() < deadline, done
+            time.sleep(0.05)
+        sim.add_fault(match="/_sim/media/", redirect=f"{inside.url}/private.mp3")
+        with pytest.raises(ArchiveError) as caught:
+            archiver(tmp_path, trusted=(sim.url,)).archive(done)
+        assert str(caught.value) == fetch.REDIRECTED_PRIVATE and inside.paths == []
+        sim.clear_faults()
+        assert archiver(tmp_path, trusted=(sim.url,)).archive(done).media[0].archived  # the rule, not the link
