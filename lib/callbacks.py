@@ -10,8 +10,8 @@ so a callback that never arrives, or is refused, costs nothing but speed.
 - Kling with a webhook secret: the Standard Webhooks signature over id, timestamp and body, timestamp within
   5 minutes, and each `webhook-id` once (a replay is answered 200 "already received", so a sender retrying a
   delivery stops, and changes nothing). Without a secret Kling sends no signature, so the body is only a hint:
-  a task the store knows is polled at once, at most once per task every 10 s and a few times a second in all,
-  and only Kling's own answer to that poll is recorded. The answer is the same whether the task exists or
+  a task the store knows is polled at once (in the background), at most once per task every 10 s and a few
+  times a second in all, and only Kling's own answer to that poll is recorded. The answer is the same whether the task exists or
   not, so the route cannot be used to find out which task ids exist.
 - A vendor that is simulated on a hosted studio (demo mode, no keys) takes no callbacks at all: its demo keys
   are public, so anyone could sign one. Those are answered 403.
@@ -94,6 +94,17 @@ class ConfirmLimit:
             return True
 
 
+def in_background(job: Callable[[], object]) -> None:
+    """Run `job` on its own thread, so the answer does not wait for the vendor (nor take longer for a task that
+    exists than for one that does not)."""
+    def run():
+        try:
+            job()
+        except Exception:  # a thread's failure would otherwise only reach stderr
+            log.exception("asking Kling about a task after a callback failed")
+    threading.Thread(target=run, name="cue-callback-confirm", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class Receiver:
     """What receiving a callback needs from the running studio."""
@@ -106,6 +117,7 @@ class Receiver:
     clock: Callable[[], float] = time.time
     refused: frozenset[Provider] = frozenset()  # vendors whose callbacks are not taken (simulated when hosted)
     confirm_limit: ConfirmLimit = field(default_factory=ConfirmLimit)
+    background: Callable[[Callable[[], object]], None] = in_background  # how the confirming poll is run
 
 
 def refused_vendors(settings) -> frozenset[Provider]:
@@ -219,10 +231,10 @@ def receive_kling(receiver: Receiver, headers: Mapping[str, str], body: bytes) -
     task = receiver.store.find_by_vendor_id(Provider.KLING, vendor_id and str(vendor_id),
                                             external_id and str(external_id))
     if not secret:
-        # Anyone could have sent this: let Kling itself say what became of the task, now and then. The answer
-        # is the same for every id, so it tells nothing about which tasks exist.
+        # Anyone could have sent this: let Kling itself say what became of the task, now and then, off this
+        # request. The answer is the same, and as quick, for every id, so it tells nothing about which exist.
         if task is not None and not task.state.terminal and receiver.confirm_limit.allow(task.id, receiver.clock()):
-            receiver.confirm(task)
+            receiver.background(lambda: receiver.confirm(task))
         return Answer(200, "received")
     if task is None:
         return _refuse(Provider.KLING, 404, "no such task")

@@ -97,7 +97,8 @@ def make_receiver(store, *, now=None, keys=(KEY,), secret=None, kling_answers=No
     kling = ScriptedClient(queries=kling_answers or [{"state": State.RUNNING, "raw_state": "processing"}])
     poller = Poller(store, vendors(kling=kling), on_success=keep_copy)
     receiver = Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=keys,
-                        kling_webhook_secret=secret, clock=Clock(time.time() if now is None else now))
+                        kling_webhook_secret=secret, clock=Clock(time.time() if now is None else now),
+                        background=lambda job: job())  # the confirming poll at once, to see what it did
     object.__setattr__(receiver, "kling", kling)  # for the tests to see what was asked of the vendor
     return receiver
 

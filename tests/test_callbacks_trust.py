@@ -50,7 +50,7 @@ def receiver(store, *, secret=None, refused=frozenset(), clock=None, limit=None)
     poller = Poller(store, vendors(kling=kling))
     made = Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(DEMO_VIDU_KEY,),
                     kling_webhook_secret=secret, clock=clock or Clock(time.time()), refused=refused,
-                    confirm_limit=limit or ConfirmLimit())
+                    confirm_limit=limit or ConfirmLimit(), background=lambda job: job())
     object.__setattr__(made, "kling", kling)
     return made
 
@@ -87,6 +87,24 @@ def test_confirm_limit_bounds_all_tasks_together():
     limit = ConfirmLimit(every=10, per_second=3)
     assert [limit.allow(f"t{n}", 50.0 + n / 100) for n in range(5)] == [True, True, True, False, False]
     assert limit.allow("t4", 51.2)  # the next second
+
+
+def test_the_confirming_poll_runs_in_the_background_and_its_failure_is_logged(caplog):
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)
+        raise RuntimeError("the store went away")
+
+    with caplog.at_level(logging.ERROR, logger="lib.callbacks"):
+        callbacks.in_background(slow)  # returns at once, while the job still runs
+        assert started.wait(10)
+        release.set()
+        deadline = time.monotonic() + 10
+        while "asking Kling about a task after a callback failed" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
 
 
 def test_confirm_limit_is_thread_safe():
