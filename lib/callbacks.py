@@ -11,8 +11,8 @@ so a callback that never arrives, or is refused, costs nothing but speed.
   5 minutes, and each `webhook-id` once (a replay is answered 200 "already received", so a sender retrying a
   delivery stops, and changes nothing). Without a secret Kling sends no signature, so the body is only a hint:
   a task the store knows is polled at once (in the background), at most once per task every 10 s and a few
-  times a second in all, and only Kling's own answer to that poll is recorded. The answer is the same whether the task exists or
-  not, so the route cannot be used to find out which task ids exist.
+  times a second in all, and only Kling's own answer to that poll is recorded. The answer is the same
+  whether the task exists or not, so the route cannot be used to find out which task ids exist.
 - A vendor that is simulated on a hosted studio (demo mode, no keys) takes no callbacks at all: its demo keys
   are public, so anyone could sign one. Those are answered 403.
 
