@@ -35,4 +35,4 @@ def main() -> None:
 if __name__ == "__main__":  # a session's script run
     main()
 else:  # `streamlit run` imports this file to find the ASGI app it serves
-    app = st.App(__file__, lifespan=server.lifespan, routes=server.routes)
+    app = st.App(__file__, lifespan=server.lifespan, routes=server.routes, middleware=server.middleware)

@@ -7,16 +7,15 @@ simulator's.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
-import socket
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lib import fetch
 from lib.errors import StudioError
 from lib.tasks import Media, Task
 from lib.transport import Transport
@@ -35,23 +34,11 @@ class ArchiveError(StudioError):
     pass
 
 
-def _private(host: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, ValueError):  # ValueError: a name IDNA cannot encode (an empty or over-long label)
-        return False  # unresolvable: the download itself will fail with a clear message
-    return any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
-
-
 def check_url(url: str, allow_private: bool, trusted: tuple[str, ...] = ()) -> None:
     try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. "http://[::1": an unclosed or invalid bracketed IPv6 host
-        raise ArchiveError("The result's address is not a valid web address, so it was not downloaded.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ArchiveError("The result's address is not a web address, so it was not downloaded.")
-    if not allow_private and not url.startswith(trusted) and _private(parts.hostname):
-        raise ArchiveError("The result's address points inside the server's own network, so it was not downloaded.")
+        fetch.check_url(url, allow_private, trusted)
+    except fetch.FetchError as error:
+        raise ArchiveError(str(error)) from None
 
 
 def owner_dir(owner: str) -> str:
@@ -163,11 +150,13 @@ class Archiver:
         return task.replace(media=tuple(saved))
 
     def _download(self, url: str, name: str, kind: str) -> str:
-        check_url(url, self.allow_private, self.trusted)
-        # The time limit covers the whole download, waiting for the server's answer included: a server slow to
-        # start sending holds up the poller just as much as one that trickles.
+        # The time limit covers the whole download, waiting for the server's answer (and redirects) included: a
+        # server slow to start sending holds up the poller just as much as one that trickles.
         deadline = time.monotonic() + self.max_seconds
-        response = self.transport.request("GET", url, retry=True, stream=True)
+        try:  # every redirect hop, and the address actually connected to, pass the address rule (lib.fetch)
+            response = fetch.get(self.transport, url, allow_private=self.allow_private, trusted_prefixes=self.trusted)
+        except fetch.FetchError as error:
+            raise ArchiveError(str(error)) from None
         with response:
             if response.status_code == 403 or response.status_code == 404:
                 raise ArchiveError("The vendor's link to the result has expired.")

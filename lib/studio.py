@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lib.callbacks import callback_address_problems
 from lib.errors import InvalidRequest, NetworkError, VendorError
 from lib.store import Store
 from lib.tasks import Endpoint, Provider, State, Task
@@ -57,12 +58,14 @@ def request_key(endpoint: Endpoint, body: dict) -> str:
 
 
 def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str,
-           own_key: bool = False) -> tuple[Task, bool]:
+           own_key: bool = False, hosted: bool = False) -> tuple[Task, bool]:
     """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click).
 
-    `own_key` marks a task sent with a key the person pasted, so it is polled only with that key.
+    `own_key` marks a task sent with a key the person pasted, so it is polled only with that key. `hosted`: a
+    shared instance, where a callback address must be public (`lib.callbacks.callback_address_problems`).
     """
-    if problems := validate(endpoint, body):
+    problems = validate(endpoint, body) + (callback_address_problems(body.get("callback_url")) if hosted else [])
+    if problems:
         raise InvalidRequest(problems)
     key, studio_id = request_key(endpoint, body), uuid.uuid4().hex
     if endpoint.provider is Provider.KLING:

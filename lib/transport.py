@@ -95,17 +95,18 @@ class Transport:
         self.session = session or requests.Session()
 
     def request(self, method: str, url: str, *, headers: dict | None = None, json=None, params: dict | None = None,
-                retry: bool, stream: bool = False) -> requests.Response:
+                retry: bool, stream: bool = False, allow_redirects: bool = True) -> requests.Response:
         """Send one request; with `retry=True` repeat it on transient failures.
 
         Any HTTP answer is returned as is (after retries are used up), for the vendor module to read. Only
-        failures without an answer raise, as `NetworkError`. `stream=True` leaves the body unread (downloads).
+        failures without an answer raise, as `NetworkError`. `stream=True` leaves the body unread (downloads);
+        `allow_redirects=False` returns a redirect as it is, for a caller that checks each hop itself.
         """
         for attempt in itertools.count():
             last = not retry or attempt == self.max_retries
             try:
                 resp = self.session.request(method, url, headers=headers, json=json, params=params,
-                                            timeout=self.timeout, stream=stream)
+                                            timeout=self.timeout, stream=stream, allow_redirects=allow_redirects)
             except TRANSIENT as exc:
                 if last:
                     raise self._network_error(url, exc, retry) from None  # the exception holds the auth header

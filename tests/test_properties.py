@@ -497,7 +497,7 @@ def _offline_getaddrinfo(host, port, *args, **kwargs):
 @example(url="http://" + "a" * 64 + "/", allow_private=False)
 def test_check_url_raises_only_archive_errors_and_refuses_other_schemes(url, allow_private):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(archive.socket, "getaddrinfo", _offline_getaddrinfo)
+        patch.setattr(socket, "getaddrinfo", _offline_getaddrinfo)
         try:
             archive.check_url(url, allow_private=allow_private)
         except archive.ArchiveError as error:

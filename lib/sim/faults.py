@@ -5,7 +5,7 @@ Two ways in:
   task_status_msg), `[http:503]` (the create call answers that status) and `[slow:2.5]` (the answer comes
   2.5 real seconds late);
 - rules set through `POST /_sim/faults` or `Simulator.add_fault()`, applied to the next requests whose path
-  contains `match` (see `Fault`).
+  contains `match` (see `Fault`), e.g. `{"match": "/_sim/media/", "redirect": "http://10.0.0.5/"}`.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class Fault:
     body: str | None = None  # "malformed": the real answer cut short; "html": a proxy's HTML error page
     drop: bool = False  # close the connection without answering
     kling_code_in_200: int | None = None  # HTTP 200 carrying this Kling error code, as some gateways do
+    redirect: str | None = None  # answer 302 with this Location (a CDN bouncing a media download elsewhere)
 
     def __post_init__(self):
         if self.status is not None:

@@ -129,6 +129,8 @@ def create(sim: Simulator, request: Request, key: str) -> Reply:
     problems = validate_kling_text2audio(body)
     if problems:
         return error(1201, "; ".join(problem.message for problem in problems))
+    if not sim.dispatcher.address_allowed(body.get("callback_url")):
+        return error(1201, "callback_url must be a public http(s) address")
     duration = as_number(body["duration"])
     seed = zlib.crc32(f"{prompt}\n{duration}".encode())  # Kling takes no seed: the same request sounds the same
     recipe = assets.sound(prompt, duration, seed, ("mp3", "wav"))

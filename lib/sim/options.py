@@ -28,6 +28,7 @@ class Options:
     kling_units: Decimal = Decimal(1_000_000)
     concurrency: int = 5  # running tasks per vendor account; both vendors document 5 by default
     media_cache_mb: int = 256  # rendered media kept in memory; evicted files are re-rendered on request
+    public_callbacks_only: bool = False  # a hosted studio's simulator: callbacks only to public addresses
 
     def __post_init__(self):
         if self.speed <= 0:

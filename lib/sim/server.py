@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from lib.sim import control, kling, vidu
 from lib.sim.assets import MEDIA_PREFIX, AssetStore
-from lib.sim.callbacks import Dispatcher
+from lib.sim.callbacks import MARK_HEADER, Dispatcher
 from lib.sim.engine import Engine, Task
 from lib.sim.faults import Fault, FaultTable
 from lib.sim.messages import Reply, Request
@@ -49,7 +49,7 @@ class Simulator:
         self.options = options
         self.started = time.time()
         self.assets = AssetStore(options.media_cache_mb * 2**20)
-        self.dispatcher = Dispatcher(options.speed)
+        self.dispatcher = Dispatcher(options.speed, options.public_callbacks_only)
         self.faults = FaultTable()
         self.engine = Engine(options.speed, options.concurrency,
                              {vidu.NAME: options.vidu_credits, kling.NAME: options.kling_units},
@@ -58,6 +58,7 @@ class Simulator:
         self._http = ThreadingHTTPServer((host, port), _Handler)
         self._http.daemon_threads = True
         self._http.simulator = self
+        self.dispatcher.own = self._http.server_address[:2]
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.url = f"http://{shown}:{self._http.server_port}"
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,),  # quick to stop
@@ -109,6 +110,9 @@ class Simulator:
 
     def handle(self, request: Request) -> Reply | None:
         """The reply to send, or None to drop the connection."""
+        if request.headers.get(MARK_HEADER) == self.dispatcher.mark:  # one of our own callbacks, aimed at us
+            self._log.append(LoggedRequest(request.method, request.path, time.time(), None, None))
+            return _plain(403)
         if request.path.startswith("/_sim/") and not request.path.startswith(MEDIA_PREFIX):
             return control.handle(self, request)
         vendor, handler, params = self._route(request)
@@ -160,6 +164,8 @@ class Simulator:
             reply = Reply(status, page.encode(), "text/html")
         elif fault.kling_code_in_200 is not None:
             reply = kling.error(fault.kling_code_in_200, status=200)
+        elif fault.redirect is not None:
+            reply = Reply(302, b"", "text/plain; charset=utf-8", {"Location": fault.redirect})
         elif fault.status is not None:
             reply = vendor.status_error(fault.status, fault.code) if vendor else _plain(fault.status)
         else:

@@ -166,6 +166,8 @@ def _create(sim: Simulator, request: Request, key: str, validate: Callable[[dict
     problems = validate(body)
     if problems:
         return _invalid(problems)
+    if not sim.dispatcher.address_allowed(body.get("callback_url")):
+        return _invalid([Problem("callback_url", "not a public address")])
     seed = int(as_number(body.get("seed")) or 0) or random.randint(1, SEED_MAX)  # 0 or absent: random
     job = plan(body, seed)
     task = Task(NAME, LIFECYCLE, job.echo, None if found.fail else sim.assets.add(job.recipe), job.run_seconds,

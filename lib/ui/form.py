@@ -90,7 +90,8 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
         return
     try:
         with st.spinner("Sending to the vendor…"):
-            task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key)
+            task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key,
+                                      hosted=current.settings.hosted)
     except InvalidRequest as error:
         st.error("\n".join(f"- {p.message}" for p in error.problems))
         return

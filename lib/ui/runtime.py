@@ -67,9 +67,11 @@ def services() -> Services:
     settings = load_settings(os.environ, _secrets())
     simulator = None
     if not (settings.vidu_live and settings.kling_live):
-        # Demo mode: one simulator per server process, on a free loopback port.
+        # Demo mode: one simulator per server process, on a free loopback port. On a hosted studio anyone may
+        # name a callback address, so the simulator then calls back only public ones (never itself or the LAN).
         simulator = sim.start(speed=float(os.environ.get("STUDIO_SIM_SPEED", "4")),
-                              kling_webhook_secret=settings.kling_webhook_secret)
+                              kling_webhook_secret=settings.kling_webhook_secret,
+                              public_callbacks_only=settings.hosted)
     store = Store(Path(settings.data_dir) / "studio.db")
     vendors = _vendors(settings, simulator.url if simulator else None)
     archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,

@@ -1,11 +1,19 @@
-"""The studio's web server: Streamlit's ASGI app plus what runs once per process at start-up, and the vendor
-callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`) served by the same process as the UI."""
+"""The studio's web server: Streamlit's ASGI app plus what runs once per process at start-up, the vendor
+callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`) served by the same process as the UI, and the
+security headers every answer carries."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit
 
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -62,3 +70,75 @@ def _receiver() -> callbacks.Receiver:
 
 
 routes = make_routes(_receiver)
+
+
+def _inline_script_hashes() -> str:
+    """CSP hashes of the inline scripts in Streamlit's own index.html (one line today), read from the installed
+    Streamlit so an upgrade cannot silently break the page."""
+    page = (Path(streamlit.__file__).parent / "static" / "index.html").read_text()
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+                    for body in re.findall(r"<script>(.*?)</script>", page, re.S))
+
+
+# The tightest policy the studio still works under (checked in Chromium by tests/e2e/test_headers.py): scripts
+# only from the studio itself (plus Streamlit's one inline line, by hash); inline styles, which Streamlit's
+# styling library writes at run time; media and images also from the vendors' (or the simulator's) addresses,
+# which the players fall back to when no copy was kept; no framing, plugins, or foreign form targets.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    f"script-src 'self' 'wasm-unsafe-eval' {_inline_script_hashes()}",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob: http: https:",
+    "media-src 'self' data: blob: http: https:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_RAW_HEADERS = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()]
+_STARTS = ("http.response.start", "websocket.accept", "websocket.http.response.start")
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every answer (pages, static files, health, callbacks, and the
+    WebSocket handshake's answer), replacing any of the same name a route set. A WebSocket refused before its
+    handshake (another origin, say) gets a plain 403 with these headers too, where the server can send one."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        can_answer = "websocket.http.response" in scope.get("extensions", {})
+        answered = False
+
+        async def send_with_headers(message):
+            nonlocal answered
+            kind = message["type"]
+            if kind == "websocket.close" and not answered and can_answer:
+                answered = True  # a later close has nothing left to refuse
+                await send({"type": "websocket.http.response.start", "status": 403,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *_RAW_HEADERS]})
+                await send({"type": "websocket.http.response.body", "body": b"Forbidden"})
+                return
+            if kind in _STARTS:
+                answered = True
+                ours = {name for name, _ in _RAW_HEADERS}
+                kept = [(name, value) for name, value in message.get("headers", []) if name.lower() not in ours]
+                message = {**message, "headers": kept + _RAW_HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+middleware = [Middleware(SecurityHeaders)]
