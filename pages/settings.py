@@ -50,8 +50,8 @@ def page() -> None:
 def _history_transfer() -> None:
     """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
     st.subheader("Your history")
-    current, owner = services(), auth.owner()
-    st.download_button("Export history (ZIP)", data=lambda: export_zip(current.store, current.archive, owner),
+    current, owner, scope = services(), auth.owner(), auth.scope()  # scope: everyone's, in the team library
+    st.download_button("Export history (ZIP)", data=lambda: export_zip(current.store, current.archive, scope),
                        file_name="cue-studio-history.zip", mime="application/zip", on_click="ignore",
                        icon=":material/download:")
     upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")
