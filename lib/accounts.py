@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import math
+import secrets
 import sys
 import time
 import unicodedata
@@ -23,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 HASH_COMMAND = "python -m lib.accounts hash"
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("no such account")
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 def clean(name: str) -> str:
@@ -46,7 +47,7 @@ def hash_password(password: str) -> str:
 def verify(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; a missing or malformed hash is a plain no (after the same work)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
