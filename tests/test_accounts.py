@@ -10,7 +10,8 @@ from lib.accounts import DELAY_AFTER, LOCKOUT_AFTER, LOCKOUT_SECONDS, Throttle
 from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.keyring import NO_ACCOUNT, Keyring
-from lib.tasks import Provider
+from lib.store import Store
+from lib.tasks import Endpoint, Provider, State, Task
 from tests.fakes import vendors
 
 ALICE_HASH = accounts.hash_password("alice pw")
@@ -221,3 +222,16 @@ def test_no_key_is_held_or_used_without_an_account():
     assert str(refused.value) == NO_ACCOUNT
     base = vendors()
     assert not keyring.has(None, Provider.VIDU) and keyring.vendors_for(None, base) == base
+
+
+# --- the team library's queries ----------------------------------------------------------------------------
+
+def test_no_owner_means_everyones_tasks(tmp_path):
+    store = Store(tmp_path / "studio.db")
+    for number, owner in enumerate(("Ann", "Bob", "Ann")):
+        store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": f"p{number}"}, owner=owner, state=State.FAILED,
+                       created_at=1000.0 + number))
+    assert [t.params["prompt"] for t in store.find(None)] == ["p2", "p1", "p0"]
+    assert store.count(None) == 3 and store.count("Ann") == 2
+    found, total = store.find_counted(None, states=(State.FAILED,), limit=2)
+    assert [t.owner for t in found] == ["Ann", "Bob"] and total == 3
