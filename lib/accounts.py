@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError, VerificationError
 
 HASH_COMMAND = "python -m lib.accounts hash"
 _hasher = PasswordHasher()
@@ -48,7 +48,7 @@ def verify(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; a missing or malformed hash is a plain no (after the same work)."""
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError):  # a wrong password, or a hash that is not one
         return False
 
 
@@ -108,7 +108,8 @@ class Throttle:
 
     An attempt made while it should wait is refused at once and counts as a failure, so hammering only reaches
     the lockout sooner; nothing sleeps. A success, or LOCKOUT_SECONDS without failures, clears a key's count.
-    Not thread-safe on its own: the caller holds one lock around each call.
+    The caller counts an attempt (`fail`) before checking it, so attempts racing each other cannot slip past,
+    then calls `succeed` or `settle`. Not thread-safe on its own: the caller holds one lock around each call.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
@@ -157,6 +158,14 @@ class Throttle:
             for key in list(self._records):
                 self._record(key, now)
         return max(runs)
+
+    def settle(self, keys: Iterable[Hashable]) -> None:
+        """The attempt `fail` counted before its check was wrong: its wait starts now, not before the check
+        (a password hash takes a while to verify)."""
+        now = self._clock()
+        for key in keys:
+            if (record := self._record(key, now)) and not record.locked_until:
+                record.last = now
 
     def succeed(self, keys: Iterable[Hashable]) -> None:
         for key in keys:

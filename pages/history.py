@@ -20,7 +20,8 @@ def _linked_task(owner: str | None, task_id: str) -> None:
                    if owner is not None else "No task has this link. It may have been mistyped.")
     else:
         tasks.card(task, time.time())
-    st.button("Show all my tasks", on_click=st.query_params.clear, icon=":material/list:")
+    st.button("Show all my tasks" if owner is not None else "Show all tasks", on_click=st.query_params.clear,
+              icon=":material/list:")
 
 
 def page() -> None:

@@ -175,6 +175,17 @@ def test_attempts_made_while_told_to_wait_count_towards_the_lockout():
     assert throttle.locked(KEYS)
 
 
+def test_the_wait_after_a_failure_starts_when_its_check_is_done():
+    clock = Clock()
+    throttle = Throttle(clock)
+    for _ in range(DELAY_AFTER):
+        throttle.fail(KEYS)  # counted before the (slow) check
+    clock.now += 5  # the check took its time
+    assert throttle.wait(KEYS) == 0
+    throttle.settle(KEYS)
+    assert throttle.wait(KEYS) == 1
+
+
 def test_a_success_clears_the_count_and_old_failures_are_forgotten():
     clock = Clock()
     throttle = Throttle(clock)

@@ -114,6 +114,7 @@ def _sign_in(name: str, password: str) -> str | None:
         log.warning("sign-in failed for account %r from client %s, %s in a row", account, keys[0][1],
                     accounts.ordinal(run))
         with lock:
+            throttle.settle(keys)
             wait = throttle.wait(keys)
         wrong = "That name or password is not right." if users else "That password is not right."
         return f"{wrong} {accounts.wait_message(wait)}" if wait > 0 else wrong
