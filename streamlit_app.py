@@ -7,10 +7,6 @@ from pages import history, kling_sound, settings, sound_from_text, timed_sound, 
 
 def main() -> None:
     st.set_page_config(page_title="Cue Studio", page_icon=":material/graphic_eq:", layout="wide")
-    if auth.owner() is None:
-        # The gate still goes through st.navigation, so no page can be reached around it.
-        st.navigation([st.Page(auth.login_page, title="Sign in", url_path="signin")], position="hidden").run()
-        return
     pages = {
         "sound": st.Page(sound_from_text.page, title="Sound from text", icon=":material/music_note:",
                          url_path="sound", default=True),
@@ -21,6 +17,12 @@ def main() -> None:
         "settings": st.Page(settings.page, title="Settings / status", icon=":material/settings:",
                             url_path="settings"),
     }
+    if auth.owner() is None:
+        # The gate still goes through st.navigation, so no page can be reached around it. The sign-in form
+        # answers at every page's own URL: after signing in, the page asked for (and its `?task=` link) opens.
+        st.navigation([st.Page(auth.login_page, title="Sign in", url_path=path, default=path == "sound")
+                       for path in pages], position="hidden").run()
+        return
     navigation = st.navigation({
         "Create": [pages[name] for name in ("sound", "timed", "video", "kling")],
         "Library": [pages["history"]],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib import kling, vidu
+from lib import accounts, kling, vidu
 from lib.errors import ConfigError
 from lib.validation import as_number
 
@@ -34,6 +34,7 @@ class Settings:
     kling_webhook_secret: str | None = _secret()
     data_dir: Path = Path("data")
     password: str | None = _secret()
+    users: Mapping[str, accounts.Account] = field(default_factory=dict, metadata={"secret": True})  # by key
     public_url: str | None = None
     hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
@@ -63,6 +64,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
                 return str(value).strip()
         return None
 
+    users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
     settings = Settings(
         vidu_api_key=get("VIDU_API_KEY"),
         vidu_profile=get("VIDU_PROFILE") or Settings.vidu_profile,
@@ -75,12 +77,13 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         kling_webhook_secret=get("KLING_WEBHOOK_SECRET"),
         data_dir=Path(get("STUDIO_DATA_DIR") or Settings.data_dir),
         password=get("STUDIO_PASSWORD"),
+        users=users,
         public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
-        hosted=(get("STUDIO_HOSTED") or "").lower() in ("1", "true", "yes") or bool(get("STUDIO_PASSWORD")),
+        hosted=(get("STUDIO_HOSTED") or "").lower() in ("1", "true", "yes") or bool(users or get("STUDIO_PASSWORD")),
         task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
         media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
     )
-    problems = []
+    problems = list(user_problems)
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     if settings.media_quota_mb <= 0:

@@ -2,6 +2,9 @@
 
 A task sent with someone's own key is polled with that key while the server holds it; after a restart the
 key is gone, so such tasks wait, marked as needing it, until the person enters it again.
+
+Keys are bound to a real account. Where there is none (a team password only: a typed name is a label anyone
+can type), the owner is None and no key is ever held or used for it.
 """
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from lib.errors import ConfigError
 from lib.studio import Vendors
 from lib.tasks import Provider, Task
 
 NEEDS_KEY = "Waiting for your own {vendor} key: enter it again in Settings to follow this task."
+NO_ACCOUNT = ("Your own keys need personal accounts or single sign-on: with only a team password the studio "
+              "cannot tell people apart, so anyone could use a key entered here.")
 
 
 class Keyring:
@@ -21,21 +27,23 @@ class Keyring:
         self._clients: dict[tuple[str, Provider], object] = {}
         self._lock = threading.Lock()
 
-    def set(self, owner: str, provider: Provider, **credentials: str) -> None:
-        """Raises the client's own ConfigError when the credentials are incomplete."""
+    def set(self, owner: str | None, provider: Provider, **credentials: str) -> None:
+        """Raises ConfigError without an account, or the client's own when the credentials are incomplete."""
+        if not owner:
+            raise ConfigError(NO_ACCOUNT)
         client = self._make_client(provider, credentials)
         with self._lock:
             self._clients[owner, provider] = client
 
-    def forget(self, owner: str, provider: Provider) -> None:
+    def forget(self, owner: str | None, provider: Provider) -> None:
         with self._lock:
             self._clients.pop((owner, provider), None)
 
-    def has(self, owner: str, provider: Provider) -> bool:
+    def has(self, owner: str | None, provider: Provider) -> bool:
         with self._lock:
             return (owner, provider) in self._clients
 
-    def vendors_for(self, owner: str, base: Vendors) -> Vendors:
+    def vendors_for(self, owner: str | None, base: Vendors) -> Vendors:
         """`base` with this person's own clients in place of the studio's, where they gave a key."""
         with self._lock:
             vidu, kling = self._clients.get((owner, Provider.VIDU)), self._clients.get((owner, Provider.KLING))

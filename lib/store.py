@@ -170,19 +170,20 @@ class Store:
             db.execute("COMMIT")
         return new
 
-    def find(self, owner: str, *, endpoints=(), states=(), limit: int = 20, offset: int = 0) -> list[Task]:
+    def find(self, owner: str | None, *, endpoints=(), states=(), limit: int = 20, offset: int = 0) -> list[Task]:
         where, args = self._filters(owner, endpoints, states)
         with self._connect() as db:
             return self._page(db, where, args, limit, offset)
 
-    def count(self, owner: str, *, endpoints=(), states=()) -> int:
+    def count(self, owner: str | None, *, endpoints=(), states=()) -> int:
         where, args = self._filters(owner, endpoints, states)
         with self._connect() as db:
             return self._count(db, where, args)
 
-    def find_counted(self, owner: str, *, endpoints=(), states=(), limit: int = 20,
+    def find_counted(self, owner: str | None, *, endpoints=(), states=(), limit: int = 20,
                      offset: int = 0) -> tuple[list[Task], int]:
-        """One page of `find` plus the `count` of all matches, over one connection."""
+        """One page of `find` plus the `count` of all matches, over one connection. An `owner` of None, here and
+        in `find` and `count`, means everyone's tasks (the team library)."""
         where, args = self._filters(owner, endpoints, states)
         with self._connect() as db:
             total = self._count(db, where, args)
@@ -199,8 +200,8 @@ class Store:
         return db.execute(f"SELECT COUNT(*) FROM tasks WHERE {where}", args).fetchone()[0]
 
     @staticmethod
-    def _filters(owner: str, endpoints, states) -> tuple[str, list]:
-        clauses, args = ["owner = ?"], [owner]
+    def _filters(owner: str | None, endpoints, states) -> tuple[str, list]:
+        clauses, args = (["1"], []) if owner is None else (["owner = ?"], [owner])
         for column, values in (("endpoint", endpoints), ("state", states)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")

@@ -72,8 +72,8 @@ class ImportReport:
 
 # ---- export ----
 
-def export_zip(store: Store, archive: Archiver, owner: str, target: BinaryIO) -> None:
-    """Write `owner`'s history to the file object `target`, with only the files `archive.resolve` accepts."""
+def export_zip(store: Store, archive: Archiver, owner: str | None, target: BinaryIO) -> None:
+    """Write `owner`'s history (everyone's for None: the team library) to the file object `target`, with only the files `archive.resolve` accepts."""
     tasks, offset = [], 0
     while batch := store.find(owner, limit=PAGE, offset=offset):
         tasks += batch
@@ -84,7 +84,7 @@ def export_zip(store: Store, archive: Archiver, owner: str, target: BinaryIO) ->
             record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
             for media in record["media"]:
                 for name in ("archived", "archived_cover"):
-                    path = archive.resolve(media[name], owner)
+                    path = archive.resolve(media[name], task.owner)
                     if path:
                         bundle.write(path, f"media/{media[name]}")
                     else:

@@ -1,4 +1,5 @@
-"""History: every task of the signed-in person, newest first, with playback and filters."""
+"""History: every task of the signed-in person (or, with a team password only, of the team), newest first,
+with playback and filters."""
 import time
 
 import streamlit as st
@@ -11,19 +12,23 @@ from lib.ui.runtime import services
 PAGE_SIZE = 10
 
 
-def _linked_task(owner: str, task_id: str) -> None:
-    """A task's own link (`?task=<id>`): that one task, for its owner only."""
+def _linked_task(owner: str | None, task_id: str) -> None:
+    """A task's own link (`?task=<id>`): that one task, for its owner only (anyone, in the team library)."""
     task = services().store.get(task_id, owner)
     if task is None:
-        st.warning("None of your tasks has this link. It may belong to someone else or have been mistyped.")
+        st.warning("None of your tasks has this link. It may belong to someone else or have been mistyped."
+                   if owner is not None else "No task has this link. It may have been mistyped.")
     else:
         tasks.card(task, time.time())
-    st.button("Show all my tasks", on_click=st.query_params.clear, icon=":material/list:")
+    st.button("Show all my tasks" if owner is not None else "Show all tasks", on_click=st.query_params.clear,
+              icon=":material/list:")
 
 
 def page() -> None:
     st.title("History")
-    owner = auth.owner()
+    owner = auth.scope()  # None: the whole team library
+    if owner is None:
+        st.caption(auth.TEAM_LIBRARY)
     store = services().store
     if task_id := st.query_params.get("task"):
         _linked_task(owner, task_id)

@@ -49,7 +49,7 @@ def page() -> None:
     st.caption(f"Data directory: {settings.data_dir}")
 
 
-def _export(owner: str):
+def _export(owner: str | None):
     """The export written to a temporary file (never built in memory), handed over as a file object (unbuffered:
     the raw file is a type the download button reads)."""
     current = services()
@@ -62,8 +62,8 @@ def _export(owner: str):
 def _history_transfer() -> None:
     """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
     st.subheader("Your history")
-    current, owner = services(), auth.owner()
-    st.download_button("Export history (ZIP)", data=lambda: _export(owner),
+    current, owner, scope = services(), auth.owner(), auth.scope()  # scope: everyone's, in the team library
+    st.download_button("Export history (ZIP)", data=lambda: _export(scope),
                        file_name="cue-studio-history.zip", mime="application/zip", on_click="ignore",
                        icon=":material/download:")
     upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")

@@ -1,4 +1,4 @@
-"""What surrounds every page: the demo banner and the signed-in person in the sidebar."""
+"""What surrounds every page: the demo banner, and in the sidebar the signed-in person and whose tasks show."""
 from __future__ import annotations
 
 import streamlit as st
@@ -18,6 +18,8 @@ def frame() -> None:
         st.info(f"{simulated[0]} is simulated (demo mode, no credits spent); the other vendor is live.",
                 icon=":material/science:")
     with st.sidebar:
-        if auth.owner() != auth.LOCAL_USER:
+        if auth.mode() != "local":
             st.caption(f"Signed in as {auth.display_name()}")
+            if auth.team_library():
+                st.caption(auth.TEAM_LIBRARY)
             st.button("Sign out", on_click=auth.logout, type="tertiary", icon=":material/logout:")

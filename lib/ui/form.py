@@ -73,9 +73,9 @@ def estimate(endpoint: Endpoint, body: dict) -> str:
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
     """Problems, estimate and the Generate button; submitting shows the task below at once."""
     problems = validate(endpoint, body)
-    current, owner = services(), auth.owner()
-    own_key = current.keyring.has(owner, endpoint.provider)
-    vendors = current.keyring.vendors_for(owner, current.vendors)
+    current, owner, key_owner = services(), auth.owner(), auth.key_owner()  # key_owner: None without accounts
+    own_key = current.keyring.has(key_owner, endpoint.provider)
+    vendors = current.keyring.vendors_for(key_owner, current.vendors)
     live = vendors.live(endpoint.provider)
     cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged") + (
         " · charged to your own key" if own_key else "")

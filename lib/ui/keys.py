@@ -1,9 +1,13 @@
-"""Pasting one's own vendor key: used for this person's tasks only, held in server memory, never shown."""
+"""Pasting one's own vendor key: used for this person's tasks only, held in server memory, never shown.
+
+Offered only where people have real accounts: with a team password only, anyone could type anyone's name.
+"""
 from __future__ import annotations
 
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.keyring import NO_ACCOUNT
 from lib.tasks import Provider
 from lib.ui import auth
 from lib.ui.runtime import services
@@ -11,9 +15,12 @@ from lib.ui.runtime import services
 
 def own_keys() -> None:
     st.subheader("Your own keys")
+    keyring, owner = services().keyring, auth.key_owner()
+    if owner is None:
+        st.info(NO_ACCOUNT, icon=":material/key_off:")
+        return
     st.caption("Use your own vendor account for your tasks. The key stays in the server's memory only: it is "
                "never saved or shown, and after a server restart you enter it again.")
-    keyring, owner = services().keyring, auth.owner()
     for provider in Provider:
         name = provider.value.capitalize()
         if keyring.has(owner, provider):

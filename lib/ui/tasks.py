@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import streamlit as st
@@ -12,6 +13,7 @@ from lib.archive import Archiver, Playback, playback
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.ui import auth
 from lib.ui.runtime import services
 
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
@@ -100,6 +102,8 @@ def card(task: Task, now: float) -> None:
                     f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
         st.text(history.summary(task))
         facts = [history.details(task), history.timings(task, now)]
+        if auth.team_library():  # a shared library: say whose it is (a typed label, as Markdown-safe text)
+            facts.insert(0, "by " + re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])", r"\\\1", task.owner))
         if task.credits is not None:
             facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
         if task.imported:
@@ -123,7 +127,10 @@ def _progress(task: Task, now: float) -> None:
     if task.provider is Provider.VIDU and task.state is State.QUEUED and task.task_id:
         if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
             try:
-                studio.cancel(services().store, services().vendors, task)
+                # A task sent with its owner's own key is cancelled with that key, and only by that account.
+                vendors = (services().keyring.vendors_for(auth.key_owner(), services().vendors)
+                           if task.own_key and task.owner == auth.key_owner() else services().vendors)
+                studio.cancel(services().store, vendors, task)
             except StudioError as error:
                 st.error(f"Could not cancel: {error}")
     if task.error_message and task.task_id and not task.state.terminal:
