@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.plain import plain
 from lib.transfer import export_zip, import_zip
 from lib.ui import auth, keys
 from lib.ui.runtime import services
@@ -34,7 +35,7 @@ def page() -> None:
     try:
         credits = _vidu_credits()
     except StudioError as error:
-        st.warning(f"Could not read the credit balance: {error}")
+        st.warning(f"Could not read the credit balance: {plain(error)}")
         return
     remains = credits.get("remains") or []
     if not remains:
@@ -59,7 +60,7 @@ def _history_transfer() -> None:
         try:
             added, existing = import_zip(current.store, current.archive, owner, upload.getvalue())
         except StudioError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             st.success(f"Imported {added} task{'s' * (added != 1)}; {existing} {'were' if existing != 1 else 'was'}"
                        " already in your history.")

@@ -12,6 +12,7 @@ from lib import history, studio
 from lib.archive import Archiver
 from lib.errors import StudioError
 from lib.forms import key, to_values
+from lib.plain import plain
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.ui.runtime import services
 
@@ -96,7 +97,7 @@ def card(task: Task, now: float) -> None:
         st.markdown(f"**{history.ENDPOINT_LABELS[task.endpoint]}** · "
                     f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
         st.text(history.summary(task))
-        facts = [history.details(task), history.timings(task, now)]
+        facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
         if task.credits is not None:
             facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
         facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
@@ -120,16 +121,17 @@ def _progress(task: Task, now: float) -> None:
             try:
                 studio.cancel(services().store, services().vendors, task)
             except StudioError as error:
-                st.error(f"Could not cancel: {error}")
+                st.error(f"Could not cancel: {plain(error)}")
     if task.error_message and task.task_id and not task.state.terminal:
         if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
             services().poller.check_again(task)
 
 
 def _error(task: Task) -> None:
+    """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
     where = f" External id: {task.external_id}." if task.external_id and not task.task_id else ""
-    message = f"{task.error_message or task.error_code}{reference}{where}"
+    message = plain(f"{task.error_message or task.error_code}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")
     else:
