@@ -225,9 +225,9 @@ def event_problems(number: int, event, clip: float | None) -> list[Problem]:
         problems.append(Problem(f"{field}.prompt",
                                 f"{name}'s prompt is {too_long(prompt, VIDU_AUDIO_PROMPT_MAX)}."))
     start, end = (as_number(event.get(key)) for key in ("from", "to"))
-    for key, value, word in (("from", start, "start"), ("to", end, "end")):
+    for key, value, article, word in (("from", start, "a", "start"), ("to", end, "an", "end")):
         if event.get(key) is None or event.get(key) == "":
-            problems.append(Problem(f"{field}.{key}", f"{name} needs a {word} time.", "missing"))
+            problems.append(Problem(f"{field}.{key}", f"{name} needs {article} {word} time.", "missing"))
         elif value is None:
             problems.append(Problem(f"{field}.{key}", f"{name}'s {word} time must be a number of seconds."))
     if start is not None and start < 0:

@@ -161,7 +161,7 @@ class Simulator:
         elif fault.kling_code_in_200 is not None:
             reply = kling.error(fault.kling_code_in_200, status=200)
         elif fault.status is not None:
-            reply = vendor.status_error(fault.status, fault.code) if vendor else _plain(fault.status)
+            reply = vendor.status_error(fault.status, fault.code, fault.message) if vendor else _plain(fault.status)
         else:
             return None
         if fault.retry_after is not None:
