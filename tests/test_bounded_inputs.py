@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from lib import kling, timeline, vidu
 from lib.errors import InvalidRequest
 from lib.forms import key
-from lib.plain import plain
+from lib.plain import JOINER, plain
 from lib.tasks import Endpoint
 from lib.ui.runtime import services
 from lib.validation import (TIMING_EVENTS_MAX, event_problems, too_long, too_many_events, validate_kling_text2audio,
@@ -30,6 +30,7 @@ HOSTILE = [
     "visit www.evil.example or https://evil.example or mail me@evil.example",
     "<img src=x onerror=alert(1)> <a href='https://evil.example'>a</a> &amp; &lt;",
     "**bold** _em_ `code` ~~gone~~ :red[red] :material/home: :smile: $x^2$ $$y$$",
+    "WWW.EVIL.EXAMPLE ftp://evil.example mailto:me@evil.example",
     "# heading\n> quote\n- item\n1. item\n    indented code\n---\n| a | b |\n|---|---|\n| 1 | 2 |",
     "back\\slash\\\\ and trailing backslash\\",
 ]
@@ -39,7 +40,8 @@ def _text_of(html: str) -> str:
     """The visible text of rendered HTML (our escaping yields only paragraphs and line breaks)."""
     import html as entities
 
-    return entities.unescape(re.sub(r"<[^>]+>", "", html.replace("<br />\n", "\n"))).strip()
+    text = entities.unescape(re.sub(r"<[^>]+>", "", html.replace("<br />\n", "\n"))).strip()
+    return text.replace(JOINER, "")
 
 
 # --- plain text -----------------------------------------------------------------------------------------------
@@ -54,7 +56,9 @@ def test_plain_renders_as_the_same_text_and_nothing_else(text):
 @pytest.mark.parametrize("directive", [":red[red]", ":material/home:", ":smile:", "$x$", ":blue-badge[b]"])
 def test_plain_escapes_every_streamlit_directive_opener(directive):
     escaped = plain(directive)
-    assert all(escaped[i - 1] == "\\" for i, c in enumerate(escaped) if c in ":$[" and i > 0) and escaped[0] == "\\"
+    assert all(escaped[i - 1] == "\\" for i, c in enumerate(escaped) if c in ":$[") and escaped[0] == "\\"
+    # shortcodes and bare links are matched after escapes are gone: a word joiner follows every colon
+    assert all(escaped[i + 1] == JOINER for i, c in enumerate(escaped) if c == ":")
 
 
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=60))

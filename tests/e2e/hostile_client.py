@@ -60,22 +60,22 @@ class HostileClient:
     """One browser-less session. `run(page, states)` reruns `page` with the given widget states."""
 
     def __init__(self, url: str):
-        address = url.replace("http://", "ws://", 1) + "/_stcore/stream"
-        self.socket = connect(address, subprotocols=["streamlit"], max_size=None, open_timeout=30,
-                              origin=url)
+        self.address = url.replace("http://", "ws://", 1) + "/_stcore/stream"
+        self.origin = url
         self.known: dict[str, WidgetState] = {}  # the last value sent per widget, sent again on every rerun
 
-    def close(self) -> None:
-        self.socket.close()
-
     def __enter__(self) -> HostileClient:
+        self._connection = connect(self.address, subprotocols=["streamlit"], max_size=None, open_timeout=30,
+                                   origin=self.origin)
+        self.socket = self._connection.__enter__()
         return self
 
-    def __exit__(self, *_) -> None:
-        self.close()
+    def __exit__(self, *details) -> None:
+        self._connection.__exit__(*details)
 
     def run(self, page: str, states: list[WidgetState] = ()) -> Run:
-        """Rerun the script on `page` (its url_path) with `states` on top of the values sent before."""
+        """Rerun the script on `page` (its url_path; "" for the default page) with `states` on top of the values
+        sent before."""
         for state in states:
             self.known[state.id] = state
         message = BackMsg()
@@ -93,10 +93,6 @@ class HostileClient:
             elif kind == "script_finished" and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 run.status = forward.script_finished
                 return run
-
-    def forget(self, widget_id: str) -> None:
-        """Stop sending a widget's value, as a browser does once the widget is gone."""
-        self.known.pop(widget_id, None)
 
 
 def number(widget_id: str, value: float) -> WidgetState:
