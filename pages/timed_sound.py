@@ -3,15 +3,13 @@ import streamlit as st
 
 from lib import timeline
 from lib.forms import key, to_body
-from lib.tasks import Endpoint
 from lib.plain import plain
+from lib.tasks import Endpoint
 from lib.ui import auth, form, tasks
 from lib.validation import TIMING_EVENTS_MAX, VIDU_AUDIO_SECONDS, event_problems, too_many_events
 
 ENDPOINT = Endpoint.VIDU_TIMING2AUDIO
 EVENTS = key(ENDPOINT, "timing_prompts")
-
-
 REFUSED = "tim_refused"  # a message for this run about edits or an added event the studio did not take
 
 
@@ -90,8 +88,9 @@ def page() -> None:
                          key=key(ENDPOINT, "duration"), persist_state="session")
     table, picture = st.columns([3, 2])
     with table:
-        if too_many_events(len(st.session_state[EVENTS])):
-            _too_many(events := st.session_state[EVENTS])
+        events = st.session_state[EVENTS]
+        if too_many_events(len(events)):
+            _too_many(events)
         else:
             events = _editor_table()
             _add_event_form(duration)

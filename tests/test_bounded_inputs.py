@@ -244,3 +244,4 @@ def test_a_whole_number_seed_goes_on_the_wire_as_one(demo):
     at.run()
     [task] = services().store.find("local")
     assert task.params["seed"] == 7 and isinstance(task.params["seed"], int)
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 import zipfile
 from types import SimpleNamespace
 
@@ -16,6 +17,8 @@ import requests
 from playwright.sync_api import Page, expect
 
 from lib.plain import JOINER
+from lib.store import Store
+from lib.tasks import Endpoint, State, Task
 from lib.sim.options import DEMO_VIDU_KEY
 from tests.e2e import hostile_client as hc
 from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
@@ -88,6 +91,18 @@ def test_impossible_numbers_in_number_widgets(studio, client, value):
                                hc.numbers(sound.widget_id("t2a_duration"), [value])])
     assert run.finished and not run.exceptions, run.exceptions
     still_works(client, "", "t2a_seed")
+
+
+def test_impossible_page_numbers_in_history(studio, client):
+    store = Store(studio.data / "studio.db")
+    for n in range(11):  # more than one page of finished tasks, so the page box is drawn
+        store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": f"old {n}"}, state=State.FAILED,
+                       task_id=f"old-{n}", created_at=time.time() - 3600, error_message="failed"))
+    box = client.run("history").widget_id("hist_page")
+    for value in (math.nan, math.inf, 1e308):
+        run = client.run("history", [hc.number(box, value)])
+        assert run.finished and not run.exceptions, run.exceptions
+    still_works(client, "history", "hist_page")
 
 
 @pytest.mark.parametrize("cell", [math.nan, math.inf, 1e400, "ten"], ids=["nan", "inf", "1e400", "text"])
