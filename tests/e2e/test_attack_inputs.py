@@ -10,6 +10,7 @@ import io
 import math
 import time
 import zipfile
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -173,15 +174,34 @@ def test_a_pasted_prompt_past_the_limit_stays_and_is_explained(studio, page: Pag
     expect(box).to_have_value("r" * 1700)
 
 
+@contextmanager
+def a_full_run(page: Page):
+    """Wait until what the block does has made the script run and that run has ended (the page's own state
+    attribute goes to "running" and back, however briefly)."""
+    page.evaluate("""() => {
+        window.runsEnded = 0;
+        const app = document.querySelector("[data-testid='stApp']");
+        new MutationObserver(records => {
+            window.runsEnded += records.filter(r => r.oldValue === "running").length;
+        }).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
+    }""")
+    yield
+    page.wait_for_function("window.runsEnded > 0")
+    wait_until_idle(page)
+
+
 def test_a_half_filled_timeline_row_gets_a_message(studio, page: Page):
     page.goto(f"{studio.url}/timed")
     wait_until_idle(page)
     table = page.get_by_test_id("stDataFrame")
     box = table.bounding_box()
-    page.mouse.click(box["x"] + 260, box["y"] + 35 + 17)  # the editor's "add a row" line, in the Sound column
-    wait_until_idle(page)
-    page.keyboard.type("Rain on a roof")
-    page.keyboard.press("Enter")
+    with a_full_run(page):  # adding the row reruns the script; typing during that run would be lost
+        page.mouse.click(box["x"] + 260, box["y"] + 35 + 17)  # the editor's "add a row" line, Sound column
+    cell = page.locator("textarea.gdg-input")  # the new row's cell editor
+    expect(cell).to_be_focused()
+    cell.fill("Rain on a roof")
+    expect(cell).to_have_value("Rain on a roof")
+    cell.press("Enter")
     wait_until_idle(page)
     warnings = page.get_by_test_id("stAlert")
     expect(warnings.filter(has_text="Event 1 needs a start time.")).to_be_visible()
