@@ -42,7 +42,7 @@ def page() -> None:
         st.info("Vidu reported no credit packages.")
     for remain in remains:
         left, middle, right = st.columns(3)
-        left.metric(f"Credits left ({remain.get('type', 'total')})", remain.get("credit_remain", "?"))
+        left.metric(f"Credits left ({plain(remain.get('type', 'total'))})", remain.get("credit_remain", "?"))
         middle.metric("Running now", f"{remain.get('current_concurrency', 0)} of {remain.get('concurrency_limit', '?')}")
         right.metric("Waiting in queue", remain.get("queue_count", 0))
     st.caption(f"Data directory: {settings.data_dir}")
