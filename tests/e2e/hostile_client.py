@@ -7,6 +7,7 @@ widget ids from the deltas of a normal run, and reruns the script with chosen Wi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -39,9 +40,7 @@ class Run:
             if kinds and kind not in kinds:
                 continue
             widget = getattr(element, kind)
-            if kind == "alert" or kind == "toast":
-                found.append(widget.body)
-            elif kind in ("markdown", "text"):
+            if kind in ("alert", "toast", "markdown", "text"):
                 found.append(widget.body)
             elif kind == "exception":
                 found.append(f"{widget.type}: {widget.message}")
@@ -105,14 +104,6 @@ def numbers(widget_id: str, values: list[float]) -> WidgetState:
     return state
 
 
-def whole(widget_id: str, value: int) -> WidgetState:
-    return WidgetState(id=widget_id, int_value=value)
-
-
-def text(widget_id: str, value: str) -> WidgetState:
-    return WidgetState(id=widget_id, string_value=value)
-
-
 def editor(widget_id: str, added_rows: list[dict] = (), edited_rows: dict | None = None,
            deleted_rows: list[int] = ()) -> WidgetState:
     """A data_editor's edits as the frontend sends them: JSON text (which Python reads NaN/Infinity from)."""
@@ -122,8 +113,6 @@ def editor(widget_id: str, added_rows: list[dict] = (), edited_rows: dict | None
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far, from /proc/<pid>/stat."""
-    import os
-
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
