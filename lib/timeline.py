@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
-from lib.validation import as_number
+from lib.errors import InvalidRequest
+from lib.validation import TIMING_EVENTS_MAX, as_number, too_many_events
 
 COLUMNS = ("from", "to", "prompt")
+UNUSABLE_EDIT = "The table sent changes the studio cannot use, so they were undone. Edit the table again."
 
 
 def frame(events: list[dict]) -> pd.DataFrame:
@@ -20,10 +23,16 @@ def frame(events: list[dict]) -> pd.DataFrame:
 
 
 def events(table: pd.DataFrame) -> list[dict]:
-    """Events from the edited table; rows left completely empty are dropped, half-filled ones kept for checking."""
+    """Events from the edited table; rows left completely empty are dropped, half-filled ones kept for checking,
+    and a cell that is not a usable number is kept as it is so the checks can name it.
+
+    Raises InvalidRequest for more rows than a timeline may have, before reading any of them.
+    """
+    if problem := too_many_events(len(table)):
+        raise InvalidRequest([problem])
     result = []
     for row in table.to_dict("records"):
-        start, end = (None if _blank(row.get(c)) else float(row[c]) for c in ("from", "to"))
+        start, end = (_seconds(row.get(c)) for c in ("from", "to"))
         prompt = "" if _blank(row.get("prompt")) else str(row["prompt"])
         if start is None and end is None and not prompt.strip():
             continue
@@ -35,11 +44,59 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
+def _seconds(value):
+    if _blank(value):
+        return None
+    number = as_number(value)
+    return value if number is None else number
+
+
+def edits_problem(edits, rows: int) -> str | None:
+    """What is wrong with a data_editor's raw edits (as the browser sent them) on a table of `rows` rows.
+
+    Checked before Streamlit applies them: it adds rows one by one (slow for thousands) and stops the whole
+    script on a cell it cannot store. Only edits a real editor can make pass: at most a timeline's worth of
+    rows, known columns, finite numbers of seconds, text prompts.
+    """
+    try:
+        added, edited, deleted = edits["added_rows"], edits["edited_rows"], edits["deleted_rows"]
+        count = rows + len(added) - len(set(deleted))
+    except (KeyError, TypeError):
+        return UNUSABLE_EDIT
+    if problem := too_many_events(max(count, len(added))):
+        return problem.message
+    if not (isinstance(added, list) and isinstance(edited, Mapping) and isinstance(deleted, list)
+            and len(edited) <= rows + len(added)):
+        return UNUSABLE_EDIT
+    positions = [*edited, *deleted]
+    if not all(isinstance(p, int) and 0 <= p < rows + len(added) for p in positions):
+        return UNUSABLE_EDIT
+    cells = [cell for row in [*added, *edited.values()]
+             for cell in (row.items() if isinstance(row, Mapping) else [None])]
+    if not all(cell is not None and _usable_cell(*cell) for cell in cells):
+        return UNUSABLE_EDIT
+    return None
+
+
+def _usable_cell(column, value) -> bool:
+    if value is None:
+        return column in COLUMNS
+    if column == "prompt":
+        return isinstance(value, str)
+    return column in ("from", "to") and as_number(value) is not None and not isinstance(value, str)
+
+
 def overlaps(events: list[dict]) -> set[int]:
-    """Indexes of events that share time with another event (allowed, but worth seeing)."""
-    spans = [(i, e["from"], e["to"]) for i, e in enumerate(events)
-             if isinstance(e.get("from"), (int, float)) and isinstance(e.get("to"), (int, float))]
+    """Indexes of events that share time with another event (allowed, but worth seeing); pairwise, so only for
+    a list within a timeline's limit."""
+    if len(events) > TIMING_EVENTS_MAX:
+        return set()
+    spans = [(i, e["from"], e["to"]) for i, e in enumerate(events) if _finite(e.get("from")) and _finite(e.get("to"))]
     return {i for i, start, end in spans for j, s, t in spans if i != j and start < t and s < end}
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def lanes(events: list[dict], duration: float) -> dict:
@@ -47,7 +104,7 @@ def lanes(events: list[dict], duration: float) -> dict:
     shared = overlaps(events)
     rows = [{"lane": f"{i + 1}. {e['prompt'][:40] or '(no prompt)'}", "from": e["from"], "to": e["to"],
              "overlap": "overlaps another" if i in shared else "alone"}
-            for i, e in enumerate(events) if e["from"] is not None and e["to"] is not None]
+            for i, e in enumerate(events[:TIMING_EVENTS_MAX]) if _finite(e["from"]) and _finite(e["to"])]
     return {
         "data": {"values": rows},
         "mark": {"type": "bar", "cornerRadius": 4, "height": {"band": 0.7}},

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.archive import FORMATS, Archiver, cover_name, is_archive_name, media_name, web_address
+from lib.archive import Archiver, cover_name, is_archive_name, media_name, web_address
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task

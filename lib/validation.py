@@ -83,6 +83,21 @@ def _fmt(number: float) -> str:
     return f"{number:g}"
 
 
+def too_long(text: str, limit: int) -> str | None:
+    """"1,734 of 1,500 characters — shorten it by 234" for text over `limit`; None when it fits."""
+    if len(text) <= limit:
+        return None
+    return f"{len(text):,} of {limit:,} characters — shorten it by {len(text) - limit:,}"
+
+
+def too_many_events(count: int) -> Problem | None:
+    """The timeline's size problem, checked before any per-event work (a forged table can hold thousands)."""
+    if count <= TIMING_EVENTS_MAX:
+        return None
+    return Problem("timing_prompts", f"A timeline has at most {TIMING_EVENTS_MAX} events; this one has {count}.",
+                   "count")
+
+
 class _Checker:
     """Collects problems for one request body."""
 
@@ -111,7 +126,7 @@ class _Checker:
             self.add(field, f"{label} must be text.")
             return None
         if len(value) > limit:
-            self.add(field, f"{label} is {len(value)} characters long; the limit is {limit}.")
+            self.add(field, f"{label} is {too_long(value, limit)}.")
         return value
 
     def choice(self, field: str, label: str, options, default=None, required=False):
@@ -190,10 +205,9 @@ def validate_vidu_timing2audio(body) -> list[Problem]:
         check.add("timing_prompts", "Add at least one sound event to the timeline.", "missing")
     elif not isinstance(events, list):
         check.add("timing_prompts", "The timeline must be a list of events.")
+    elif too_many := too_many_events(len(events)):
+        check.problems.append(too_many)  # and nothing per event: the list is not bounded
     else:
-        if len(events) > TIMING_EVENTS_MAX:
-            check.add("timing_prompts", f"The timeline has {len(events)} events; the limit is {TIMING_EVENTS_MAX}.",
-                      "count")
         for number, event in enumerate(events, start=1):
             check.problems += event_problems(number, event, clip)
     return check.problems
@@ -211,12 +225,11 @@ def event_problems(number: int, event, clip: float | None) -> list[Problem]:
         problems.append(Problem(f"{field}.prompt", f"{name} needs a prompt.", "missing"))
     elif len(prompt) > VIDU_AUDIO_PROMPT_MAX:
         problems.append(Problem(f"{field}.prompt",
-                                f"{name}'s prompt is {len(prompt)} characters long; the limit is "
-                                f"{VIDU_AUDIO_PROMPT_MAX}."))
+                                f"{name}'s prompt is {too_long(prompt, VIDU_AUDIO_PROMPT_MAX)}."))
     start, end = (as_number(event.get(key)) for key in ("from", "to"))
-    for key, value, word in (("from", start, "start"), ("to", end, "end")):
+    for key, value, article, word in (("from", start, "a", "start"), ("to", end, "an", "end")):
         if event.get(key) is None or event.get(key) == "":
-            problems.append(Problem(f"{field}.{key}", f"{name} needs a {word} time.", "missing"))
+            problems.append(Problem(f"{field}.{key}", f"{name} needs {article} {word} time.", "missing"))
         elif value is None:
             problems.append(Problem(f"{field}.{key}", f"{name}'s {word} time must be a number of seconds."))
     if start is not None and start < 0:

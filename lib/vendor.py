@@ -67,7 +67,12 @@ class Dialect:
 
     def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,
               retry_after: float | None = None, secrets: Iterable[str | None] = ()) -> VendorError:
-        """The error for a vendor error body: plain words for the code, plus the vendor's own detail if any."""
+        """The error for a vendor error body: plain words for the code, plus the vendor's own detail if any.
+
+        Everything the vendor sent (code, detail, trace id) is redacted: a vendor or proxy may echo the key.
+        """
+        secrets = tuple(secrets)
+        code, trace_id = redact(code, secrets)[:DETAIL_MAX], text(trace_id) and redact(text(trace_id), secrets)
         message = self.messages.get(code) or (
             f"{self.name} {STATUS_WORDS[http_status]} (HTTP {http_status}). Try again later."
             if http_status in STATUS_WORDS else f"{self.name} returned an error ({code or f'HTTP {http_status}'}).")

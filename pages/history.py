@@ -48,7 +48,7 @@ def page() -> None:
     if not states or set(states) & set(in_flight):
         tasks.live_tasks(owner, chosen)
     finished = tuple(s for s in (states or list(State)) if s not in in_flight)
-    number = max(1, st.session_state.get("hist_page", 1))  # the page widget comes later, once the count is known
+    number = max(1, int(st.session_state.get("hist_page", 1)))  # the page widget comes later, once the count is known
     found, total = store.find_counted(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
                                       offset=(number - 1) * PAGE_SIZE) if finished else ([], 0)
     if total == 0:
@@ -61,7 +61,8 @@ def page() -> None:
         found = store.find(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
                            offset=(number - 1) * PAGE_SIZE)
     if pages > 1:
-        st.number_input(f"Page (of {pages})", 1, pages, key="hist_page")
+        # A float box: Streamlit's whole-number box turns a forged NaN into an error in every later run.
+        st.number_input(f"Page (of {pages})", 1.0, float(pages), step=1.0, format="%.0f", key="hist_page")
     now = time.time()
     for task in found:  # only this page's tasks are read and drawn, however long the history
         tasks.card(task, now)

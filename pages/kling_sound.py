@@ -14,8 +14,7 @@ def page() -> None:
     st.title("Kling sound")
     st.caption("Kling makes a sound effect of 3 to 10 seconds from a short description, as MP3 and WAV.")
     form.examples(ENDPOINT)
-    st.text_area("Prompt", key=key(ENDPOINT, "prompt"), max_chars=KLING_PROMPT_MAX, persist_state="session",
-                 placeholder="Fireworks during a New Year celebration")
+    form.prompt_input(ENDPOINT, KLING_PROMPT_MAX, "Fireworks during a New Year celebration")
     st.slider("Duration (seconds)", *KLING_SECONDS, step=0.1, format="%.1f", key=key(ENDPOINT, "duration"),
               persist_state="session")
     with st.expander("Advanced"):

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.plain import plain
 from lib.transfer import Limits, export_zip, import_zip
 from lib.ui import auth, keys
 from lib.ui.runtime import services
@@ -36,14 +37,14 @@ def page() -> None:
     try:
         credits = _vidu_credits()
     except StudioError as error:
-        st.warning(f"Could not read the credit balance: {error}")
+        st.warning(f"Could not read the credit balance: {plain(error)}")
         return
     remains = credits.get("remains") or credits.get("remaining_credits") or []  # Vidu answers use both names
     if not remains:
         st.info("Vidu reported no credit packages.")
     for remain in remains:
         left, middle, right = st.columns(3)
-        left.metric(f"Credits left ({remain.get('type', 'total')})", remain.get("credit_remain", "?"))
+        left.metric(f"Credits left ({plain(remain.get('type', 'total'))})", remain.get("credit_remain", "?"))
         middle.metric("Running now", f"{remain.get('current_concurrency', 0)} of {remain.get('concurrency_limit', '?')}")
         right.metric("Waiting in queue", remain.get("queue_count", 0))
     st.caption(f"Data directory: {settings.data_dir}")
@@ -72,6 +73,6 @@ def _history_transfer() -> None:
         try:
             report = import_zip(current.store, current.archive, owner, upload, limits)
         except StudioError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             (st.warning if report.skipped else st.success)(report.message)

@@ -4,7 +4,7 @@ import streamlit as st
 from lib.forms import key, to_body
 from lib.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import SEED_MAX, VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS
+from lib.validation import VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS
 
 ENDPOINT = Endpoint.VIDU_TEXT2AUDIO
 
@@ -14,14 +14,12 @@ def page() -> None:
     st.title("Sound from text")
     st.caption("Describe a sound effect or a piece of music and Vidu makes a clip of 2 to 10 seconds.")
     form.examples(ENDPOINT)
-    st.text_area("Prompt", key=key(ENDPOINT, "prompt"), max_chars=VIDU_AUDIO_PROMPT_MAX, persist_state="session",
-                 placeholder="Rain on a tin roof with distant thunder")
+    form.prompt_input(ENDPOINT, VIDU_AUDIO_PROMPT_MAX, "Rain on a tin roof with distant thunder")
     low, high = VIDU_AUDIO_SECONDS
     st.slider("Duration (seconds)", float(low), float(high), step=0.5, key=key(ENDPOINT, "duration"),
               persist_state="session")
     with st.expander("Advanced"):
-        st.number_input("Seed (0 picks a random one)", 0, SEED_MAX, step=1, key=key(ENDPOINT, "seed"),
-                        persist_state="session", help="The same seed and prompt give the same sound.")
+        form.seed_input(ENDPOINT)
         form.advanced_callback(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
     st.subheader("Your recent sounds")

@@ -4,7 +4,7 @@ import streamlit as st
 from lib.forms import key, to_body
 from lib.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import (MOVEMENTS, SEED_MAX, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
+from lib.validation import (MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
                             WATERMARK_POSITIONS, is_q3, video_rules)
 
 ENDPOINT = Endpoint.VIDU_TEXT2VIDEO
@@ -35,8 +35,7 @@ def page() -> None:
                          persist_state="session")
     _fit_to_model()
     rules = video_rules(model)
-    st.text_area("Prompt", key=k("prompt"), max_chars=VIDU_VIDEO_PROMPT_MAX, persist_state="session",
-                 placeholder="A paper boat drifting down a rainy street")
+    form.prompt_input(ENDPOINT, VIDU_VIDEO_PROMPT_MAX, "A paper boat drifting down a rainy street")
     left, middle, right = st.columns(3)
     seconds = list(rules["seconds"])
     left.select_slider("Duration (seconds)", seconds, key=k("duration"), persist_state="session",
@@ -54,7 +53,7 @@ def page() -> None:
         st.selectbox("Style", STYLES, key=k("style"), persist_state="session", disabled=bool(ignored), help=ignored)
         st.selectbox("Movement", MOVEMENTS, key=k("movement_amplitude"), persist_state="session",
                      disabled=bool(ignored), help=ignored)
-        st.number_input("Seed (0 picks a random one)", 0, SEED_MAX, step=1, key=k("seed"), persist_state="session")
+        form.seed_input(ENDPOINT)
         if st.toggle("Watermark", key=k("watermark"), persist_state="session"):
             st.selectbox("Watermark position", list(WATERMARK_POSITIONS), format_func=WATERMARK_POSITIONS.get,
                          key=k("wm_position"), persist_state="session")

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.forms import key
+from lib.plain import plain
 from lib.tasks import Endpoint, Media, State, Task
 from lib.ui.runtime import services
 
@@ -51,7 +52,7 @@ def test_problems_are_listed_together_before_anything_is_sent():
     at.text_area(key=key(Endpoint.VIDU_TEXT2VIDEO, "meta_data")).input("{not json").run()
     click(at, "Generate")
     message = at.error[0].value
-    assert "The prompt is required." in message and "Metadata must be valid JSON" in message
+    assert plain("The prompt is required.") in message and plain("Metadata must be valid JSON") in message
     assert services().store.count("local") == 0
 
 
@@ -63,8 +64,9 @@ def test_timeline_rows_are_checked_one_by_one():
     at.session_state[key(Endpoint.VIDU_TIMING2AUDIO, "revision")] = 1
     at.slider(key=key(Endpoint.VIDU_TIMING2AUDIO, "duration")).set_value(8.0).run()
     warnings = [w.value for w in at.warning]
-    assert "Event 2 ends before it starts (2 s ≤ 4 s)." in warnings
-    assert "Event 3 needs a prompt." in warnings and "Event 3 ends after the clip (9.5 s > 8 s)." in warnings
+    assert plain("Event 2 ends before it starts (2 s ≤ 4 s).") in warnings
+    assert plain("Event 3 needs a prompt.") in warnings
+    assert plain("Event 3 ends after the clip (9.5 s > 8 s).") in warnings
     click(at, "Generate")
     assert at.error and services().store.count("local") == 0
 

@@ -51,7 +51,7 @@ def test_text2audio_accepts_the_edges(changes):
     ({"duration": 10.01}, "Duration must be between 2 and 10 seconds."),
     ({"duration": "ten"}, "Duration must be a number."),
     ({"duration": True}, "Duration must be a number."),
-    ({"prompt": "x" * 1501}, "The prompt is 1501 characters long; the limit is 1500."),
+    ({"prompt": "x" * 1501}, "The prompt is 1,501 of 1,500 characters — shorten it by 1."),
     ({"prompt": "   "}, "The prompt is required."),
     ({"prompt": 42}, "The prompt must be text."),
     ({"model": "audio2.0"}, "Model must be one of: audio1.0."),
@@ -98,7 +98,7 @@ def test_event_ending_after_the_clip():
     ([(-0.1, 3)], None, "Event 1 starts before the clip begins (-0.1 s < 0 s)."),
     ([(2, 2)], None, "Event 1 ends before it starts (2 s ≤ 2 s)."),
     ([(4, 3)], None, "Event 1 ends before it starts (3 s ≤ 4 s)."),
-    ([(0, 1)] * 21, None, "The timeline has 21 events; the limit is 20."),
+    ([(0, 1)] * 21, None, "A timeline has at most 20 events; this one has 21."),
     ([(0, 1)], 1.99, "Duration must be between 2 and 10 seconds."),
     ([(0, 1)], 10.01, "Duration must be between 2 and 10 seconds."),
 ])
@@ -117,7 +117,7 @@ def test_event_prompt_limits_and_missing_parts():
     body["timing_prompts"][1]["prompt"] = "x" * 1501
     body["timing_prompts"][2] = {"prompt": " ", "to": "late", "volume": 3}
     assert messages(validate_vidu_timing2audio(body)) == [
-        "Event 2's prompt is 1501 characters long; the limit is 1500.",
+        "Event 2's prompt is 1,501 of 1,500 characters — shorten it by 1.",
         "Event 3: “volume” is not part of an event.",
         "Event 3 needs a prompt.",
         "Event 3 needs a start time.",
@@ -195,7 +195,7 @@ def test_video_accepts_the_edges(changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"prompt": "x" * 2001}, "The prompt is 2001 characters long; the limit is 2000."),
+    ({"prompt": "x" * 2001}, "The prompt is 2,001 of 2,000 characters — shorten it by 1."),
     ({"model": "vidu2.0"}, "Model must be one of: viduq3-turbo, viduq3-pro, viduq2, viduq1."),
     ({"style": "cartoon"}, "Style must be one of: general, anime."),
     ({"movement_amplitude": "huge"}, "Movement must be one of: auto, small, medium, large."),
@@ -204,8 +204,8 @@ def test_video_accepts_the_edges(changes):
     ({"wm_position": 0}, "Watermark position must be between 1 and 4."),
     ({"wm_position": 5}, "Watermark position must be between 1 and 4."),
     ({"wm_url": "wm.png"}, "The watermark image address must be a web address starting with http:// or https://."),
-    ({"payload": "x" * (PAYLOAD_MAX + 1)}, f"The payload is {PAYLOAD_MAX + 1} characters long; the limit is "
-                                           f"{PAYLOAD_MAX}."),
+    ({"payload": "x" * (PAYLOAD_MAX + 1)}, f"The payload is {PAYLOAD_MAX + 1:,} of {PAYLOAD_MAX:,} characters — "
+                                           "shorten it by 1."),
     ({"meta_data": "Label: mine"}, "Metadata must be valid JSON text, for example {\"Label\": \"my label\"}."),
     ({"images": ["https://example.com/a.png"]}, "“images” is not a setting this endpoint accepts."),
 ])
@@ -233,7 +233,7 @@ def test_kling_accepts_the_edges(changes):
     ({"duration": 10.1}, "Duration must be between 3 and 10 seconds."),
     ({"duration": 3.15}, "Duration can have at most 1 decimal place."),
     ({"duration": None}, "Duration is required."),
-    ({"prompt": "x" * 201}, "The prompt is 201 characters long; the limit is 200."),
+    ({"prompt": "x" * 201}, "The prompt is 201 of 200 characters — shorten it by 1."),
     ({"prompt": ""}, "The prompt is required."),
     ({"external_task_id": 7}, "The task reference must be text."),
     ({"callback_url": "hook"}, "The callback address must be a web address starting with http:// or https://."),

@@ -41,6 +41,7 @@ class Fault:
     delay: float = 0.0  # real seconds to wait before answering (never scaled by speed: it is for timeouts)
     status: int | None = None  # answer with this status and the vendor's error body for it
     code: str | int | None = None  # the Vidu reason or Kling code to put in that body instead of the default
+    message: str | None = None  # the message to put in that body instead of the default (a vendor echoing input)
     retry_after: float | None = None  # adds a Retry-After header
     body: str | None = None  # "malformed": the real answer cut short; "html": a proxy's HTML error page
     drop: bool = False  # close the connection without answering

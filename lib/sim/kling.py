@@ -67,10 +67,10 @@ def error(code: int, message: str | None = None, status: int | None = None) -> R
     return Reply.json(status or default_status, body)
 
 
-def status_error(status: int, code: int | str | None = None) -> Reply:
+def status_error(status: int, code: int | str | None = None, message: str | None = None) -> Reply:
     if code is None:
         code = _CODE_FOR_STATUS.get(status, 5000 if status >= 500 else 1200)
-    return error(int(code), status=status)
+    return error(int(code), message, status=status)
 
 
 def authenticate(sim: Simulator, request: Request) -> str | Reply:

@@ -167,7 +167,7 @@ class Simulator:
         elif fault.redirect is not None:
             reply = Reply(302, b"", "text/plain; charset=utf-8", {"Location": fault.redirect})
         elif fault.status is not None:
-            reply = vendor.status_error(fault.status, fault.code) if vendor else _plain(fault.status)
+            reply = vendor.status_error(fault.status, fault.code, fault.message) if vendor else _plain(fault.status)
         else:
             return None
         if fault.retry_after is not None:

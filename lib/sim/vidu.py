@@ -61,13 +61,13 @@ def error(status: int, reason: str, message: str, **metadata: str) -> Reply:
     return Reply.json(status, body)
 
 
-def status_error(status: int, code: str | None = None) -> Reply:
+def status_error(status: int, code: str | None = None, message: str | None = None) -> Reply:
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
-    reason, message = _STATUS_REASONS.get(status, (phrase.replace(" ", ""), phrase.lower()))
-    return error(status, code or reason, message)
+    reason, default = _STATUS_REASONS.get(status, (phrase.replace(" ", ""), phrase.lower()))
+    return error(status, code or reason, message or default)
 
 
 def authenticate(sim: Simulator, request: Request) -> str | Reply:

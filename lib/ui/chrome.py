@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lib.plain import plain
 from lib.ui import auth
 from lib.ui.runtime import services
 
@@ -19,7 +20,7 @@ def frame() -> None:
                 icon=":material/science:")
     with st.sidebar:
         if auth.mode() != "local":
-            st.caption(f"Signed in as {auth.display_name()}")
+            st.caption(f"Signed in as {plain(auth.display_name())}")
             if auth.team_library():
                 st.caption(auth.TEAM_LIBRARY)
             st.button("Sign out", on_click=auth.logout, type="tertiary", icon=":material/logout:")

@@ -5,10 +5,11 @@ import streamlit as st
 
 from lib import callbacks, forms, pricing, studio
 from lib.errors import InvalidRequest, StudioError
+from lib.plain import plain
 from lib.tasks import Endpoint, Provider
 from lib.ui import auth
 from lib.ui.runtime import services
-from lib.validation import as_number, validate
+from lib.validation import SEED_MAX, as_number, too_long, validate
 
 
 def init(endpoint: Endpoint) -> None:
@@ -19,8 +20,30 @@ def init(endpoint: Endpoint) -> None:
 
 
 def values(endpoint: Endpoint) -> dict:
-    return {field: st.session_state.get(forms.key(endpoint, field), default)
-            for field, default in forms.defaults(endpoint).items()}
+    found = {field: st.session_state.get(forms.key(endpoint, field), default)
+             for field, default in forms.defaults(endpoint).items()}
+    seed = as_number(found.get("seed"))
+    if seed is not None and seed == int(seed):  # the seed box holds a float (see seed_input); the wire wants 7
+        found["seed"] = int(seed)
+    return found
+
+
+def seed_input(endpoint: Endpoint) -> None:
+    """The seed box. A float box on purpose: Streamlit's whole-number box turns a NaN or infinity sent by a
+    forged browser into an error in every later run of the session; its float box puts back the default."""
+    st.number_input("Seed (0 picks a random one)", 0.0, float(SEED_MAX), step=1.0, format="%.0f",
+                    key=forms.key(endpoint, "seed"), persist_state="session",
+                    help="The same seed and prompt give the same result.")
+
+
+def prompt_input(endpoint: Endpoint, limit: int, placeholder: str) -> None:
+    """The prompt box, with no `max_chars`: the browser would drop a longer paste whole. Over the limit, the
+    text stays and a note says by how much (Generate refuses it with the same words)."""
+    field = forms.key(endpoint, "prompt")
+    st.text_area("Prompt", key=field, persist_state="session", placeholder=placeholder)
+    text = st.session_state.get(field)
+    if isinstance(text, str) and (over := too_long(text.strip(), limit)):
+        st.warning(f"{over}.", icon=":material/content_cut:")
 
 
 def _load_example(endpoint: Endpoint, example: dict) -> None:
@@ -33,7 +56,7 @@ def examples(endpoint: Endpoint) -> None:
     with st.popover("Examples", icon=":material/lightbulb:"):
         for number, example in enumerate(forms.EXAMPLES[endpoint]):
             label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
-            st.button(label, key=f"{forms.PREFIX[endpoint]}_example_{number}", on_click=_load_example,
+            st.button(plain(label), key=f"{forms.PREFIX[endpoint]}_example_{number}", on_click=_load_example,
                       args=(endpoint, example), type="tertiary")
 
 
@@ -85,7 +108,7 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
     if not clicked:
         return
     if problems:
-        st.error("Please fix these first:\n\n" + "\n".join(f"- {p.message}" for p in problems),
+        st.error("Please fix these first:\n\n" + "\n".join(f"- {plain(p.message)}" for p in problems),
                  icon=":material/edit:")
         return
     try:
@@ -93,14 +116,14 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
             task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key,
                                       hosted=current.settings.hosted)
     except InvalidRequest as error:
-        st.error("\n".join(f"- {p.message}" for p in error.problems))
+        st.error("\n".join(f"- {plain(p.message)}" for p in error.problems))
         return
     except StudioError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     if not new:
         st.info("This exact request was just submitted; it is shown below.", icon=":material/info:")
     elif task.error_code:
-        st.error(f"The vendor did not accept the request: {task.error_message}")
+        st.error(f"The vendor did not accept the request: {plain(task.error_message)}")
     else:
         st.toast("Submitted: follow it below or in History.", icon=":material/check:")

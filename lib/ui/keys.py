@@ -8,6 +8,7 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.keyring import NO_ACCOUNT
+from lib.plain import plain
 from lib.tasks import Provider
 from lib.ui import auth
 from lib.ui.runtime import services
@@ -40,6 +41,6 @@ def own_keys() -> None:
                 try:
                     keyring.set(owner, provider, **{k: v.strip() for k, v in fields.items() if v.strip()})
                 except StudioError as error:
-                    st.error(str(error))
+                    st.error(plain(error))
                 else:
                     st.rerun()

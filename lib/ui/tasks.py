@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import re
 import time
 
 import streamlit as st
@@ -12,6 +11,7 @@ from lib import history, studio
 from lib.archive import Archiver, Playback, playback
 from lib.errors import StudioError
 from lib.forms import key, to_values
+from lib.plain import plain
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.ui import auth
 from lib.ui.runtime import services
@@ -101,9 +101,9 @@ def card(task: Task, now: float) -> None:
         st.markdown(f"**{history.ENDPOINT_LABELS[task.endpoint]}** · "
                     f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
         st.text(history.summary(task))
-        facts = [history.details(task), history.timings(task, now)]
-        if auth.team_library():  # a shared library: say whose it is (a typed label, as Markdown-safe text)
-            facts.insert(0, "by " + re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])", r"\\\1", task.owner))
+        facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
+        if auth.team_library():  # a shared library: say whose it is (a typed label)
+            facts.insert(0, "by " + plain(task.owner))
         if task.credits is not None:
             facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
         if task.imported:
@@ -132,16 +132,17 @@ def _progress(task: Task, now: float) -> None:
                            if task.own_key and task.owner == auth.key_owner() else services().vendors)
                 studio.cancel(services().store, vendors, task)
             except StudioError as error:
-                st.error(f"Could not cancel: {error}")
+                st.error(f"Could not cancel: {plain(error)}")
     if task.error_message and task.task_id and not task.state.terminal:
         if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
             services().poller.check_again(task)
 
 
 def _error(task: Task) -> None:
+    """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
     where = f" External id: {task.external_id}." if task.external_id and not task.task_id else ""
-    message = f"{task.error_message or task.error_code}{reference}{where}"
+    message = plain(f"{task.error_message or task.error_code}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")
     else:
