@@ -160,15 +160,6 @@ def test_vendor_error_redacts_code_detail_and_reference(client):
     assert KEY not in str(error) and "[hidden]" in error.message
 
 
-def test_unknown_state_word_is_quoted_only_when_it_reads_like_one():
-    with pytest.raises(Exception) as raised:
-        vidu.DIALECT.state(KEY)
-    assert KEY not in str(raised.value)
-    with pytest.raises(Exception) as raised:
-        vidu.DIALECT.state("scheduled")
-    assert "“scheduled”" in str(raised.value)
-
-
 # --- the pages (AppTest) --------------------------------------------------------------------------------------
 
 @pytest.fixture
