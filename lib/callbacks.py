@@ -26,7 +26,6 @@ from email.utils import parsedate_to_datetime
 from lib import kling, vidu
 from lib.errors import StudioError
 from lib.signatures import vidu_signature_valid, webhook_signature_valid
-from lib.sim.options import DEMO_VIDU_KEY
 from lib.store import Store
 from lib.tasks import Provider, Task
 
@@ -68,11 +67,10 @@ class Receiver:
     clock: Callable[[], float] = time.time
 
 
-def receiver_for(settings, store: Store, poller) -> Receiver:
-    """The receiver for a running studio: its store, its poller, and the Vidu key its tasks are created with
-    (the configured key, or the simulator's demo key in demo mode)."""
-    return Receiver(store=store, apply=poller.apply, confirm=poller.poll,
-                    vidu_keys=(settings.vidu_api_key or DEMO_VIDU_KEY,),
+def receiver_for(settings, store: Store, poller, vidu_key: str) -> Receiver:
+    """The receiver for a running studio: its store, its poller, and `vidu_key`, the key its Vidu tasks are
+    created with (the configured key, or the simulator's demo key in demo mode: `lib.app.Studio.vidu_key`)."""
+    return Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(vidu_key,),
                     kling_webhook_secret=settings.kling_webhook_secret)
 
 

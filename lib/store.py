@@ -242,3 +242,16 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
+
+    def lease(self, task_id: str, until: float) -> None:
+        """Move a task's next poll to `until` while the worker polls it, so it is not handed out again meanwhile
+        (the poll itself then plans the real next poll; a worker that died lets the lease run out)."""
+        with self._connect() as db:
+            db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (until, task_id))
+
+    def copies_pending(self) -> list[Task]:
+        """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks WHERE state = ? AND error_message IS NULL"
+                              " AND media LIKE '%\"archived\": null%'", (State.SUCCEEDED.value,)).fetchall()
+        return [task for task in map(_to_task, rows) if task.copying]
