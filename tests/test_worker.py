@@ -103,7 +103,8 @@ def running_then_done(after: int):
     """Progress that moves on every query, then success with one sound after `after` queries."""
     def answer(task_id, count):
         if count >= after:
-            return {"state": State.SUCCEEDED, "raw_state": "success", "media": (sound(f"http://media.test/{task_id}.mp3"),)}
+            return {"state": State.SUCCEEDED, "raw_state": "success",
+                    "media": (sound(f"http://media.test/{task_id}.mp3"),)}
         return {"state": State.RUNNING, "raw_state": "processing", "progress": count}
     return answer
 
