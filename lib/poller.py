@@ -158,11 +158,14 @@ class Poller:
                 self._claimed.add(task.id)
                 self._busy[provider] += 1
             try:
-                self.store.lease(task.id, now + LEASE_SECONDS)
-                self._pools[provider].submit(self._poll_job, task)
+                leased = self.store.lease(task.id, now, now + LEASE_SECONDS)
+                if leased:
+                    self._pools[provider].submit(self._poll_job, task)
             except BaseException:
                 self._release(task)
                 raise
+            if not leased:  # polled meanwhile (its poll ended after `due` read it): not due any more
+                self._release(task)
 
     def _poll_job(self, task: Task) -> None:
         try:

@@ -243,11 +243,13 @@ class Store:
             row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
 
-    def lease(self, task_id: str, until: float) -> None:
-        """Move a task's next poll to `until` while the worker polls it, so it is not handed out again meanwhile
-        (the poll itself then plans the real next poll; a worker that died lets the lease run out)."""
+    def lease(self, task_id: str, now: float, until: float) -> bool:
+        """Claim a task that is due at `now` for polling, by moving its next poll to `until`, so it is not handed
+        out again meanwhile (the poll then plans the real next poll; a worker that died lets the lease run out).
+        False when it is no longer due: another poll has just planned its next one."""
         with self._connect() as db:
-            db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (until, task_id))
+            return db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at <= ?",
+                              (until, task_id, now)).rowcount == 1
 
     def copies_pending(self) -> list[Task]:
         """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped."""

@@ -394,3 +394,24 @@ def test_a_vendor_error_with_retry_after_is_honoured_on_the_schedule(store):
     before = time.time()
     Poller(store, vendors(vidu=ScriptedClient(queries=[busy]))).poll(task)
     assert store.due(before + 6.5) == [] and [t.id for t in store.due(time.time() + 7.5)] == [task.id]
+
+
+def test_an_unchanged_task_near_its_end_is_still_polled_every_first_interval(store):
+    now = time.time()
+    answer = {"state": State.RUNNING, "raw_state": "processing"}
+    sound_task = in_flight(store, task_id="a", state=State.RUNNING, started_at=now - 5)
+    video_task = in_flight(store, Endpoint.VIDU_TEXT2VIDEO, task_id="v", state=State.RUNNING, started_at=now)
+    worker = Poller(store, vendors(vidu=ScriptedClient(queries=[answer])))
+    for _ in range(3):
+        worker.poll(store.get(sound_task.id))
+        worker.poll(store.get(video_task.id))
+    assert store.poll_plan(sound_task.id)[0] == FIRST_INTERVAL  # a 10 s sound, 5 s in: about to end
+    assert store.poll_plan(video_task.id)[0] == 1.5 ** 3  # a minute-long video just started: backing off
+
+
+def test_a_lease_is_taken_only_on_a_task_that_is_still_due(store):
+    task = in_flight(store)
+    now = time.time()
+    assert store.lease(task.id, now, now + 10)
+    assert not store.lease(task.id, now, now + 10)  # already claimed: its next poll is in the future
+    assert store.due(now + 9) == [] and [t.id for t in store.due(now + 11)] == [task.id]
