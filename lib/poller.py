@@ -50,7 +50,8 @@ DOWNLOADS = 4  # results copied at once: each may be a large video, and they sha
 LEASE_SECONDS = 10  # a claimed task is not handed out again for this long (a poll takes well under that)
 COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
 NO_COPY = "The result is ready, but no copy could be kept: {reason}"
-_CREDENTIALS = re.compile(r"(?i)\b(bearer|token|basic)\s+\S+|eyJ[\w-]+\.[\w-]+\.[\w-]+")
+# What a credential looks like in an exception message we did not write: an auth header's value, or a JWT.
+_CREDENTIALS = re.compile(r"(?i)\b(bearer|token|basic)\s+[\w.~+/=-]{8,}|eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
 def next_interval(current: float, changed: bool, error: bool, near_end: bool = False) -> float:
