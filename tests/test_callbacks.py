@@ -166,7 +166,7 @@ def test_vidu_failure_is_recorded_with_its_reason(store):
 def test_vidu_signature_covers_the_query_as_called(store):
     task = add_vidu_task(store)
     assert receive_vidu(make_receiver(store), *signed_vidu(query="b=2&a=1")).status == 200
-    assert store.get(task.id).state is State.SUCCEEDED
+    assert settled(store, task.id).state is State.SUCCEEDED
 
 
 @pytest.mark.parametrize("case", ["other key", "other path", "other query", "tampered signature",
@@ -206,7 +206,7 @@ def test_vidu_date_must_be_within_five_minutes(store, offset, status):
     now = time.time()
     answer = receive_vidu(make_receiver(store, now=now), *signed_vidu(sent=now + offset))
     assert answer.status == status, answer.reason
-    assert (store.get(task.id).state is State.SUCCEEDED) == (status == 200)
+    assert (settled(store, task.id).state is State.SUCCEEDED) == (status == 200)
 
 
 def test_vidu_nonce_is_refused_the_second_time_even_after_a_restart(store, tmp_path):
@@ -409,7 +409,7 @@ def test_kling_route_with_and_without_a_secret(store, served):
     assert requests.post(signed, json=KLING_SUCCEED, timeout=10).status_code == 401
     headers, body = signed_kling()
     assert requests.post(signed, data=body, headers=headers, timeout=10).json() == {"ok": True}
-    assert store.get(task.id).state is State.SUCCEEDED
+    assert settled(store, task.id).state is State.SUCCEEDED
     unsigned = served(make_receiver(store)) + "/callbacks/kling"
     stranger = {**KLING_SUCCEED, "task_id": "x", "task_info": {}}
     assert requests.post(unsigned, json=stranger, timeout=10).status_code == 404
