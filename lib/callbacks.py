@@ -33,7 +33,6 @@ from urllib.parse import urlsplit
 from lib import fetch, kling, vidu
 from lib.errors import Problem, StudioError
 from lib.signatures import vidu_signature_valid, webhook_signature_valid
-from lib.sim.options import DEMO_VIDU_KEY
 from lib.store import Store
 from lib.tasks import Provider, Task
 
@@ -132,11 +131,10 @@ def refused_vendors(settings) -> frozenset[Provider]:
 _confirm_limit = ConfirmLimit()  # one per server process, shared by the receivers made per request
 
 
-def receiver_for(settings, store: Store, poller) -> Receiver:
-    """The receiver for a running studio: its store, its poller, and the Vidu key its tasks are created with
-    (the configured key, or the simulator's demo key in demo mode)."""
-    return Receiver(store=store, apply=poller.apply, confirm=poller.poll,
-                    vidu_keys=(settings.vidu_api_key or DEMO_VIDU_KEY,),
+def receiver_for(settings, store: Store, poller, vidu_key: str) -> Receiver:
+    """The receiver for a running studio: its store, its poller, and `vidu_key`, the key its Vidu tasks are
+    created with (the configured key, or the simulator's demo key in demo mode: `lib.app.Studio.vidu_key`)."""
+    return Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(vidu_key,),
                     kling_webhook_secret=settings.kling_webhook_secret, refused=refused_vendors(settings),
                     confirm_limit=_confirm_limit)
 

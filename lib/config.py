@@ -39,6 +39,8 @@ class Settings:
     hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
+    poll_concurrency: int = 8  # queries in flight per vendor (lib/poller.py says why 8)
+    sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
 
     @property
     def vidu_live(self) -> bool:
@@ -65,6 +67,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         return None
 
     users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
+    concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
     settings = Settings(
         vidu_api_key=get("VIDU_API_KEY"),
         vidu_profile=get("VIDU_PROFILE") or Settings.vidu_profile,
@@ -82,12 +85,18 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         hosted=(get("STUDIO_HOSTED") or "").lower() in ("1", "true", "yes") or bool(users or get("STUDIO_PASSWORD")),
         task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
         media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
+        poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
+        sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
     )
     problems = list(user_problems)
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     if settings.media_quota_mb <= 0:
         problems.append("STUDIO_MEDIA_QUOTA_MB must be a number of megabytes above 0.")
+    if not 1 <= settings.poll_concurrency <= 64:
+        problems.append("STUDIO_POLL_CONCURRENCY must be a whole number from 1 to 64.")
+    if settings.sim_speed <= 0:
+        problems.append("STUDIO_SIM_SPEED must be a number above 0.")
     for check, value in ((vidu.profile_settings, settings.vidu_profile), (kling.region_url, settings.kling_region)):
         try:
             check(value)

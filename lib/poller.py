@@ -1,25 +1,43 @@
-"""The one background worker per server process that follows every in-flight task of every user.
+"""The one background worker per server process: it follows every in-flight task of every user and keeps a
+copy of every result.
+
+A scheduler thread hands each due task to its vendor's pool of threads, at most `concurrency` queries in flight
+per vendor, so a vendor that hangs holds up only its own tasks. A task handed out is claimed until its poll
+ends: its next poll moves forward in the store (a lease) and its id is held in memory. A poll never sleeps:
+Retry-After and backoff become the task's next poll time, and the clients send each query once. Results are
+copied by their own pool, so a slow or huge download delays no poll and no other download. Any failure while
+handling one task is logged without secrets and only that task is tried again later.
 
 Browser tabs only read the store, so the vendors see one query per task per interval however many tabs are
-open. Intervals start at one second and back off to five while nothing changes (the anchors poll every 1-5 s);
-failed polls back off further. After a restart the worker simply finds the in-flight rows again.
+open. Intervals start at one second and back off to five while nothing changes and the task is far from its
+expected end (the anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
+finds the in-flight rows, and the results still to be copied, again.
 """
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
 
 from lib import history, studio
-from lib.errors import NetworkError, StudioError, VendorError
+from lib.errors import NetworkError, StudioError, VendorError, redact
+from lib.history import TYPICAL_SECONDS
 from lib.keyring import Keyring
 from lib.store import Store
 from lib.tasks import Provider, State, Task
+from lib.transport import single_attempt
 
 log = logging.getLogger(__name__)
 
 FIRST_INTERVAL, MAX_INTERVAL, MAX_ERROR_INTERVAL = 1.0, 5.0, 30.0
+MAX_RETRY_AFTER = 300.0  # a vendor's Retry-After is honoured up to this; a bogus huge one must not park a task
 NEVER = float("inf")
 LOST_AFTER_SECONDS = 120  # a task with no id this long after submission never got its answer (or never existed)
 # How long a Vidu create may go unanswered (and not being sent by this process) before Vidu's task list is
@@ -27,12 +45,37 @@ LOST_AFTER_SECONDS = 120  # a task with no id this long after submission never g
 LOOKUP_AFTER_SECONDS = 5.0
 KEY_CHECK_SECONDS = 5  # how soon a task waiting for its owner's own key looks again (no vendor call)
 STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
+# Queries in flight per vendor. Neither vendor publishes a rate limit for queries (Kling says there is none;
+# Vidu gives no figure), so the bound is ours: 8 stays within requests' pool of 10 connections per host and
+# still makes about 25 queries a second against a vendor answering in 0.3 s.
+POLL_CONCURRENCY = 8
+DOWNLOADS = 4  # results copied at once: each may be a large video, and they share the server's bandwidth
+LEASE_SECONDS = 10  # a claimed task is not handed out again for this long (a poll takes well under that)
+COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
+NO_COPY = "The result is ready, but no copy could be kept: {reason}"
+# What a credential looks like in an exception message we did not write: an auth header's value, or a JWT.
+_CREDENTIALS = re.compile(r"(?i)\b(bearer|token|basic)\s+[\w.~+/=-]{8,}|eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
-def next_interval(current: float, changed: bool, error: bool) -> float:
+def next_interval(current: float, changed: bool, error: bool, near_end: bool = False) -> float:
     if error:
         return min(MAX_ERROR_INTERVAL, current * 2)
-    return FIRST_INTERVAL if changed else min(MAX_INTERVAL, current * 1.5)
+    return FIRST_INTERVAL if changed or near_end else min(MAX_INTERVAL, current * 1.5)
+
+
+def near_end(task: Task, now: float) -> bool:
+    """Whether the vendor may finish `task` before a backed-off poll would look again, so it is polled every
+    FIRST_INTERVAL: by the vendor's progress when it reports some, else by the endpoint's typical duration.
+
+    Typical durations are rough, so "near" starts at half of one and lasts until three: a task later than that
+    has no predictable end, and polling it every second would only cost queries.
+    """
+    if task.state is not State.RUNNING or not task.started_at:
+        return False
+    elapsed, typical = now - task.started_at, TYPICAL_SECONDS[task.endpoint]
+    if task.progress:
+        return elapsed * (100 - task.progress) / task.progress <= max(MAX_INTERVAL, typical / 2)
+    return typical / 2 - MAX_INTERVAL <= elapsed <= 3 * typical
 
 
 def inconclusive(task: Task, error: VendorError, now: float) -> bool:
@@ -45,15 +88,42 @@ def inconclusive(task: Task, error: VendorError, now: float) -> bool:
     return error.code == "non_json" or unconfirmed
 
 
+def describe(error: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """An exception for the log: its type, where it was raised and its message, without keys or tokens."""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    message = _CREDENTIALS.sub(lambda match: f"{match.group(1) or ''} [hidden]".strip(), redact(str(error), secrets))
+    return f"{type(error).__name__}{where}: {message[:300]}"
+
+
+def copy_failure(error: Exception) -> str:
+    """Why a copy failed, in plain words, for an error that is not already a message for people."""
+    if isinstance(error, requests.RequestException):
+        return "the download was interrupted several times."
+    if isinstance(error, OSError):
+        return "the server could not save the file (its disk may be full)."
+    return "the studio ran into a problem while copying it."
+
+
 class Poller:
     def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
-                 keyring: Keyring | None = None):
+                 keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
+                 copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = ()):
+        """`on_success` makes the studio's own copy of a success (the archive); `secrets` are kept out of logs."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
-        self.on_success, self.tick = on_success, tick
+        self.on_success, self.tick, self.concurrency = on_success, tick, concurrency
+        self.copy_retry_wait, self.secrets = copy_retry_wait, tuple(s for s in secrets if s)
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
+        self._claims = threading.Lock()  # guards the three below
+        self._claimed: set[str] = set()  # tasks handed to a poll that has not ended yet
+        self._busy = {provider: 0 for provider in Provider}  # polls in flight per vendor
+        self._copying: set[str] = set()  # tasks whose copy is queued or running
+        self._pools = {provider: ThreadPoolExecutor(concurrency, thread_name_prefix=f"cue-poll-{provider.value}")
+                       for provider in Provider}
+        self._downloads = ThreadPoolExecutor(downloads, thread_name_prefix="cue-copy")
         self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
 
     def start(self) -> Poller:
@@ -62,25 +132,89 @@ class Poller:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        for pool in (*self._pools.values(), self._downloads):
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- scheduling ---------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            for task in self.store.copies_pending():  # copies a stopped process had not finished
+                self._copy_later(task)
+        except Exception as error:
+            log.warning("looking for unfinished copies failed: %s", describe(error, self.secrets))
         while not self._stop.is_set():
             try:
-                for task in self.store.due(time.time()):
-                    self.poll(task)
-            except Exception:  # the worker must outlive any single bad row or outage
-                log.exception("poller pass failed")
+                self._hand_out(time.time())
+            except Exception as error:  # the worker must outlive any single bad row or outage
+                log.warning("poller pass failed: %s", describe(error, self.secrets))
             self._stop.wait(self.tick)
 
+    def _hand_out(self, now: float) -> None:
+        """Give every due task that is not already being polled to its vendor's pool, while it has room."""
+        for task in self.store.due(now):
+            provider = task.provider
+            with self._claims:
+                if task.id in self._claimed or self._busy[provider] >= self.concurrency:
+                    continue
+                self._claimed.add(task.id)
+                self._busy[provider] += 1
+            try:
+                leased = self.store.lease(task.id, now, now + LEASE_SECONDS)
+                if leased:
+                    self._pools[provider].submit(self._poll_job, task)
+            except BaseException:
+                self._release(task)
+                raise
+            if not leased:  # polled meanwhile (its poll ended after `due` read it): not due any more
+                self._release(task)
+
+    def _poll_job(self, task: Task) -> None:
+        try:
+            current = self.store.get(task.id)  # a callback may have moved it on since it was handed out
+            if current is not None and not current.state.terminal:
+                self.poll(current)
+        except Exception as error:
+            self._contain(task, error)
+        finally:
+            self._release(task)
+
+    def _release(self, task: Task) -> None:
+        with self._claims:
+            self._claimed.discard(task.id)
+            self._busy[task.provider] -= 1
+
+    def _contain(self, task: Task, error: Exception) -> None:
+        """Log a failure while handling `task` and try it again later with backoff; nothing else is affected."""
+        log.warning("handling task %s failed: %s", task.id, describe(error, self.secrets))
+        try:
+            interval = next_interval(self.store.poll_plan(task.id)[0], changed=False, error=True)
+            self.store.schedule(task.id, time.time() + interval, interval)
+        except Exception as again:  # the store itself is failing: the lease runs out and the task comes back
+            log.warning("rescheduling task %s failed: %s", task.id, describe(again, self.secrets))
+
+    # --- one task ------------------------------------------------------------------------------------------------
+
     def poll(self, task: Task) -> Task:
+        """Ask the vendor about `task` once, record what it says and plan the next poll; never raises."""
+        try:
+            return self._poll(task)
+        except Exception as error:  # anything at all: vendor, network, disk or our own code
+            self._contain(task, error)
+            return task
+
+    def _poll(self, task: Task) -> Task:
         now = time.time()
         interval, deadline = self.store.poll_plan(task.id)
         unconfirmed = task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU
         if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
             self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
-        if not unconfirmed and now > (deadline or task.created_at + self.task_timeout):
+        # The timeout counts from when the vendor started on the task: time in its queue is not a fault.
+        limit = deadline or (task.started_at + self.task_timeout if task.started_at else NEVER)
+        if not unconfirmed and now > limit:
             return self._set_aside(task, STILL_RUNNING.format(minutes=round(self.task_timeout / 60)), NEVER,
                                    interval)
         if waiting := self.keyring.missing_for(task):
@@ -89,38 +223,38 @@ class Poller:
         if unconfirmed:
             return self._find_created(task, vendors, now, interval)
         try:
-            fresh = task.merged(studio.fetch(vendors, task))
+            with single_attempt():  # retries happen across polls, never inside one
+                fresh = task.merged(studio.fetch(vendors, task))
         except (VendorError, NetworkError) as error:
             if isinstance(error, VendorError) and not error.retryable and not inconclusive(task, error, now):
                 return self.apply(task, studio.failed(task, error.code, str(error), error.trace_id))
             interval = next_interval(interval, changed=False, error=True)
-            self.store.schedule(task.id, now + interval, interval)
+            asked = error.retry_after if isinstance(error, VendorError) else None
+            wait = min(MAX_RETRY_AFTER, max(FIRST_INTERVAL, asked)) if asked is not None else interval
+            self.store.schedule(task.id, now + wait, interval)
             return task
         fresh = self.apply(task, fresh)
         changed = (fresh.state, fresh.progress) != (task.state, task.progress)
-        interval = next_interval(interval, changed, error=False)
+        interval = next_interval(interval, changed, error=False, near_end=near_end(fresh, now))
         self.store.schedule(task.id, now + interval, interval)
         return fresh
 
     def apply(self, task: Task, fresh: Task) -> Task:
         """Record `fresh` (`task` merged with what the vendor reports, by a poll or a verified callback).
 
-        A success is archived before it is saved, so a finished task always has our own copy (or says why
-        not). A task the store already holds as finished is left alone and returned as stored: a poll and a
-        callback racing each other, or a late callback, neither undo an end nor archive it twice.
+        A success is saved at once, with the vendor's links, and copied into the archive in the background
+        (`Task.copying` until then). A task the store already holds as finished is left alone and returned as
+        stored: a poll and a callback racing each other, or a late callback, neither undo an end nor copy it
+        twice.
         """
-        with self._locks[hash(task.id) % len(self._locks)]:
+        with self._lock_for(task.id):
             stored = self.store.get(task.id)
             if stored is not None and stored.state.terminal:
                 return stored
-            if fresh.state is State.SUCCEEDED:
-                try:
-                    fresh = self.on_success(fresh)
-                except StudioError as error:
-                    log.warning("archiving task %s failed: %s", task.id, error)
-                    fresh = fresh.replace(error_message=f"The result is ready, but no copy could be kept: {error}")
             self.store.save(fresh)
-            return fresh
+        if fresh.copying:
+            self._copy_later(fresh)
+        return fresh
 
     def _find_created(self, task: Task, vendors: studio.Vendors, now: float, interval: float) -> Task:
         """Link a Vidu create that never got its answer (the studio died while sending it, or the answer was
@@ -164,3 +298,57 @@ class Poller:
         """Resume polling a task the timeout had set aside (the "check again" button)."""
         self.store.save(task.replace(error_message=None))
         self.store.schedule(task.id, 0, FIRST_INTERVAL, poll_deadline=time.time() + self.task_timeout)
+
+    def _lock_for(self, task_id: str) -> threading.Lock:
+        return self._locks[hash(task_id) % len(self._locks)]
+
+    # --- copies --------------------------------------------------------------------------------------------------
+
+    def _copy_later(self, task: Task) -> None:
+        """Queue the copy of a success, once: a task already queued or being copied is not queued again."""
+        with self._claims:
+            if task.id in self._copying or self._stop.is_set():
+                return  # after a stop, the next start finds the copy still to be made
+            self._copying.add(task.id)
+        try:
+            self._downloads.submit(self._copy_job, task.id)
+        except RuntimeError:  # the pool was shut down meanwhile: the next start picks the copy up
+            with self._claims:
+                self._copying.discard(task.id)
+
+    def _copy_job(self, task_id: str) -> None:
+        try:
+            self._copy(task_id)
+        except Exception as error:  # e.g. the store failing: the copy is made again after a restart
+            log.warning("copying task %s failed: %s", task_id, describe(error, self.secrets))
+        finally:
+            with self._claims:
+                self._copying.discard(task_id)
+
+    def _copy(self, task_id: str) -> None:
+        """Copy a success's media into the archive; a network or disk failure is tried again a few times,
+        then the task says plainly that no copy could be kept."""
+        for attempt in range(1, COPY_ATTEMPTS + 1):
+            task = self.store.get(task_id)
+            if task is None or not task.copying:
+                return
+            try:
+                copied = self.on_success(task)
+            except StudioError as error:  # a definite answer (link expired, too large, not media): say it now
+                log.warning("archiving task %s failed: %s", task_id, describe(error, self.secrets))
+                return self._record_copy(task_id, error_message=NO_COPY.format(reason=error))
+            except Exception as error:
+                log.warning("copying task %s failed (attempt %d of %d): %s", task_id, attempt, COPY_ATTEMPTS,
+                            describe(error, self.secrets))
+                if attempt == COPY_ATTEMPTS:
+                    return self._record_copy(task_id, error_message=NO_COPY.format(reason=copy_failure(error)))
+                if self._stop.wait(self.copy_retry_wait * 2 ** (attempt - 1)):
+                    return  # stopping: the next start makes the copy
+            else:
+                return self._record_copy(task_id, media=copied.media)
+
+    def _record_copy(self, task_id: str, **changes) -> None:
+        with self._lock_for(task_id):
+            stored = self.store.get(task_id)
+            if stored is not None and stored.copying:
+                self.store.save(stored.replace(**changes))

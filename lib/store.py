@@ -245,3 +245,18 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
+
+    def lease(self, task_id: str, now: float, until: float) -> bool:
+        """Claim a task that is due at `now` for polling, by moving its next poll to `until`, so it is not handed
+        out again meanwhile (the poll then plans the real next poll; a worker that died lets the lease run out).
+        False when it is no longer due: another poll has just planned its next one."""
+        with self._connect() as db:
+            return db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at <= ?",
+                              (until, task_id, now)).rowcount == 1
+
+    def copies_pending(self) -> list[Task]:
+        """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks WHERE state = ? AND error_message IS NULL"
+                              " AND media LIKE '%\"archived\": null%'", (State.SUCCEEDED.value,)).fetchall()
+        return [task for task in map(_to_task, rows) if task.copying]

@@ -84,6 +84,12 @@ class Task:
     def provider(self) -> Provider:
         return self.endpoint.provider
 
+    @property
+    def copying(self) -> bool:
+        """A success whose result the studio is still copying: media not yet archived and no problem said."""
+        return self.state is State.SUCCEEDED and self.error_message is None and any(
+            not media.archived for media in self.media)
+
     def replace(self, **changes) -> Task:
         return dataclasses.replace(self, **changes)
 

@@ -9,8 +9,10 @@ import itertools
 import logging
 import math
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -27,6 +29,22 @@ MAX_WAIT = 30.0  # seconds; also caps a vendor's Retry-After
 BASE_WAIT = 0.5
 # Failures where the request may never have been fully sent or answered, so an idempotent call can try again.
 TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_this_thread = threading.local()
+
+
+@contextmanager
+def single_attempt() -> Iterator[None]:
+    """Within this block, on this thread, every request is sent once, even where retrying is allowed.
+
+    The poller works this way: a poll must never sleep, so it turns a failure (and its Retry-After) into the
+    task's next poll time instead of waiting inside the call, whichever client and transport it goes through.
+    """
+    before = getattr(_this_thread, "single", False)
+    _this_thread.single = True
+    try:
+        yield
+    finally:
+        _this_thread.single = before
 
 
 def should_retry(status: int) -> bool:
@@ -102,14 +120,15 @@ class Transport:
         failures without an answer raise, as `NetworkError`. `stream=True` leaves the body unread (downloads);
         `allow_redirects=False` returns a redirect as it is, for a caller that checks each hop itself.
         """
+        retries = 0 if getattr(_this_thread, "single", False) else self.max_retries
         for attempt in itertools.count():
-            last = not retry or attempt == self.max_retries
+            last = not retry or attempt >= retries
             try:
                 resp = self.session.request(method, url, headers=headers, json=json, params=params,
                                             timeout=self.timeout, stream=stream, allow_redirects=allow_redirects)
             except TRANSIENT as exc:
                 if last:
-                    raise self._network_error(url, exc, retry) from None  # the exception holds the auth header
+                    raise self._network_error(url, exc, retry, attempt + 1) from None  # exc holds the auth header
                 self._wait(attempt, None, method, url, type(exc).__name__)
                 continue
             except requests.RequestException:
@@ -126,9 +145,9 @@ class Transport:
         log.warning("%s %s%s failed (%s); retrying in %.1f s", method, _host(url), urlsplit(url).path, why, delay)
         self.sleep(delay)
 
-    def _network_error(self, url: str, exc: requests.RequestException, retried: bool) -> NetworkError:
+    def _network_error(self, url: str, exc: requests.RequestException, retried: bool, attempts: int) -> NetworkError:
         host, reached = _host(url), _reached_server(exc)
-        tries = f" after {1 + self.max_retries} attempts" if retried else ""
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
         if not reached:
             message = f"Could not connect to {host}{tries}, so nothing was sent. Check the internet connection " \
                       "and try again."

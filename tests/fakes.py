@@ -51,3 +51,14 @@ class ScriptedClient:
 def vendors(vidu: ScriptedClient | None = None, kling: ScriptedClient | None = None) -> Vendors:
     return Vendors(vidu=vidu or ScriptedClient(), kling=kling or ScriptedClient(), vidu_live=False,
                    kling_live=False)
+
+
+def settled(store, task_id: str, seconds: float = 15) -> Task:
+    """The stored task once its copy, if it is a success, is no longer in progress (copies are made in the
+    background); the task as it stands when `seconds` run out."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (task := store.get(task_id)).copying and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return task

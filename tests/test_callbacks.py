@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
 from lib import callbacks, studio
+from lib.app import build
 from lib.callbacks import Receiver, own_address, receive_kling, receive_vidu
 from lib.config import Settings
 from lib.kling import KlingClient
@@ -34,7 +35,7 @@ from lib.ui.runtime import services
 from lib.ui.server import make_routes
 from lib.vidu import ViduClient
 from tests.e2e.conftest import free_port
-from tests.fakes import ScriptedClient, vendors
+from tests.fakes import ScriptedClient, settled, vendors
 
 # vidu_api.md §8.2: the documented signing string, signed with "vda_test_key".
 VECTOR_KEY = "vda_test_key"
@@ -149,7 +150,7 @@ def test_vidu_success_updates_the_store_at_once_and_keeps_a_copy(store):
     task = add_vidu_task(store)
     answer = receive_vidu(make_receiver(store), *signed_vidu())
     assert answer.status == 200
-    stored = store.get(task.id)
+    stored = settled(store, task.id)  # saved at once, copied in the background
     assert stored.state is State.SUCCEEDED and stored.credits == 4 and stored.finished_at
     assert [m.archived for m in stored.media] == ["kept/mp3"] and keep_copy.calls == [task.id]
 
@@ -166,7 +167,7 @@ def test_vidu_failure_is_recorded_with_its_reason(store):
 def test_vidu_signature_covers_the_query_as_called(store):
     task = add_vidu_task(store)
     assert receive_vidu(make_receiver(store), *signed_vidu(query="b=2&a=1")).status == 200
-    assert store.get(task.id).state is State.SUCCEEDED
+    assert settled(store, task.id).state is State.SUCCEEDED
 
 
 @pytest.mark.parametrize("case", ["other key", "other path", "other query", "tampered signature",
@@ -206,7 +207,7 @@ def test_vidu_date_must_be_within_five_minutes(store, offset, status):
     now = time.time()
     answer = receive_vidu(make_receiver(store, now=now), *signed_vidu(sent=now + offset))
     assert answer.status == status, answer.reason
-    assert (store.get(task.id).state is State.SUCCEEDED) == (status == 200)
+    assert (settled(store, task.id).state is State.SUCCEEDED) == (status == 200)
 
 
 def test_vidu_nonce_is_refused_the_second_time_even_after_a_restart(store, tmp_path):
@@ -248,7 +249,7 @@ def test_a_late_callback_does_not_undo_a_finished_task(store):
     late = receive_vidu(receiver, *signed_vidu(VIDU_PROCESSING, nonce="2"))
     repeated = receive_vidu(receiver, *signed_vidu(nonce="3"))
     assert late.status == repeated.status == 200
-    assert store.get(task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]  # archived once
+    assert settled(store, task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]  # archived once
 
 
 def test_refusals_are_logged_with_the_reason_only(store, caplog):
@@ -282,7 +283,7 @@ def test_kling_signed_callback_updates_the_store_at_once(store):
     task = add_kling_task(store)
     receiver = make_receiver(store, secret=WEBHOOK_SECRET)
     assert receive_kling(receiver, *signed_kling()).body == {"ok": True}
-    stored = store.get(task.id)
+    stored = settled(store, task.id)
     assert stored.state is State.SUCCEEDED and stored.raw_state == "succeed" and stored.credits == 1
     assert [(m.format, m.archived) for m in stored.media] == [("mp3", "kept/mp3"), ("wav", "kept/wav")]
     assert receiver.kling.queried == []  # a signed body is believed: Kling was not asked
@@ -340,7 +341,7 @@ def test_kling_without_a_secret_records_what_kling_confirms(store):
     done = {"state": State.SUCCEEDED, "raw_state": "succeed", "media": (Media("audio", SOUND_URL, "mp3"),)}
     receiver = make_receiver(store, kling_answers=[done])
     assert receive_kling(receiver, {}, json.dumps(KLING_SUCCEED).encode()).status == 200
-    stored = store.get(task.id)
+    stored = settled(store, task.id)
     assert stored.state is State.SUCCEEDED and stored.media[0].archived == "kept/mp3"
 
 
@@ -402,7 +403,7 @@ def test_routes_answer_json_with_the_documented_statuses(store, served):
     assert requests.post(hook, data=stranger, headers=headers, timeout=10).status_code == 404
     _, _, headers, done = signed_vidu(nonce="route-4")
     assert requests.post(hook, data=done, headers=headers, timeout=10).status_code == 200
-    assert store.get(task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]
+    assert settled(store, task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]
 
 
 def test_kling_route_with_and_without_a_secret(store, served):
@@ -411,7 +412,7 @@ def test_kling_route_with_and_without_a_secret(store, served):
     assert requests.post(signed, json=KLING_SUCCEED, timeout=10).status_code == 401
     headers, body = signed_kling()
     assert requests.post(signed, data=body, headers=headers, timeout=10).json() == {"ok": True}
-    assert store.get(task.id).state is State.SUCCEEDED
+    assert settled(store, task.id).state is State.SUCCEEDED
     unsigned = served(make_receiver(store)) + "/callbacks/kling"
     stranger = {**KLING_SUCCEED, "task_id": "x", "task_info": {}}
     assert requests.post(unsigned, json=stranger, timeout=10).status_code == 200  # unknown ids are not told apart
@@ -449,7 +450,8 @@ def test_simulator_callbacks_finish_tasks_with_no_poller_running(store, served, 
             assert new and task.task_id, task
             sent[endpoint] = task.id
         for endpoint, task_id in sent.items():
-            done = wait_for_end(store, task_id)
+            wait_for_end(store, task_id)
+            done = settled(store, task_id)
             assert done.state is State.SUCCEEDED, (endpoint, done.error_message)
             assert done.media and all(m.archived for m in done.media)
         # Vidu's callbacks are always believed once verified; Kling's are believed when signed, and otherwise
@@ -468,14 +470,15 @@ def test_a_poll_that_lags_behind_a_callback_does_not_undo_it(store):
     receiver = Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(KEY,))
     assert receive_vidu(receiver, *signed_vidu()).status == 200
     poller.poll(task)  # the poller's copy of the task was read before the callback arrived
-    assert store.get(task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]
+    assert settled(store, task.id).state is State.SUCCEEDED and keep_copy.calls == [task.id]
 
 
-def test_the_receiver_uses_the_key_the_studio_creates_tasks_with():
-    poller = Poller(None, vendors())
-    assert callbacks.receiver_for(Settings(), None, poller).vidu_keys == (DEMO_VIDU_KEY,)
-    live = callbacks.receiver_for(Settings(vidu_api_key=KEY, kling_webhook_secret=WEBHOOK_SECRET), None, poller)
-    assert live.vidu_keys == (KEY,) and live.kling_webhook_secret == WEBHOOK_SECRET
+def test_the_receiver_uses_the_key_the_studio_creates_tasks_with(tmp_path):
+    for settings, key in ((Settings(data_dir=tmp_path), DEMO_VIDU_KEY),
+                          (Settings(data_dir=tmp_path, vidu_api_key=KEY, kling_webhook_secret=WEBHOOK_SECRET), KEY)):
+        with build(settings) as built:
+            receiver = callbacks.receiver_for(built.settings, built.store, built.worker, built.vidu_key)
+        assert receiver.vidu_keys == (key,) and receiver.kling_webhook_secret == settings.kling_webhook_secret
 
 
 # --- the forms ------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from lib.errors import NetworkError, StudioError, VendorError
 from lib.poller import FIRST_INTERVAL, MAX_ERROR_INTERVAL, MAX_INTERVAL, Poller, next_interval
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from tests.fakes import ScriptedClient, vendors
+from tests.fakes import ScriptedClient, settled, vendors
 
 SOUND = Media("audio", "http://sim/a.mp3", "mp3", 5.0)
 
@@ -19,7 +19,7 @@ def store(tmp_path):
 
 
 def queued(store, endpoint=Endpoint.VIDU_TEXT2AUDIO, **fields) -> Task:
-    task = Task(endpoint, params={"prompt": "rain"}, task_id="1", state=State.QUEUED, **fields)
+    task = Task(endpoint, params={"prompt": "rain"}, **{"task_id": "1", "state": State.QUEUED, **fields})
     store.add(task)
     return task
 
@@ -45,7 +45,7 @@ def test_success_is_archived_and_polling_stops(store):
         return done.replace(media=(SOUND.__class__(**{**SOUND.__dict__, "archived": "x.mp3"}),))
 
     Poller(store, vendors(vidu=vidu), on_success=archive).poll(task)
-    stored = store.get(task.id)
+    stored = settled(store, task.id)
     assert stored.state is State.SUCCEEDED and stored.media[0].archived == "x.mp3"
     assert archived == [task.id] and store.due(time.time() + 3600) == []
 
@@ -77,7 +77,7 @@ def test_final_vendor_error_fails_the_task_with_its_message(store):
 
 
 def test_task_past_the_timeout_waits_for_check_again(store):
-    task = queued(store, created_at=time.time() - 7200)
+    task = queued(store, state=State.RUNNING, created_at=time.time() - 7300, started_at=time.time() - 7200)
     vidu = ScriptedClient(queries=[{"state": State.RUNNING, "raw_state": "processing"}])
     worker = Poller(store, vendors(vidu=vidu), task_timeout=3600)
     worker.poll(task)
@@ -114,7 +114,7 @@ def test_archive_failure_is_said_plainly(store):
         raise StudioError("The vendor's link to the result has expired.")
 
     Poller(store, vendors(vidu=vidu), on_success=archive).poll(task)
-    stored = store.get(task.id)
+    stored = settled(store, task.id)
     assert stored.state is State.SUCCEEDED and "no copy could be kept" in stored.error_message
 
 

@@ -66,7 +66,7 @@ def make_routes(receiver: Callable[[], callbacks.Receiver]) -> list[Route]:
 
 def _receiver() -> callbacks.Receiver:
     current = services()
-    return callbacks.receiver_for(current.settings, current.store, current.poller)
+    return callbacks.receiver_for(current.settings, current.store, current.worker, current.vidu_key)
 
 
 routes = make_routes(_receiver)

@@ -47,8 +47,11 @@ def wait_for(condition, seconds: float = 60) -> None:
 def test_archived_copy_plays_after_the_vendor_link_expired(page, studio_and_simulator):
     url, _, store = studio_and_simulator("--speed", "4", "--url-ttl", "2")
     submit_sound(page, url, "A church bell at noon")
-    wait_for(lambda: store.find("local") and store.find("local")[0].state is State.SUCCEEDED)
+    # Succeeded and copied: a success is saved at once and its copy is made in the background.
+    wait_for(lambda: store.find("local") and store.find("local")[0].state is State.SUCCEEDED
+             and not store.find("local")[0].copying)
     task = store.find("local")[0]
+    assert task.media[0].archived, task.error_message
     wait_for(lambda: requests.get(task.media[0].url, timeout=5).status_code == 403, seconds=15)  # link gone
     page.goto(f"{url}/history")
     wait_until_idle(page)

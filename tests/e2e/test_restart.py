@@ -33,7 +33,8 @@ def test_tasks_in_flight_survive_a_kill_and_are_archived_after_restart(page, tmp
         studio, url = start_studio(tmp_path / "data", tmp_path / "studio2.log", vendors_at(simulator_url))
 
         deadline = time.monotonic() + 90
-        while store.in_flight() and time.monotonic() < deadline:
+        # Done means ended and copied: a success is saved at once and its copy is made in the background.
+        while (store.in_flight() or any(t.copying for t in store.find("local"))) and time.monotonic() < deadline:
             time.sleep(0.5)
         tasks = store.find("local")
         assert sorted(t.params["prompt"] for t in tasks) == sorted(PROMPTS.values())

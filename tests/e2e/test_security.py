@@ -142,7 +142,7 @@ def wait_for_results(store: Store, owner: str, count: int) -> list:
     deadline = time.monotonic() + RESULT_SECONDS
     while True:
         tasks = store.find(owner)
-        if len(tasks) >= count and all(t.state.terminal for t in tasks):
+        if len(tasks) >= count and all(t.state.terminal and not t.copying for t in tasks):  # ended, copied
             return tasks
         assert time.monotonic() < deadline, describe(tasks)
         time.sleep(0.3)

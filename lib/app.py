@@ -1,0 +1,111 @@
+"""The composition root: the whole studio engine built from its settings, with no Streamlit anywhere.
+
+The server (through `lib/ui/runtime.py`, which only caches the result), the tests and `bench/` all get the
+studio from `build`, so the parts are wired in this one place. In demo mode it starts the simulator: this is
+the only production module that imports `lib.sim`.
+
+    with build(settings).start() as studio:
+        studio.store, studio.vendors, studio.worker, ...
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib import sim
+from lib.archive import Archiver
+from lib.config import Settings
+from lib.keyring import Keyring
+from lib.kling import KlingClient
+from lib.poller import Poller
+from lib.store import Store
+from lib.studio import Vendors
+from lib.tasks import Provider
+from lib.vidu import ViduClient
+
+
+@dataclass(frozen=True)
+class Studio:
+    settings: Settings
+    store: Store
+    vendors: Vendors
+    archive: Archiver
+    keyring: Keyring
+    worker: Poller
+    simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
+
+    @property
+    def poller(self) -> Poller:
+        """The worker, by the name the pages have always used."""
+        return self.worker
+
+    @property
+    def vidu_key(self) -> str:
+        """The key the studio's own Vidu tasks are created (and their callbacks signed) with."""
+        return self.settings.vidu_api_key or sim.DEMO_VIDU_KEY
+
+    def start(self) -> Studio:
+        """Start the worker: tasks in flight, and copies not yet made, are followed from now on."""
+        self.worker.start()
+        return self
+
+    def close(self) -> None:
+        self.worker.stop()
+        if self.simulator:
+            self.simulator.stop()
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def live_client(settings: Settings, provider: Provider, credentials: dict):
+    """A client for the real vendor (or whatever base URL is configured), with the studio's or a person's keys."""
+    if provider is Provider.VIDU:
+        return ViduClient(credentials.get("api_key"), profile=settings.vidu_profile, base_url=settings.vidu_base_url)
+    return KlingClient(access_key=credentials.get("access_key"), secret_key=credentials.get("secret_key"),
+                       api_key=credentials.get("api_key"), region=settings.kling_region,
+                       base_url=settings.kling_base_url)
+
+
+def _vendors(settings: Settings, simulator: sim.Simulator | None) -> Vendors:
+    vidu = (live_client(settings, Provider.VIDU, {"api_key": settings.vidu_api_key}) if settings.vidu_live
+            else ViduClient(sim.DEMO_VIDU_KEY, base_url=simulator.url))
+    kling = (live_client(settings, Provider.KLING, {"api_key": settings.kling_api_key,
+                                                    "access_key": settings.kling_access_key,
+                                                    "secret_key": settings.kling_secret_key})
+             if settings.kling_live else
+             KlingClient(access_key=sim.DEMO_KLING_ACCESS_KEY, secret_key=sim.DEMO_KLING_SECRET_KEY,
+                         base_url=simulator.url))
+    return Vendors(vidu=vidu, kling=kling, vidu_live=settings.vidu_live, kling_live=settings.kling_live)
+
+
+def build(settings: Settings) -> Studio:
+    """Every part of the studio for `settings`, wired together; call `start()` to set the worker going.
+
+    A vendor without keys is simulated: the simulator is started here, already running when this returns.
+    """
+    simulator = None
+    if not (settings.vidu_live and settings.kling_live):
+        # On a hosted studio anyone may name a callback address, so the simulator then calls back only public
+        # ones (never itself or the LAN).
+        simulator = sim.start(speed=settings.sim_speed, kling_webhook_secret=settings.kling_webhook_secret,
+                              public_callbacks_only=settings.hosted)
+    try:
+        store = Store(Path(settings.data_dir) / "studio.db")
+        vendors = _vendors(settings, simulator)
+        archive = Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
+                           trusted=(simulator.url,) if simulator else ())
+        keyring = Keyring(lambda provider, credentials: live_client(settings, provider, credentials))
+        secrets = [value for f in dataclasses.fields(settings) if f.metadata.get("secret")
+                   and isinstance(value := getattr(settings, f.name), str)]
+        worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archive.archive,
+                        keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets)
+    except BaseException:
+        if simulator:
+            simulator.stop()
+        raise
+    return Studio(settings, store, vendors, archive, keyring, worker, simulator)
