@@ -199,7 +199,7 @@ def test_an_unverified_kling_callback_does_not_use_up_its_webhook_id(store):
 ])
 def test_refused_vendors_are_those_simulated_on_a_hosted_studio(settings, refused):
     assert callbacks.refused_vendors(settings) == refused
-    assert callbacks.receiver_for(settings, None, Poller(None, vendors())).refused == refused
+    assert callbacks.receiver_for(settings, None, Poller(None, vendors()), "vda_demo").refused == refused
 
 
 def test_a_vidu_callback_signed_with_the_public_demo_key_is_refused_when_hosted(store, caplog):
