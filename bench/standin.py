@@ -39,6 +39,13 @@ class Query:
 class _TricklingHandler(_Handler):
     """Sends the body of a trickled file in small pieces, evenly over its set time."""
 
+    def do_GET(self) -> None:
+        raw = self.wfile
+        try:
+            super().do_GET()
+        finally:
+            self.wfile = raw  # the next answer on this kept-alive connection goes at full speed
+
     def end_headers(self) -> None:
         super().end_headers()
         name = self.path.split("?")[0][len(MEDIA_PREFIX):] if self.path.startswith(MEDIA_PREFIX) else ""
