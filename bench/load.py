@@ -60,9 +60,8 @@ class _Studio:
     worker: Poller
     simulator: None = None
 
-    def start(self) -> _Studio:
+    def start(self) -> None:
         self.worker.start()
-        return self
 
     def close(self) -> None:
         self.worker.stop()
@@ -193,7 +192,8 @@ def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, ti
             settings = load_settings({"STUDIO_DATA_DIR": folder, "VIDU_API_KEY": DEMO_VIDU_KEY,
                                       "VIDU_BASE_URL": standin.url, "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY,
                                       "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY, "KLING_BASE_URL": standin.url}, {})
-            engine = _engine(settings).start()
+            engine = _engine(settings)
+            engine.start()
             try:
                 started = time.monotonic()
                 first = _submit(engine, 0)  # a Vidu task: its result is the one that trickles
