@@ -16,6 +16,7 @@ import platform
 import shlex
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import streamlit
@@ -26,7 +27,7 @@ from lib.ui import tasks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HISTORY_TARGET = 1.5
-BENCHES = ("script", "playable", "load", "media")
+BENCHES = ("load", "media", "playable", "script")  # issue 9's figures first
 # (full run, --quick) for every option left unset.
 DEFAULTS = {"tasks": (1000, 200), "rounds": (25, 5), "runs": (10, 3), "load_tasks": ("40,200", "10,40"),
             "trickle": (load.TRICKLE, 10.0), "vendor_speed": (1.0, 1.0), "sessions": (5, 2), "results": (100, 20),
@@ -70,6 +71,28 @@ def _playable_section(result: playable.Result) -> list[str]:
             f"max {_verdict(result.worst() <= interval)}."]
 
 
+def _media_section(options: argparse.Namespace) -> list[str]:
+    reruns = media_size.reruns(options.rounds)
+    held = media_size.memory(options.sessions, options.results, round(options.result_mb * media_size.MB))
+    return media_size.markdown(reruns, options.rounds, held)
+
+
+SECTIONS = {
+    "script": lambda o: _script_section(script_time.run(o.tasks, o.rounds), o.rounds),
+    "playable": lambda o: _playable_section(playable.run(o.runs)),
+    "load": lambda o: load.markdown(load.run(o.load_tasks, trickle=o.trickle, speed=o.vendor_speed)),
+    "media": _media_section,
+}
+STARTING = {
+    "script": lambda o: f"Script times: {o.rounds} reruns per page, 0 and {o.tasks:,} tasks",
+    "playable": lambda o: f"Success to playable: {o.runs} runs in Chromium",
+    "load": lambda o: f"Load: {', '.join(map(str, o.load_tasks))} tasks in flight, baseline then under load",
+    "media": lambda o: f"Media size: History reruns, then {o.sessions} sessions × {o.results} results",
+}
+TITLES = {"script": "Script time per rerun", "playable": "Success to playable", "load": "Load",
+          "media": "Media size"}
+
+
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small numbers for every option left unset")
@@ -89,7 +112,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         if getattr(options, name) is None:
             setattr(options, name, quick if options.quick else full)
     options.load_tasks = tuple(int(count) for count in str(options.load_tasks).split(","))
-    options.only = options.only or list(BENCHES)
+    options.only = [name for name in BENCHES if name in (options.only or BENCHES)]
     return options
 
 
@@ -101,23 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     load_average = os.getloadavg()[0]  # other work on the machine slows everything; ratios suffer less than times
     command = " ".join(["python -m bench.run", *map(shlex.quote, argv if argv is not None else sys.argv[1:])])
     sections = []
-    if "script" in options.only:
-        print(f"Script times: {options.rounds} reruns per page, 0 and {options.tasks:,} tasks…", flush=True)
-        sections += [*_script_section(script_time.run(options.tasks, options.rounds), options.rounds), ""]
-    if "playable" in options.only:
-        print(f"Success to playable: {options.runs} runs in Chromium…", flush=True)
-        sections += [*_playable_section(playable.run(options.runs)), ""]
-    if "load" in options.only:
-        print(f"Load: {', '.join(map(str, options.load_tasks))} tasks in flight, baseline then under load…",
-              flush=True)
-        sections += [*load.markdown(load.run(options.load_tasks, trickle=options.trickle,
-                                             speed=options.vendor_speed)), ""]
-    if "media" in options.only:
-        print(f"Media size: History reruns, then {options.sessions} sessions × {options.results} results…",
-              flush=True)
-        reruns = media_size.reruns(options.rounds)
-        held = media_size.memory(options.sessions, options.results, round(options.result_mb * media_size.MB))
-        sections += [*media_size.markdown(reruns, options.rounds, held), ""]
+    for name in options.only:
+        print(f"{STARTING[name](options)}…", flush=True)
+        try:
+            sections += [*SECTIONS[name](options), ""]
+        except Exception as error:  # one benchmark breaking (a busy machine, a timeout) must not lose the others
+            traceback.print_exc()
+            sections += [f"### {TITLES[name]}", "", f"**Failed** this run: {type(error).__name__}: {str(error).splitlines()[0]}", ""]
     lines = ["## Performance", "",
              f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs (load average {load_average:.1f} at "
              f"the start), Python {platform.python_version()}, Streamlit {streamlit.__version__}, with "

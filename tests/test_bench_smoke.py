@@ -82,6 +82,7 @@ def test_every_benchmark_writes_its_figures(tmp_path):
               "--vendor-speed", "20", "--sessions", "1", "--results", "2", "--result-mb", "1", "--output",
               str(output)])
     text = output.read_text()
+    assert "**Failed**" not in text, text
     for heading in ("Script time per rerun", "Success to playable", "Load", "History's rerun time",
                     "server memory"):
         assert f"{heading}" in text
