@@ -1,9 +1,11 @@
 """Run every benchmark, print the figures and write them as Markdown to bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run            # from the project folder; about two minutes
+    .venv/bin/python -m bench.run            # from the project folder; about fifteen minutes
+    .venv/bin/python -m bench.run --quick    # small numbers, a few minutes: figures only indicative
 
-Targets (from the issue): History with 1,000 tasks at most 1.5x the one-line page; success to playable at most
-one polling interval. Ratios are against a baseline measured in the same run; nothing here is a test.
+Benchmarks: script time per page (bench/script_time.py), success to playable (bench/playable.py), load
+(bench/load.py) and media size (bench/media_size.py). Every ratio is against a baseline measured in the same
+run; nothing here is a test, and the goals are only printed against.
 """
 from __future__ import annotations
 
@@ -11,17 +13,25 @@ import argparse
 import logging
 import os
 import platform
+import shlex
+import sys
 import time
+import traceback
 from pathlib import Path
 
 import streamlit
 
-from bench import playable, script_time
+from bench import load, media_size, playable, script_time
 from lib import poller
 from lib.ui import tasks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HISTORY_TARGET = 1.5
+BENCHES = ("load", "media", "playable", "script")  # issue 9's figures first
+# (full run, --quick) for every option left unset.
+DEFAULTS = {"tasks": (1000, 200), "rounds": (25, 5), "runs": (10, 3), "load_tasks": ("40,200", "10,40"),
+            "trickle": (load.TRICKLE, 10.0), "vendor_speed": (1.0, 1.0), "sessions": (5, 2), "results": (100, 20),
+            "result_mb": (10.0, 10.0)}
 
 
 def _verdict(ok: bool) -> str:
@@ -61,31 +71,75 @@ def _playable_section(result: playable.Result) -> list[str]:
             f"max {_verdict(result.worst() <= interval)}."]
 
 
-def main() -> None:
+def _media_section(options: argparse.Namespace) -> list[str]:
+    reruns = media_size.reruns(options.rounds)
+    held = media_size.memory(options.sessions, options.results, round(options.result_mb * media_size.MB))
+    return media_size.markdown(reruns, options.rounds, held)
+
+
+SECTIONS = {
+    "script": lambda o: _script_section(script_time.run(o.tasks, o.rounds), o.rounds),
+    "playable": lambda o: _playable_section(playable.run(o.runs)),
+    "load": lambda o: load.markdown(load.run(o.load_tasks, trickle=o.trickle, speed=o.vendor_speed)),
+    "media": _media_section,
+}
+STARTING = {
+    "script": lambda o: f"Script times: {o.rounds} reruns per page, 0 and {o.tasks:,} tasks",
+    "playable": lambda o: f"Success to playable: {o.runs} runs in Chromium",
+    "load": lambda o: f"Load: {', '.join(map(str, o.load_tasks))} tasks in flight, baseline then under load",
+    "media": lambda o: f"Media size: History reruns, then {o.sessions} sessions × {o.results} results",
+}
+TITLES = {"script": "Script time per rerun", "playable": "Success to playable", "load": "Load",
+          "media": "Media size"}
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=1000, help="tasks in the full history (default 1000)")
-    parser.add_argument("--rounds", type=int, default=25, help="timed reruns per page (default 25)")
-    parser.add_argument("--runs", type=int, default=10, help="success-to-playable runs (default 10)")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="small numbers for every option left unset")
+    parser.add_argument("--only", action="append", choices=BENCHES, help="run only this benchmark (repeatable)")
+    parser.add_argument("--tasks", type=int, help="script time: tasks in the full history (1000)")
+    parser.add_argument("--rounds", type=int, help="script time and media size: timed reruns per page (25)")
+    parser.add_argument("--runs", type=int, help="success to playable: runs (10)")
+    parser.add_argument("--load-tasks", help="load: tasks in flight per round, comma-separated (40,200)")
+    parser.add_argument("--trickle", type=float, help="load: seconds the trickled result takes (40)")
+    parser.add_argument("--vendor-speed", type=float, help="load: vendors' pace, 1 = real (1)")
+    parser.add_argument("--sessions", type=int, help="media size: Chromium sessions (5)")
+    parser.add_argument("--results", type=int, help="media size: archived results per session (100)")
+    parser.add_argument("--result-mb", type=float, help="media size: size of each of those results, MB (10)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the Markdown")
+    options = parser.parse_args(argv)
+    for name, (full, quick) in DEFAULTS.items():
+        if getattr(options, name) is None:
+            setattr(options, name, quick if options.quick else full)
+    options.load_tasks = tuple(int(count) for count in str(options.load_tasks).split(","))
+    options.only = [name for name in BENCHES if name in (options.only or BENCHES)]
+    return options
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = _options(argv)
     # The bench calls services() outside any script run, which Streamlit notes on every call: noise here.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(lambda record: False)
     os.chdir(Path(__file__).resolve().parents[1])  # AppTest and the studio read .streamlit/ from here
-
-    load = os.getloadavg()[0]  # other work on the machine slows everything; ratios suffer less than times
-    print(f"Script times: {args.rounds} reruns per page, 0 and {args.tasks:,} tasks…", flush=True)
-    scripts = script_time.run(args.tasks, args.rounds)
-    print(f"Success to playable: {args.runs} runs in Chromium…", flush=True)
-    result = playable.run(args.runs)
-
+    load_average = os.getloadavg()[0]  # other work on the machine slows everything; ratios suffer less than times
+    command = " ".join(["python -m bench.run", *map(shlex.quote, argv if argv is not None else sys.argv[1:])])
+    sections = []
+    for name in options.only:
+        print(f"{STARTING[name](options)}…", flush=True)
+        try:
+            sections += [*SECTIONS[name](options), ""]
+        except Exception as error:  # one benchmark breaking (a busy machine, a timeout) must not lose the others
+            traceback.print_exc()
+            sections += [f"### {TITLES[name]}", "", f"**Failed** this run: {type(error).__name__}: {str(error).splitlines()[0]}", ""]
     lines = ["## Performance", "",
-             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs (load average {load:.1f} at the start), "
-             f"Python {platform.python_version()}, Streamlit {streamlit.__version__}. Reproduce with `.venv/bin/python -m bench.run` "
-             f"(options: `--tasks`, `--rounds`, `--runs`); how each figure is taken is described in "
-             f"`bench/script_time.py` and `bench/playable.py`.", "",
-             *_script_section(scripts, args.rounds), "", *_playable_section(result), ""]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs (load average {load_average:.1f} at "
+             f"the start), Python {platform.python_version()}, Streamlit {streamlit.__version__}, with "
+             f"`{command}`. Reproduce with `.venv/bin/python -m bench.run` (`--quick` for small numbers, `--help` "
+             f"for every option); how each figure is taken is described in `bench/script_time.py`, "
+             f"`bench/playable.py`, `bench/load.py` and `bench/media_size.py`.", "", *sections]
+    options.output.write_text("\n".join(lines), encoding="utf-8")
     print("\n" + "\n".join(lines))
-    print(f"Written to {RESULTS.relative_to(Path.cwd())}")
+    print(f"Written to {options.output}")
 
 
 if __name__ == "__main__":
