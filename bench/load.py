@@ -22,21 +22,18 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.standin import StandIn
-from lib import archive, studio
-from lib.config import Settings, load_settings
+from lib import studio
+from lib.app import build
+from lib.config import load_settings
 from lib.forms import EXAMPLES, FIXED
-from lib.keyring import Keyring
-from lib.kling import KlingClient
-from lib.poller import FIRST_INTERVAL, Poller
+from lib.poller import FIRST_INTERVAL
 from lib.sim import kling as sim_kling
 from lib.sim import vidu as sim_vidu
 from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
-from lib.store import IN_FLIGHT, Store
+from lib.store import IN_FLIGHT
 from lib.tasks import Endpoint, Provider, State, Task
-from lib.vidu import ViduClient
 
 OWNER = "local"
 LATENCY, TRICKLE = 0.3, 40.0
@@ -46,41 +43,6 @@ SUBMITTERS = 16  # people clicking Generate at once
 NO_COPY = "no copy could be kept"  # what the worker writes when archiving gave up
 # Issue 9's goals, for the first and second number of tasks of a run (40 and 200 by default).
 GOALS = ({"p95": 2.0, "max": 4.0}, {"p95": 5.0})
-
-
-@dataclass
-class _Studio:
-    """The parts lib.app.build(settings) returns (same field names), wired by hand until it exists."""
-
-    settings: Settings
-    store: Store
-    vendors: studio.Vendors
-    archive: archive.Archiver
-    keyring: Keyring
-    worker: Poller
-    simulator: None = None
-
-    def start(self) -> None:
-        self.worker.start()
-
-    def close(self) -> None:
-        self.worker.stop()
-
-
-def _engine(settings: Settings) -> _Studio:  # replace with lib.app.build
-    """Store + Poller + Archiver + clients, as lib/ui/runtime.py wires them for live vendors."""
-    store = Store(Path(settings.data_dir) / "studio.db")
-    vendors = studio.Vendors(
-        vidu=ViduClient(settings.vidu_api_key, profile=settings.vidu_profile, base_url=settings.vidu_base_url),
-        kling=KlingClient(access_key=settings.kling_access_key, secret_key=settings.kling_secret_key,
-                          api_key=settings.kling_api_key, region=settings.kling_region,
-                          base_url=settings.kling_base_url),
-        vidu_live=settings.vidu_live, kling_live=settings.kling_live)
-    archiver = archive.Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted)
-    keyring = Keyring(lambda provider, credentials: None)
-    worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archiver.archive,
-                    keyring=keyring)
-    return _Studio(settings, store, vendors, archiver, keyring, worker)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -192,7 +154,7 @@ def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, ti
             settings = load_settings({"STUDIO_DATA_DIR": folder, "VIDU_API_KEY": DEMO_VIDU_KEY,
                                       "VIDU_BASE_URL": standin.url, "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY,
                                       "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY, "KLING_BASE_URL": standin.url}, {})
-            engine = _engine(settings)
+            engine = build(settings)
             engine.start()
             try:
                 started = time.monotonic()
