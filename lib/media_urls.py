@@ -1,0 +1,103 @@
+"""Signed, expiring addresses for archived results, served by the studio's own route (`GET /media/<name>`).
+
+Pages hand these absolute URLs to `st.audio`, `st.video` and download links, so result bytes go from the
+archive's files to the browser through Starlette's `FileResponse` (HTTP Range requests included) and never
+through Streamlit's in-memory media store. The signature is an HMAC over the file name, the owner's folder, the
+expiry and the download name, with a secret made once in the data directory that never leaves the server.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+ROUTE = "/media"
+LIFETIME_SECONDS = 6 * 3600
+# Expiries are rounded up to a whole hour, so a card keeps the same address across reruns (a new address would
+# make the browser reload a playing clip) while every address still expires within LIFETIME + 1 h.
+STEP_SECONDS = 3600
+SECRET_FILE = "media-url-secret"
+TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg"}
+DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+REFUSED = "This link has expired or is not valid. Reload the page for a fresh one."
+
+
+def server_secret(data_dir: Path) -> bytes:
+    """The signing secret, created once (owner-only permissions) and then read, so links survive restarts."""
+    path = Path(data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a valid link allows: one archived file, optionally as a download under a given name."""
+
+    name: str
+    download_as: str | None
+
+
+class MediaLinks:
+    def __init__(self, secret: bytes, clock: Callable[[], float] = time.time,
+                 lifetime: float = LIFETIME_SECONDS):
+        self._secret, self._clock, self._lifetime = secret, clock, lifetime
+
+    def path(self, name: str, owner_folder: str, download_as: str | None = None) -> str:
+        """`/media/<name>?…`: a link to the archived file `name` (which lies in `owner_folder`)."""
+        if download_as is not None and not DOWNLOAD_NAME.fullmatch(download_as):
+            raise ValueError(f"not a safe download name: {download_as!r}")
+        expires = math.ceil((self._clock() + self._lifetime) / STEP_SECONDS) * STEP_SECONDS
+        query = {"o": owner_folder, "e": str(expires), **({"dl": download_as} if download_as else {})}
+        query["s"] = self._signature(name, query)
+        return f"{ROUTE}/{name}?{urlencode(query)}"
+
+    def check(self, name: str, query: Mapping[str, str]) -> Grant | None:
+        """The grant a request's name and query carry, or None when tampered with, expired or not the owner's."""
+        owner, expires, signature = query.get("o", ""), query.get("e", ""), query.get("s", "")
+        if not (owner and expires.isdigit() and signature) or not name.startswith(f"{owner}/"):
+            return None
+        if int(expires) < self._clock():
+            return None
+        wanted = {key: query[key] for key in ("o", "e", "dl") if key in query}
+        if not hmac.compare_digest(signature, self._signature(name, wanted)):
+            return None
+        return Grant(name, query.get("dl"))
+
+    def _signature(self, name: str, query: Mapping[str, str]) -> str:
+        message = "\n".join([name, query["o"], query["e"], query.get("dl", "")]).encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+def route(links: Callable[[], MediaLinks], resolve: Callable[[str], Path | None]) -> Route:
+    """`GET /media/<name>`: the archived file a valid link names; `resolve` maps a name to a file the archive
+    wrote (None for anything else), so a link can never reach outside the archive."""
+    async def serve(request: Request) -> Response:
+        name = request.path_params["name"]
+        grant = links().check(name, request.query_params)
+        path = resolve(name) if grant else None
+        if path is None:
+            return PlainTextResponse(REFUSED, status_code=403)
+        kind = TYPES.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
+        return FileResponse(path, media_type=kind, filename=grant.download_as,
+                            content_disposition_type="attachment" if grant.download_as else "inline",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+    return Route(f"{ROUTE}/{{name:path}}", serve, methods=["GET", "HEAD"])
