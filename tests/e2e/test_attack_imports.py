@@ -17,24 +17,29 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from lib import accounts
 from lib.archive import cover_name, media_name, owner_dir
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
 from lib.transfer import import_id
 from tests.e2e.conftest import start_studio, stop, wait_until_idle
 
-PASSWORD = "team-pw-imports"
+PASSWORD = "pw-imports-for-everyone"
+PEOPLE = ("ann", "bob", "carol", "dora", "eve", "frank")
 QUOTA_MB = 20
 ENVIRON = Path("/proc/self/environ")
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    """One password-protected studio with a 20 MB media quota, and Bob's own finished task with its file."""
+    """A studio with personal accounts and a 20 MB media quota, and Bob's own finished task with its file."""
     folder = tmp_path_factory.mktemp("attack-imports")
     data = folder / "data"
+    lines = [accounts.users_line(name, accounts.hash_password(PASSWORD)) for name in PEOPLE]
+    (folder / "secrets.toml").write_text("[users]\n" + "\n".join(lines) + "\n")
     process, url = start_studio(data, folder / "server.log",
-                                {"STUDIO_PASSWORD": PASSWORD, "STUDIO_MEDIA_QUOTA_MB": str(QUOTA_MB)})
+                                {"STREAMLIT_SECRETS_FILES": str(folder / "secrets.toml"),
+                                 "STUDIO_MEDIA_QUOTA_MB": str(QUOTA_MB)})
     store = Store(data / "studio.db")
     bob = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "bob's bell"}, owner="bob", task_id="bob-v",
                state=State.SUCCEEDED, media=(Media("audio", "https://cdn.example.com/b.mp3", "mp3",
@@ -49,11 +54,11 @@ def studio(tmp_path_factory):
 
 
 def sign_in(page: Page, url: str, name: str) -> None:
-    """Sign-in steps in one place: the gate asks for a name and the team password."""
+    """Sign-in steps in one place: the gate asks for the account's name and password."""
     page.goto(url)
     wait_until_idle(page)
     page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Team password").fill(PASSWORD)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     wait_until_idle(page)
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()

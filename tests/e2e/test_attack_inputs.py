@@ -186,7 +186,7 @@ def a_full_run(page: Page):
         }).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
     }""")
     yield
-    page.wait_for_function("window.runsEnded > 0")
+    page.wait_for_function("() => window.runsEnded > 0")
     wait_until_idle(page)
 
 
