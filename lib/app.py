@@ -17,6 +17,7 @@ from lib import sim
 from lib.archive import Archiver
 from lib.config import Settings
 from lib.keyring import Keyring
+from lib.media_urls import MediaLinks, server_secret
 from lib.kling import KlingClient
 from lib.poller import Poller
 from lib.store import Store
@@ -34,6 +35,7 @@ class Studio:
     keyring: Keyring
     worker: Poller
     simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
+    links: MediaLinks  # signed, expiring addresses of archived results (served by lib.media_urls.route)
 
     @property
     def poller(self) -> Poller:
@@ -108,4 +110,5 @@ def build(settings: Settings) -> Studio:
         if simulator:
             simulator.stop()
         raise
-    return Studio(settings, store, vendors, archive, keyring, worker, simulator)
+    links = MediaLinks(server_secret(Path(settings.data_dir)))
+    return Studio(settings, store, vendors, archive, keyring, worker, simulator, links)

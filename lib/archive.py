@@ -11,13 +11,13 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from lib import fetch
 from lib.errors import StudioError
-from lib.tasks import Media, Task
+from lib.tasks import Task
 from lib.transport import Transport
 
 MAX_BYTES = 512 * 1024 * 1024
@@ -26,8 +26,11 @@ ACCEPTED_TYPES = {"audio": ("audio/",), "video": ("video/",), "cover": ("image/"
 GENERIC_TYPES = ("application/octet-stream", "binary/octet-stream")  # what many CDNs send for any file
 FORMATS = ("mp3", "wav", "mp4")
 MAX_URL_CHARS = 4096
-# The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format> and <...>-<n>-cover.jpg.
-NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})(\.(?:mp3|wav|mp4)|-cover\.jpg)")
+# The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format>, <...>-<n>-cover.jpg and
+# <...>-<n>-watermarked.mp4.
+NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})(\.(?:mp3|wav|mp4)|-cover\.jpg|-watermarked\.mp4)")
+# Media fields naming the archive's copies, with the vendor address each is a copy of.
+COPIES = {"archived": "url", "archived_cover": "cover_url", "archived_watermarked": "watermarked_url"}
 
 
 class ArchiveError(StudioError):
@@ -52,6 +55,15 @@ def media_name(owner: str, task_id: str, number: int, format: str) -> str:
 
 def cover_name(owner: str, task_id: str, number: int) -> str:
     return f"{owner_dir(owner)}/{task_id}-{number}-cover.jpg"
+
+
+def copy_name(owner: str, task_id: str, number: int, copy: str, format: str) -> str:
+    """The name of one of a result's copies (`copy` is a key of COPIES)."""
+    if copy == "archived_cover":
+        return cover_name(owner, task_id, number)
+    if copy == "archived_watermarked":
+        return f"{owner_dir(owner)}/{task_id}-{number}-watermarked.mp4"
+    return media_name(owner, task_id, number, format)
 
 
 def is_archive_name(name) -> bool:
@@ -119,6 +131,13 @@ class Archiver:
         shape and `owner`'s folder, and be a regular file strictly inside the archive (no symlinks)."""
         if not is_archive_name(name) or name.split("/")[0] != owner_dir(owner):
             return None
+        return self.file(name)
+
+    def file(self, name) -> Path | None:
+        """The file the archiver wrote as `name`, whoever it belongs to (the media route, whose signed link
+        names the owner), or None: the same checks as `resolve` but the owner's."""
+        if not is_archive_name(name):
+            return None
         path = self.folder / name
         try:
             if not stat.S_ISDIR(path.parent.lstat().st_mode) or not stat.S_ISREG(path.lstat().st_mode):
@@ -139,14 +158,17 @@ class Archiver:
     def archive(self, task: Task) -> Task:
         """`task` with every media file (and video cover) saved; raises ArchiveError when one cannot be."""
         saved = []
-        for index, media in enumerate(task.media):
-            # A name the archiver did not write for this owner (from a forged answer) is never kept as a copy.
-            archived = media.archived if self.resolve(media.archived, task.owner) else self._download(
-                media.url, media_name(task.owner, task.id, index + 1, media.format), media.kind)
-            cover = media.archived_cover if self.resolve(media.archived_cover, task.owner) else None
-            if media.cover_url and not cover:
-                cover = self._download(media.cover_url, cover_name(task.owner, task.id, index + 1), "cover")
-            saved.append(Media(**{**media.__dict__, "archived": archived, "archived_cover": cover}))
+        for number, media in enumerate(task.media, start=1):
+            copies = {}
+            for copy, source in COPIES.items():
+                # A name the archiver did not write for this owner (from a forged answer) is never kept.
+                kept = getattr(media, copy) if self.resolve(getattr(media, copy), task.owner) else None
+                url = getattr(media, source)
+                if url and not kept:
+                    kept = self._download(url, copy_name(task.owner, task.id, number, copy, media.format),
+                                          "cover" if copy == "archived_cover" else media.kind)
+                copies[copy] = kept
+            saved.append(replace(media, **copies))
         return task.replace(media=tuple(saved))
 
     def _download(self, url: str, name: str, kind: str) -> str:

@@ -1,4 +1,4 @@
-"""Signed, expiring addresses for archived results, served by the studio's own route (`GET /media/<name>`).
+"""Signed, expiring addresses for archived results, served by the studio's own route (`GET /files/<name>`).
 
 Pages hand these absolute URLs to `st.audio`, `st.video` and download links, so result bytes go from the
 archive's files to the browser through Starlette's `FileResponse` (HTTP Range requests included) and never
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-ROUTE = "/media"
+ROUTE = "/files"  # Streamlit reserves /media/ for its own media store
 LIFETIME_SECONDS = 6 * 3600
 # Expiries are rounded up to a whole hour, so a card keeps the same address across reruns (a new address would
 # make the browser reload a playing clip) while every address still expires within LIFETIME + 1 h.
@@ -61,7 +61,7 @@ class MediaLinks:
         self._secret, self._clock, self._lifetime = secret, clock, lifetime
 
     def path(self, name: str, owner_folder: str, download_as: str | None = None) -> str:
-        """`/media/<name>?…`: a link to the archived file `name` (which lies in `owner_folder`)."""
+        """`/files/<name>?…`: a link to the archived file `name` (which lies in `owner_folder`)."""
         if download_as is not None and not DOWNLOAD_NAME.fullmatch(download_as):
             raise ValueError(f"not a safe download name: {download_as!r}")
         expires = math.ceil((self._clock() + self._lifetime) / STEP_SECONDS) * STEP_SECONDS
@@ -87,7 +87,7 @@ class MediaLinks:
 
 
 def route(links: Callable[[], MediaLinks], resolve: Callable[[str], Path | None]) -> Route:
-    """`GET /media/<name>`: the archived file a valid link names; `resolve` maps a name to a file the archive
+    """`GET /files/<name>`: the archived file a valid link names; `resolve` maps a name to a file the archive
     wrote (None for anything else), so a link can never reach outside the archive."""
     async def serve(request: Request) -> Response:
         name = request.path_params["name"]

@@ -55,6 +55,7 @@ class Media:
     watermarked_url: str | None = None
     archived: str | None = None  # path inside the archive folder once the studio has its own copy
     archived_cover: str | None = None
+    archived_watermarked: str | None = None  # the studio's copy of `watermarked_url`, when one was asked for
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.archive import Archiver, cover_name, is_archive_name, media_name, web_address
+from lib.archive import COPIES, Archiver, copy_name, is_archive_name, web_address
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
@@ -83,7 +83,7 @@ def export_zip(store: Store, archive: Archiver, owner: str | None, target: Binar
         for task in tasks:
             record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
             for media in record["media"]:
-                for name in ("archived", "archived_cover"):
+                for name in COPIES:
                     path = archive.resolve(media[name], task.owner)
                     if path:
                         bundle.write(path, f"media/{media[name]}")
@@ -159,7 +159,7 @@ def media_problems(media, limits: Limits = Limits()) -> list[str]:
         if isinstance(value, str) and value and len(value) <= limits.text_chars and not web_address(value):
             problems.append(f"a media {name} is not a web address")
     problems += _number(media, "duration", 0, 86400)
-    for name in ("archived", "archived_cover"):
+    for name in COPIES:
         value = media.get(name)
         if value is not None and not is_archive_name(value):
             problems.append("a media file name is not one Cue Studio makes")
@@ -313,8 +313,8 @@ def _bring_media(bundle: zipfile.ZipFile, archive: Archiver, task: Task, record:
     written, saved = [], []
     for number, (media, entry) in enumerate(zip(task.media, record.get("media", [])), start=1):
         copies = {}
-        for field_name, new in (("archived", media_name(task.owner, task.id, number, media.format)),
-                                ("archived_cover", cover_name(task.owner, task.id, number))):
+        for field_name in COPIES:
+            new = copy_name(task.owner, task.id, number, field_name, media.format)
             old = entry.get(field_name)  # validated to the archive's shape: used only to find the member
             try:
                 member = bundle.getinfo(f"media/{old}") if old else None

@@ -1,6 +1,6 @@
 """The studio's web server: Streamlit's ASGI app plus what runs once per process at start-up, the vendor
-callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`) served by the same process as the UI, and the
-security headers every answer carries."""
+callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`) and the archived results (`GET /files/…`, by
+signed link) served by the same process as the UI, and the security headers every answer carries."""
 from __future__ import annotations
 
 import base64
@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
-from lib import callbacks
+from lib import callbacks, media_urls
 from lib.tasks import Provider
 from lib.ui.runtime import services
 
@@ -69,7 +69,8 @@ def _receiver() -> callbacks.Receiver:
     return callbacks.receiver_for(current.settings, current.store, current.worker, current.vidu_key)
 
 
-routes = make_routes(_receiver)
+routes = [*make_routes(_receiver),
+          media_urls.route(lambda: services().links, lambda name: services().archive.file(name))]
 
 
 def _inline_script_hashes() -> str:

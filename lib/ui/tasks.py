@@ -1,14 +1,13 @@
 """Task cards, the live in-flight panel and the history list."""
 from __future__ import annotations
 
-import io
 import time
+from urllib.parse import urlsplit
 
 import streamlit as st
-from PIL import Image
 
 from lib import history, studio
-from lib.archive import Archiver, Playback, playback
+from lib.archive import Archiver, Playback, owner_dir, playback
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.plain import plain
@@ -23,9 +22,6 @@ PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "time
             Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 COVER_WIDTH = 160
-MAX_COVER_PIXELS = 4096 * 4096
-# What Pillow raises for a missing, damaged or oversized image (an imported cover can be any bytes).
-UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def reuse_settings(task: Task) -> None:
@@ -42,52 +38,49 @@ def _source(media: Media, owner: str, archive: Archiver) -> Playback:
     return playback(media, owner, archive)
 
 
-@st.cache_resource(max_entries=1000, show_spinner=False)
-def _thumbnail(path: str, modified_ns: int) -> bytes:
-    """The cover at display width, made once per file: st.image would decode and resize the full frame on
-    every rerun of every page showing the card. Same result as st.image's own resizing (bilinear, JPEG 90)."""
-    with Image.open(path) as image:
-        if image.width * image.height > MAX_COVER_PIXELS:  # an imported cover could claim any size
-            raise ValueError("cover too large")
-        if image.width > COVER_WIDTH:
-            height = round(image.height * COVER_WIDTH / image.width)
-            image = image.resize((COVER_WIDTH, height), Image.Resampling.BILINEAR)
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+def _base_url() -> str:
+    """The studio's address as the browser sees it (behind a proxy too), for absolute media links:
+    st.audio/st.video take only http(s) strings as addresses and any other string for a file name."""
+    parts = urlsplit(st.context.url or services().settings.public_url or "http://localhost")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
-def _cover(shown: Playback) -> None:
-    if not shown.cover:
-        return
-    try:
-        thumbnail = _thumbnail(str(shown.cover), shown.cover.stat().st_mtime_ns)
-    except UNREADABLE:  # missing, unreadable, not an image or too large: the video itself still plays
-        return
-    st.image(thumbnail, caption="Cover", width=COVER_WIDTH)
+def _link(path, owner: str, download_as: str | None = None) -> str:
+    """A signed, expiring link to an archived file (`path` from `Archiver.resolve`), served by /files."""
+    archive = services().archive
+    name = path.relative_to(archive.folder).as_posix()
+    return _base_url() + services().links.path(name, owner_dir(owner), download_as)
 
 
 def _media(task: Task) -> None:
+    """Players and downloads by signed link to the archive's copy, else the vendor's web address; never bytes
+    through Streamlit (its media store would hold every file of every page shown, for every session)."""
     archive = services().archive
-    for index, media in enumerate(task.media):
+    if task.copying:
+        st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
+    for number, media in enumerate(task.media, start=1):
         shown = _source(media, task.owner, archive)
         if shown.notice:
             st.warning(shown.notice)
         if not (shown.file or shown.url):
             continue
-        # A resolved archive file (a Path) or an http(s) address only: st.audio/st.video open any other string.
-        source = shown.file or shown.url
+        source = _link(shown.file, task.owner) if shown.file else shown.url
         if media.kind == "video":
-            _cover(shown)
+            if shown.cover:
+                st.image(_link(shown.cover, task.owner), caption="Cover", width=COVER_WIDTH)
             st.video(source, format=MIME["mp4"])
         else:
             if len(task.media) > 1:
                 st.caption(media.format.upper())
             st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
         if shown.file:
-            st.download_button(f"Download {media.format.upper()}", data=shown.file.read_bytes,
-                               file_name=f"{task.id}-{index + 1}.{media.format}", mime=MIME.get(media.format),
-                               key=f"dl_{task.id}_{index}", on_click="ignore", icon=":material/download:")
+            st.link_button(f"Download {media.format.upper()}", _link(shown.file, task.owner,
+                                                                    f"{task.id}-{number}.{media.format}"),
+                           icon=":material/download:")
+            if watermarked := archive.resolve(media.archived_watermarked, task.owner):
+                st.link_button("Download with watermark", _link(watermarked, task.owner,
+                                                                 f"{task.id}-{number}-watermarked.mp4"),
+                               icon=":material/download:")
         else:
             st.link_button(f"Open {media.format.upper()} at the vendor", shown.url, icon=":material/open_in_new:")
 

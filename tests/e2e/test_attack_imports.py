@@ -235,7 +235,7 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
                                 "it from.")).to_be_visible()
         expect(page.get_by_text("so it plays from the vendor's link").first).to_be_visible()
         expect(page.get_by_text("garbage cover")).to_be_visible()
-        expect(page.get_by_role("button", name="Download MP4")).to_be_visible()  # its own copy, even if odd
+        expect(page.get_by_role("link", name="Download MP4")).to_be_visible()  # its own copy, even if odd
         for content in served_media(page, studio["url"]):
             assert not any(secret in content for secret in forbidden_bytes(studio["data"]))
             assert b"root:" not in content
