@@ -52,12 +52,21 @@ def _link(path, owner: str, download_as: str | None = None) -> str:
     return _base_url() + services().links.path(name, owner_dir(owner), download_as)
 
 
+@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+def _copy_watch(studio_id: str) -> None:
+    """While the worker copies a result, say so, and redraw the page once the copy is there."""
+    stored = services().store.get(studio_id)
+    if stored is None or not stored.copying:
+        st.rerun()
+    st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
+
+
 def _media(task: Task) -> None:
     """Players and downloads by signed link to the archive's copy, else the vendor's web address; never bytes
     through Streamlit (its media store would hold every file of every page shown, for every session)."""
     archive = services().archive
     if task.copying:
-        st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
+        _copy_watch(task.id)
     for number, media in enumerate(task.media, start=1):
         shown = _source(media, task.owner, archive)
         if shown.notice:
