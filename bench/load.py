@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from bench.standin import StandIn
 from lib import studio
-from lib.app import build
+from lib.app import Studio, build
 from lib.config import load_settings
 from lib.forms import EXAMPLES, FIXED
 from lib.poller import FIRST_INTERVAL
@@ -94,7 +94,7 @@ def _body(endpoint: Endpoint, number: int) -> dict:
     return {**FIXED.get(endpoint, {}), **example, "prompt": f"{example['prompt']}, take {number + 1}"}
 
 
-def _submit(engine: _Studio, number: int) -> Task:
+def _submit(engine: Studio, number: int) -> Task:
     endpoint = Endpoint.VIDU_TEXT2AUDIO if number % 2 == 0 else Endpoint.KLING_TEXT2AUDIO
     task, _ = studio.submit(engine.store, engine.vendors, endpoint, _body(endpoint, number), OWNER)
     if task.state is State.FAILED or not task.task_id:
@@ -106,7 +106,7 @@ def _archived(task: Task) -> bool:
     return bool(task.media) and all(m.archived and (m.archived_cover or not m.cover_url) for m in task.media)
 
 
-def _watch(engine: _Studio, tasks: list[Task], timeout: float) -> tuple[dict[str, float], set[str]]:
+def _watch(engine: Studio, tasks: list[Task], timeout: float) -> tuple[dict[str, float], set[str]]:
     """{task: when the store first had it succeeded with its copy}, and the tasks that ended without one."""
     pending, stored, uncopied = {task.id for task in tasks}, {}, set()
     deadline = time.monotonic() + timeout
