@@ -121,3 +121,15 @@ def vendors_at(simulator_url: str) -> dict:
     return {"VIDU_API_KEY": DEMO_VIDU_KEY, "VIDU_BASE_URL": simulator_url,
             "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY, "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY,
             "KLING_BASE_URL": simulator_url}
+
+
+def sign_in(page: Page, url: str, name: str, password: str) -> None:
+    """Through the gate at `url` (a page address keeps its query through the sign-in), with a team password or
+    an account's password alike: the gate has one password box either way."""
+    page.goto(url)
+    wait_until_idle(page)
+    page.get_by_role("textbox", name="Your name").fill(name)
+    page.locator("input[type='password']").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_until_idle(page)
+    expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=30_000)

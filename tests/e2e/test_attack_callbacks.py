@@ -24,7 +24,7 @@ from lib.signatures import vidu_callback_headers, webhook_signature
 from lib.sim.options import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
 from lib.store import Store, _to_row
 from lib.tasks import Endpoint, State, Task
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
 
 PASSWORD = "correct horse battery staple"
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
@@ -203,16 +203,6 @@ def test_the_simulator_refuses_a_callback_address_aimed_at_its_own_control_plane
     assert still.status_code == 200 and still.json()["id"] == other["task_id"]  # nobody's tasks were wiped
 
 
-def sign_in(page: Page, url: str, name: str) -> None:
-    page.goto(url)
-    wait_until_idle(page)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Team password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    wait_until_idle(page)
-    expect(page.locator(".st-key-t2a_prompt textarea")).to_be_visible()
-
-
 def generate(page: Page, prompt: str, callback_url: str | None = None) -> None:
     page.locator(".st-key-t2a_prompt textarea").fill(prompt)
     if callback_url is not None:
@@ -263,7 +253,7 @@ class Inside:
 
 
 def test_hosted_studio_refuses_private_callback_addresses_and_redirected_downloads(hosted_demo, page):
-    sign_in(page, hosted_demo.url, "ann")
+    sign_in(page, hosted_demo.url, "ann", PASSWORD)
     generate(page, "First: a clock ticking")
     first = succeeded(hosted_demo, "ann", "First: a clock ticking")
     assert first.state is State.SUCCEEDED and first.media[0].archived

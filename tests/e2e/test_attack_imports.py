@@ -22,7 +22,7 @@ from lib.archive import cover_name, media_name, owner_dir
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
 from lib.transfer import import_id
-from tests.e2e.conftest import start_studio, stop, wait_until_idle
+from tests.e2e.conftest import sign_in, start_studio, stop, wait_until_idle
 
 PASSWORD = "pw-imports-for-everyone"
 PEOPLE = ("ann", "bob", "carol", "dora", "eve", "frank")
@@ -51,17 +51,6 @@ def studio(tmp_path_factory):
     yield {"url": url, "data": data, "store": store, "process": process, "bob": store.get(bob.id),
            "bob_file": data / "media" / name}
     stop(process)
-
-
-def sign_in(page: Page, url: str, name: str) -> None:
-    """Sign-in steps in one place: the gate asks for the account's name and password."""
-    page.goto(url)
-    wait_until_idle(page)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    wait_until_idle(page)
-    expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
 
 
 def open_page(page: Page, title: str) -> None:
@@ -148,7 +137,7 @@ def test_server_paths_and_other_owners_names_in_an_import_are_skipped_and_never_
         good,
     ]
     members = [("/proc/self/environ", b"x"), ("../studio.db", b"x"), (bob_name, b"ID3 ann's upload")]
-    sign_in(page, studio["url"], "ann")
+    sign_in(page, studio["url"], "ann", PASSWORD)
     message = upload(page, export(records, members))
     assert message.startswith("Imported 3 tasks; task 1 was skipped: "), message
     for number in (1, 2, 3, 4):
@@ -186,7 +175,7 @@ def test_a_zip_bomb_is_stopped_by_the_bytes_read_and_memory_stays_flat(page, stu
             for _ in range(400):  # 400 MB of zeros, well past the 20 MB quota; about 400 KB compressed
                 member.write(bytes(1 << 20))
     pid = studio["process"].pid
-    sign_in(page, studio["url"], "dora")
+    sign_in(page, studio["url"], "dora", PASSWORD)
     before = rss_kb(pid)
     message = upload(page, buffer.getvalue())
     growth_mb = (rss_kb(pid) - before) / 1024
@@ -199,7 +188,7 @@ def test_a_zip_bomb_is_stopped_by_the_bytes_read_and_memory_stays_flat(page, stu
 
 
 def test_a_damaged_or_foreign_file_is_refused_plainly(page, studio):
-    sign_in(page, studio["url"], "eve")
+    sign_in(page, studio["url"], "eve", PASSWORD)
     assert "not a Cue Studio history export" in upload(page, b"PK\x03\x04 this is no zip")
     deep = export([record(params={"a": json.loads("[" * 50 + "]" * 50)})])
     message = upload(page, deep)
@@ -226,7 +215,7 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
     (studio["data"] / "media" / garbage.media[0].archived_cover).write_bytes(b"\x89PNG\r\n\x1a\n broken")
     for task in (passwd, missing, environ, garbage):
         store.add(task)
-    sign_in(page, studio["url"], "carol")
+    sign_in(page, studio["url"], "carol", PASSWORD)
     for _ in range(2):  # the page works on every load, not only the first
         open_page(page, "History")
         no_exception(page)
@@ -240,7 +229,7 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
             assert not any(secret in content for secret in forbidden_bytes(studio["data"]))
             assert b"root:" not in content
         page.reload()
-        sign_in(page, studio["url"], "carol")
+        sign_in(page, studio["url"], "carol", PASSWORD)
     assert_bob_untouched(studio)
 
 
@@ -254,7 +243,7 @@ def test_an_export_holds_only_files_the_archive_wrote_for_that_person(page, stud
                                    Media("audio", "https://cdn.example.com/g.mp3", "mp3",
                                          archived=studio["bob"].media[0].archived,
                                          archived_cover=str(studio["data"] / "studio.db")))))
-    sign_in(page, studio["url"], "frank")
+    sign_in(page, studio["url"], "frank", PASSWORD)
     open_page(page, "Settings / status")
     with page.expect_download() as download:
         page.get_by_test_id("stDownloadButton").filter(has_text="Export history (ZIP)").click()

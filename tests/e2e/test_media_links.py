@@ -18,7 +18,7 @@ from lib import accounts
 from lib.archive import copy_name
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from tests.e2e.conftest import start_studio, stop, wait_until_idle
+from tests.e2e.conftest import sign_in, start_studio, stop
 
 PASSWORD = "pw-media-links"
 MEDIA_BYTES = re.compile(r'cache_memory_bytes\{cache_type="st_memory_media_file_storage"[^}]*\} (\d+)')
@@ -51,16 +51,6 @@ def studio(tmp_path_factory):
     stop(process)
 
 
-def _history(page: Page, url: str, name: str) -> None:
-    page.goto(f"{url}/history")
-    wait_until_idle(page)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    wait_until_idle(page)
-    expect(page.get_by_text(f"{name}'s video")).to_be_visible()
-
-
 def _src(page: Page) -> str:
     video = page.locator("[data-testid='stVideo']").first
     expect(video).to_have_attribute("src", re.compile(r"/files/"))
@@ -69,7 +59,8 @@ def _src(page: Page) -> str:
 
 def test_history_plays_by_signed_link_with_ranges_and_downloads(studio, page: Page):
     url, files = studio
-    _history(page, url, "ann")
+    sign_in(page, f"{url}/history", "ann", PASSWORD)
+    expect(page.get_by_text("ann's video")).to_be_visible()
     src = _src(page)
     assert src.startswith(f"{url}/files/")
     answer = requests.get(src, headers={"Range": "bytes=0-99"}, timeout=10)
@@ -88,7 +79,8 @@ def test_history_plays_by_signed_link_with_ranges_and_downloads(studio, page: Pa
 
 def test_tampered_links_and_other_peoples_files_are_refused(studio, page: Page):
     url, files = studio
-    _history(page, url, "ann")
+    sign_in(page, f"{url}/history", "ann", PASSWORD)
+    expect(page.get_by_text("ann's video")).to_be_visible()
     parts = urlsplit(_src(page))
     query = dict(parse_qsl(parts.query))
     bob_name = files["bob"].relative_to(files["bob"].parents[1]).as_posix()

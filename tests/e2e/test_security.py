@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect
 
 from lib.store import Store
 from lib.tasks import State
-from tests.e2e.conftest import ROOT, start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import ROOT, sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
 
 VIDU_KEY = "VDA_LEAKCHECK_7f3a91c2e5d84b06"
 KLING_ACCESS_KEY = "AK_LEAKCHECK_4b1e8d2a6c9f"
@@ -85,16 +85,6 @@ def hosted(tmp_path_factory):
     stop(keeper)
     stop(studio)
     stop(simulator)
-
-
-def sign_in(page: Page, url: str, name: str, password: str = PASSWORD) -> None:
-    page.goto(url)
-    wait_until_idle(page)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Team password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    wait_until_idle(page)
-    expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=30_000)
 
 
 NAV = {"sound": "Sound from text", "timed": "Timed sound", "video": "Video from text", "kling": "Kling sound",
@@ -296,7 +286,7 @@ def no_script_ran(page: Page) -> None:
 
 
 def test_html_and_script_in_prompts_names_and_vendor_messages_are_shown_as_text(page, hosted):
-    sign_in(page, hosted.url, HTML_NAME)
+    sign_in(page, hosted.url, HTML_NAME, PASSWORD)
     no_script_ran(page)
 
     open_page(page, "sound")
