@@ -39,7 +39,7 @@ class Settings:
     hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
-    poll_concurrency: int = 8  # queries in flight per vendor (lib/poller.py says why 8)
+    poll_concurrency: int = 32  # queries in flight per vendor (lib/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
 
     @property

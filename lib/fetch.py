@@ -20,6 +20,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from lib.errors import StudioError
+from lib.transport import POOL_SIZE
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -141,7 +142,7 @@ def _guard(transport) -> None:
     """Mount the peer-checking adapter on the transport's session once (a fake transport has no session)."""
     session = getattr(transport, "session", None)
     if session is not None and not isinstance(session.get_adapter("http://x"), PeerCheckingAdapter):
-        adapter = PeerCheckingAdapter()
+        adapter = PeerCheckingAdapter(pool_maxsize=POOL_SIZE)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
 

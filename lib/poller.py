@@ -46,10 +46,10 @@ LOOKUP_AFTER_SECONDS = 5.0
 KEY_CHECK_SECONDS = 5  # how soon a task waiting for its owner's own key looks again (no vendor call)
 STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check again later."
 # Queries in flight per vendor. Neither vendor publishes a rate limit for queries (Kling says there is none;
-# Vidu gives no figure), so the bound is ours: 8 stays within requests' pool of 10 connections per host and
-# still makes about 25 queries a second against a vendor answering in 0.3 s.
-POLL_CONCURRENCY = 8
-DOWNLOADS = 4  # results copied at once: each may be a large video, and they share the server's bandwidth
+# Vidu gives no figure), so the bound is ours: 32 polls about 100 tasks a second against a vendor answering in
+# 0.3 s, so a team's 200 tasks in flight are each seen about once a second (the transport keeps 64 connections).
+POLL_CONCURRENCY = 32
+DOWNLOADS = 8  # results copied at once: each may be a large video, and they share the server's bandwidth
 LEASE_SECONDS = 10  # a claimed task is not handed out again for this long (a poll takes well under that)
 COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
 NO_COPY = "The result is ready, but no copy could be kept: {reason}"

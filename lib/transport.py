@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from lib.errors import NetworkError
@@ -27,6 +28,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRIES = 4
 MAX_WAIT = 30.0  # seconds; also caps a vendor's Retry-After
 BASE_WAIT = 0.5
+POOL_SIZE = 64  # connections kept per host: as many as the worker's largest pool (STUDIO_POLL_CONCURRENCY ≤ 64)
 # Failures where the request may never have been fully sent or answered, so an idempotent call can try again.
 TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _this_thread = threading.local()
@@ -101,6 +103,15 @@ def _reached_server(exc: requests.RequestException) -> bool:
     return not isinstance(reason, NewConnectionError)
 
 
+def _session() -> requests.Session:
+    """A session that keeps up to POOL_SIZE connections per host: the worker has that many requests in flight."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_maxsize=POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class Transport:
     """One `requests.Session` with connect/read timeouts and the retry policy above."""
 
@@ -110,7 +121,7 @@ class Transport:
         self.vendor = vendor  # names the vendor in network-failure messages
         self.timeout = (connect_timeout, read_timeout)
         self.max_retries, self.max_wait, self.sleep = max_retries, max_wait, sleep
-        self.session = session or requests.Session()
+        self.session = session or _session()
 
     def request(self, method: str, url: str, *, headers: dict | None = None, json=None, params: dict | None = None,
                 retry: bool, stream: bool = False, allow_redirects: bool = True) -> requests.Response:
