@@ -49,7 +49,7 @@ STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check a
 # Vidu gives no figure), so the bound is ours: 32 polls about 100 tasks a second against a vendor answering in
 # 0.3 s, so a team's 200 tasks in flight are each seen about once a second (the transport keeps 64 connections).
 POLL_CONCURRENCY = 32
-DOWNLOADS = 8  # results copied at once: each may be a large video, and they share the server's bandwidth
+DOWNLOADS = 16  # results copied at once: each may be a large video, and they share the server's bandwidth
 LEASE_SECONDS = 10  # a claimed task is not handed out again for this long (a poll takes well under that)
 COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
 NO_COPY = "The result is ready, but no copy could be kept: {reason}"
