@@ -11,6 +11,7 @@ import random
 import time
 from pathlib import Path
 
+from lib.archive import copy_name
 from lib.forms import EXAMPLES, FIXED
 from lib.sim import media
 from lib.store import Store
@@ -57,22 +58,26 @@ def _pool(folder: Path) -> dict[Endpoint, list[list[tuple[str, str]]]]:
 
 
 def _media(endpoint: Endpoint, task_id: str, files: list[tuple[str, str]], archive: Path | None) -> tuple:
-    """The task's media records; with `archive`, each file gets its own archived name (a hard link to the pool)."""
+    """The task's media records; with `archive`, each file gets its own archived name (a hard link to the pool),
+    named the way the archiver names its copies (anything else the studio refuses to play)."""
     url = f"https://cdn.vendor.invalid/{task_id}"
 
-    def archived(fmt: str, name: str) -> str | None:
+    def archived(number: int, copy: str, fmt: str, name: str) -> str | None:
         if archive is None:
             return None
-        own = f"{FOLDER}/{task_id}.{fmt}"
+        own = copy_name(OWNER, task_id, number, copy, fmt)
+        (archive / own).parent.mkdir(parents=True, exist_ok=True)
         os.link(archive / FOLDER / "pool" / name, archive / own)
         return own
 
     if endpoint is Endpoint.VIDU_TEXT2VIDEO:
         (_, video), (_, cover) = files
-        return (Media("video", f"{url}.mp4", "mp4", 5.0, cover_url=f"{url}.jpg", archived=archived("mp4", video),
-                      archived_cover=archived("jpg", cover)),)
+        return (Media("video", f"{url}.mp4", "mp4", 5.0, cover_url=f"{url}.jpg",
+                      archived=archived(1, "archived", "mp4", video),
+                      archived_cover=archived(1, "archived_cover", "jpg", cover)),)
     return tuple(Media("audio", f"{url}.{fmt}", fmt, 5.0 if endpoint is Endpoint.KLING_TEXT2AUDIO else 10.0,
-                       archived=archived(fmt, name)) for fmt, name in files)
+                       archived=archived(number, "archived", fmt, name))
+                 for number, (fmt, name) in enumerate(files, start=1))
 
 
 def seed(data_dir: Path, count: int = 1000) -> Store:

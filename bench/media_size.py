@@ -20,6 +20,7 @@ import re
 import struct
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +29,21 @@ from playwright.sync_api import Page, sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from bench import script_time
+from lib import accounts
+from lib.archive import copy_name
 from lib.forms import EXAMPLES
 from lib.sim import media
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
 from lib.ui.runtime import services
 from pages.history import PAGE_SIZE
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_studio, stop, wait_until_idle
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_studio,
+    stop,
+    wait_until_idle,
+)
 
 MB = 1 << 20
 BIG, SMALL = 10 * MB, MB // 10
@@ -52,31 +61,33 @@ def _padded(video: bytes, size: int, tag: bytes) -> tuple[bytes, int]:
 
 
 def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
-    """One finished video task of `owner` per size, newest first, each with its own archived MP4 and cover."""
+    """One finished video task of `owner` (an owner key) per size, newest first, each with its own archived MP4
+    and cover under the names the archiver gives its copies."""
     store = Store(data_dir / "studio.db")
-    folder = data_dir / "media" / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    archive = data_dir / "media"
+    (archive / FOLDER).mkdir(parents=True, exist_ok=True)
     video, cover = media.render_video(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]["prompt"], 1, 320, 180, 1)
-    if not (folder / "cover.jpg").exists():
-        (folder / "cover.jpg").write_bytes(cover)
-    now, tasks, prefix = time.time(), [], re.sub(r"\W", "", owner.lower())
+    if not (archive / FOLDER / "cover.jpg").exists():
+        (archive / FOLDER / "cover.jpg").write_bytes(cover)
+    now, tasks = time.time(), []
     for number, size in enumerate(sizes):
-        task_id = f"{prefix}{number:04d}"
-        tag = f"cue-bench-{task_id}".encode()
+        studio_id = uuid.uuid5(uuid.NAMESPACE_URL, f"cue-bench/{owner}/{number}").hex
+        names = {copy: copy_name(owner, studio_id, 1, copy, "mp4") for copy in ("archived", "archived_cover")}
+        (archive / names["archived"]).parent.mkdir(parents=True, exist_ok=True)
+        tag = f"cue-bench-{studio_id}".encode()
         head, tail_at = _padded(video, size, tag)
-        with (folder / f"{task_id}.mp4").open("wb") as file:
+        with (archive / names["archived"]).open("wb") as file:
             file.write(head)
             file.seek(tail_at)  # the gap stays a hole: zeros when read, no room on disk
             file.write(tag)
-        os.link(folder / "cover.jpg", folder / f"{task_id}.jpg")
+        os.link(archive / FOLDER / "cover.jpg", archive / names["archived_cover"])
         created = now - 60 - number * 600
-        url = f"https://cdn.vendor.invalid/{task_id}"
-        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]), id=task_id, owner=owner,
+        url = f"https://cdn.vendor.invalid/{studio_id}"
+        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]), id=studio_id, owner=owner,
                     task_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
                     credits=35.0, created_at=created, updated_at=created + 30, started_at=created + 5,
                     finished_at=created + 30,
-                    media=(Media("video", f"{url}.mp4", "mp4", 1.0, cover_url=f"{url}.jpg",
-                                 archived=f"{FOLDER}/{task_id}.mp4", archived_cover=f"{FOLDER}/{task_id}.jpg"),))
+                    media=(Media("video", f"{url}.mp4", "mp4", 1.0, cover_url=f"{url}.jpg", **names),))
         store.add(task)
         tasks.append(task)
     return tasks
@@ -158,7 +169,7 @@ def _sign_in(page: Page, url: str, name: str) -> None:
     page.goto(url)
     wait_until_idle(page)
     page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Team password").fill(PASSWORD)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_test_id("stSidebarNav").wait_for(timeout=60_000)
     wait_until_idle(page)
@@ -186,8 +197,14 @@ def memory(sessions: int = 5, results: int = 100, size: int = BIG) -> Memory:
     with tempfile.TemporaryDirectory(prefix="cue-bench-memory-") as folder:
         data_dir = Path(folder) / "data"
         people = [f"Tester {number + 1}" for number in range(sessions)]
-        histories = {name: seed(data_dir, [size] * results, name) for name in people}
-        process, url = start_studio(data_dir, Path(folder) / "server.log", {"STUDIO_PASSWORD": PASSWORD})
+        histories = {name: seed(data_dir, [size] * results, accounts.normalise(name)) for name in people}
+        # Personal accounts, so each person's History holds their own 100 results (a team password would show
+        # one shared library).
+        accounts_file = Path(folder) / "secrets.toml"
+        accounts_file.write_text("[users]\n" + "".join(
+            accounts.users_line(name, accounts.hash_password(PASSWORD)) + "\n" for name in ["Warm-up", *people]))
+        process, url = start_studio(data_dir, Path(folder) / "server.log",
+                                    {"STREAMLIT_SECRETS_FILES": str(accounts_file)})
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -30,7 +30,13 @@ from playwright.sync_api import Page, sync_playwright
 
 from lib.store import Store
 from lib.tasks import State, Task
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_studio, stop, wait_until_idle
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_studio,
+    stop,
+    wait_until_idle,
+)
 
 TIMEOUT = 60
 # Runs before any page script: the first time each task card's media has its metadata, keyed by the card.

@@ -35,14 +35,14 @@ def test_most_in_window_counts_queries_closer_than_one_interval():
 
 
 def test_seeded_results_have_their_size_a_unique_tail_and_take_no_room(tmp_path):
-    tasks = media_size.seed(tmp_path, [media_size.BIG, media_size.SMALL], "Tester 1")
+    tasks = media_size.seed(tmp_path, [media_size.BIG, media_size.SMALL], "tester 1")
     files = [tmp_path / "media" / task.media[0].archived for task in tasks]
     assert [path.stat().st_size for path in files] == [media_size.BIG, media_size.SMALL]
     assert files[0].read_bytes()[-32:] != files[1].read_bytes()[-32:]
     assert files[0].stat().st_blocks * 512 < media_size.MB  # sparse: the padding is a hole
     head = files[0].read_bytes()[:16]
     assert head[4:8] == b"ftyp"  # still an MP4 from its first box
-    assert all(task.owner == "Tester 1" for task in tasks)
+    assert all(task.owner == "tester 1" for task in tasks)
 
 
 def test_the_stand_in_logs_every_query_and_knows_when_a_task_succeeded():
