@@ -52,13 +52,13 @@ def _link(path, owner: str, download_as: str | None = None) -> str:
     return _base_url() + services().links.path(name, owner_dir(owner), download_as)
 
 
-@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+@st.fragment(run_every=1.0)
 def _copy_watch(studio_id: str) -> None:
-    """While the worker copies a result, say so, and redraw the page once the copy is there."""
+    """While the worker copies a result, say so. The player keeps the vendor's link until the page is next
+    drawn: switching its address now would interrupt whoever is listening."""
     stored = services().store.get(studio_id)
-    if stored is None or not stored.copying:
-        st.rerun()
-    st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
+    if stored is not None and stored.copying:
+        st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
 
 
 def _media(task: Task) -> None:
