@@ -21,6 +21,7 @@ from lib.media_urls import MediaLinks, server_secret
 from lib.kling import KlingClient
 from lib.poller import Poller
 from lib.store import Store
+from lib.transfer import Exports
 from lib.studio import Vendors
 from lib.tasks import Provider
 from lib.vidu import ViduClient
@@ -35,7 +36,8 @@ class Studio:
     keyring: Keyring
     worker: Poller
     simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
-    links: MediaLinks  # signed, expiring addresses of archived results (served by lib.media_urls.route)
+    links: MediaLinks  # signed, expiring addresses of archived results and exports (lib.media_urls.route)
+    exports: Exports  # finished history exports, downloaded by signed link
 
     @property
     def poller(self) -> Poller:
@@ -111,4 +113,5 @@ def build(settings: Settings) -> Studio:
             simulator.stop()
         raise
     links = MediaLinks(server_secret(Path(settings.data_dir)))
-    return Studio(settings, store, vendors, archive, keyring, worker, simulator, links)
+    exports = Exports(Path(settings.data_dir) / "exports")
+    return Studio(settings, store, vendors, archive, keyring, worker, simulator, links, exports)

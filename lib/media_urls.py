@@ -29,7 +29,8 @@ LIFETIME_SECONDS = 6 * 3600
 # make the browser reload a playing clip) while every address still expires within LIFETIME + 1 h.
 STEP_SECONDS = 3600
 SECRET_FILE = "media-url-secret"
-TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg"}
+TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg", "zip": "application/zip"}
+EXPORTS_ROUTE = "/exports"
 DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 REFUSED = "This link has expired or is not valid. Reload the page for a fresh one."
 
@@ -60,16 +61,16 @@ class MediaLinks:
                  lifetime: float = LIFETIME_SECONDS):
         self._secret, self._clock, self._lifetime = secret, clock, lifetime
 
-    def path(self, name: str, owner_folder: str, download_as: str | None = None) -> str:
-        """`/files/<name>?…`: a link to the archived file `name` (which lies in `owner_folder`)."""
+    def path(self, name: str, owner_folder: str, download_as: str | None = None, route: str = ROUTE) -> str:
+        """`<route>/<name>?…`: a link to the file `name` (which lies in `owner_folder`) served by `route`."""
         if download_as is not None and not DOWNLOAD_NAME.fullmatch(download_as):
             raise ValueError(f"not a safe download name: {download_as!r}")
         expires = math.ceil((self._clock() + self._lifetime) / STEP_SECONDS) * STEP_SECONDS
         query = {"o": owner_folder, "e": str(expires), **({"dl": download_as} if download_as else {})}
-        query["s"] = self._signature(name, query)
-        return f"{ROUTE}/{name}?{urlencode(query)}"
+        query["s"] = self._signature(route, name, query)
+        return f"{route}/{name}?{urlencode(query)}"
 
-    def check(self, name: str, query: Mapping[str, str]) -> Grant | None:
+    def check(self, name: str, query: Mapping[str, str], route: str = ROUTE) -> Grant | None:
         """The grant a request's name and query carry, or None when tampered with, expired or not the owner's."""
         owner, expires, signature = query.get("o", ""), query.get("e", ""), query.get("s", "")
         if not (owner and expires.isdigit() and signature) or not name.startswith(f"{owner}/"):
@@ -77,27 +78,27 @@ class MediaLinks:
         if int(expires) < self._clock():
             return None
         wanted = {key: query[key] for key in ("o", "e", "dl") if key in query}
-        if not hmac.compare_digest(signature, self._signature(name, wanted)):
+        if not hmac.compare_digest(signature, self._signature(route, name, wanted)):
             return None
         return Grant(name, query.get("dl"))
 
-    def _signature(self, name: str, query: Mapping[str, str]) -> str:
-        message = "\n".join([name, query["o"], query["e"], query.get("dl", "")]).encode()
+    def _signature(self, route: str, name: str, query: Mapping[str, str]) -> str:
+        message = "\n".join([route, name, query["o"], query["e"], query.get("dl", "")]).encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
 
-def route(links: Callable[[], MediaLinks], resolve: Callable[[str], Path | None]) -> Route:
-    """`GET /files/<name>`: the archived file a valid link names; `resolve` maps a name to a file the archive
-    wrote (None for anything else), so a link can never reach outside the archive."""
+def route(links: Callable[[], MediaLinks], resolve: Callable[[str], Path | None], path: str = ROUTE) -> Route:
+    """`GET <path>/<name>`: the file a valid link names; `resolve` maps a name to a file the studio wrote there
+    (the archive's copies, or finished exports; None for anything else), so a link never reaches elsewhere."""
     async def serve(request: Request) -> Response:
         name = request.path_params["name"]
-        grant = links().check(name, request.query_params)
-        path = resolve(name) if grant else None
-        if path is None:
+        grant = links().check(name, request.query_params, path)
+        found = resolve(name) if grant else None
+        if found is None:
             return PlainTextResponse(REFUSED, status_code=403)
-        kind = TYPES.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
-        return FileResponse(path, media_type=kind, filename=grant.download_as,
+        kind = TYPES.get(found.suffix.lstrip(".").lower(), "application/octet-stream")
+        return FileResponse(found, media_type=kind, filename=grant.download_as,
                             content_disposition_type="attachment" if grant.download_as else "inline",
                             headers={"Cache-Control": "private, max-age=3600"})
 
-    return Route(f"{ROUTE}/{{name:path}}", serve, methods=["GET", "HEAD"])
+    return Route(f"{path}/{{name:path}}", serve, methods=["GET", "HEAD"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import time
 import struct
 import uuid
 import zipfile
@@ -17,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.archive import COPIES, Archiver, copy_name, is_archive_name, web_address
+from lib.archive import COPIES, Archiver, copy_name, is_archive_name, owner_dir, web_address
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
@@ -29,6 +31,8 @@ PAGE = 500
 CHUNK = 1 << 16
 NOT_FOLLOWED = "not_followed"
 KINDS = {"audio": ("mp3", "wav"), "video": ("mp4",)}
+EXPORT_NAME = re.compile(r"[0-9a-f]{16}/[0-9a-f]{32}\.zip")
+EXPORT_KEEP_SECONDS = 8 * 3600  # longer than a download link lives (lib.media_urls), then the file goes
 LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the studio wrote
 
 
@@ -92,6 +96,38 @@ def export_zip(store: Store, archive: Archiver, owner: str | None, target: Binar
             records.append(record)
         bundle.writestr("history.json", json.dumps({"format": FORMAT, "version": VERSION, "tasks": records},
                                                     indent=1))
+
+
+class Exports:
+    """Finished exports: written to files of their own (never built in memory) and downloaded by signed link
+    from the studio's own route, so the server streams them from disk. Old ones are removed as new ones come."""
+
+    def __init__(self, folder: Path, clock=time.time):
+        self.folder, self._clock = Path(folder), clock
+
+    def write(self, store: Store, archive: Archiver, owner: str, scope: str | None) -> str:
+        """Export `scope`'s tasks (everyone's for None) for `owner`; the name to link to."""
+        self.prune()
+        name = f"{owner_dir(owner)}/{uuid.uuid4().hex}.zip"
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        with partial.open("wb") as file:
+            export_zip(store, archive, scope, file)
+        partial.replace(target)
+        return name
+
+    def file(self, name: str) -> Path | None:
+        """The export `name`, if it is one this class wrote and still has."""
+        path = self.folder / name
+        if not EXPORT_NAME.fullmatch(name) or not path.is_file() or path.is_symlink():
+            return None
+        return path
+
+    def prune(self) -> None:
+        for path in self.folder.glob("*/*"):
+            if path.stat().st_mtime < self._clock() - EXPORT_KEEP_SECONDS:
+                path.unlink(missing_ok=True)
 
 
 # ---- validation: pure functions returning every problem ----

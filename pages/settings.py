@@ -1,13 +1,12 @@
 """Settings / status: which vendors are live or simulated, which keys are set (never the keys), credits."""
-import tempfile
 
 import pandas as pd
 import streamlit as st
 
 from lib.errors import StudioError
 from lib.plain import plain
-from lib.transfer import Limits, export_zip, import_zip
-from lib.ui import auth, keys
+from lib.transfer import Limits, import_zip
+from lib.ui import auth, keys, links
 from lib.ui.runtime import services
 
 
@@ -50,23 +49,16 @@ def page() -> None:
     st.caption(f"Data directory: {settings.data_dir}")
 
 
-def _export(owner: str | None):
-    """The export written to a temporary file (never built in memory), handed over as a file object (unbuffered:
-    the raw file is a type the download button reads)."""
-    current = services()
-    target = tempfile.TemporaryFile(buffering=0)
-    export_zip(current.store, current.archive, owner, target)
-    target.seek(0)
-    return target
-
-
 def _history_transfer() -> None:
     """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
     st.subheader("Your history")
     current, owner, scope = services(), auth.owner(), auth.scope()  # scope: everyone's, in the team library
-    st.download_button("Export history (ZIP)", data=lambda: _export(scope),
-                       file_name="cue-studio-history.zip", mime="application/zip", on_click="ignore",
-                       icon=":material/download:")
+    if st.button("Prepare an export (ZIP)", icon=":material/archive:"):
+        with st.spinner("Writing the export…"):
+            st.session_state["export_link"] = links.export_link(
+                current.exports.write(current.store, current.archive, owner, scope), owner)
+    if link := st.session_state.get("export_link"):
+        st.link_button("Download the export", link, icon=":material/download:")
     upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")
     if upload is not None and st.button("Import", icon=":material/upload:"):
         limits = Limits(owner_bytes=int(current.settings.media_quota_mb * 1024 ** 2))

@@ -70,7 +70,9 @@ def _receiver() -> callbacks.Receiver:
 
 
 routes = [*make_routes(_receiver),
-          media_urls.route(lambda: services().links, lambda name: services().archive.file(name))]
+          media_urls.route(lambda: services().links, lambda name: services().archive.file(name)),
+          media_urls.route(lambda: services().links, lambda name: services().exports.file(name),
+                           media_urls.EXPORTS_ROUTE)]
 
 
 def _inline_script_hashes() -> str:

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import streamlit as st
 
 from lib import history, studio
-from lib.archive import Archiver, Playback, owner_dir, playback
+from lib.archive import Archiver, Playback, playback
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.plain import plain
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.ui import auth
+from lib.ui.links import media_link
 from lib.ui.runtime import services
 
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
@@ -38,20 +38,6 @@ def _source(media: Media, owner: str, archive: Archiver) -> Playback:
     return playback(media, owner, archive)
 
 
-def _base_url() -> str:
-    """The studio's address as the browser sees it (behind a proxy too), for absolute media links:
-    st.audio/st.video take only http(s) strings as addresses and any other string for a file name."""
-    parts = urlsplit(st.context.url or services().settings.public_url or "http://localhost")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _link(path, owner: str, download_as: str | None = None) -> str:
-    """A signed, expiring link to an archived file (`path` from `Archiver.resolve`), served by /files."""
-    archive = services().archive
-    name = path.relative_to(archive.folder).as_posix()
-    return _base_url() + services().links.path(name, owner_dir(owner), download_as)
-
-
 @st.fragment(run_every=1.0)
 def _copy_watch(studio_id: str) -> None:
     """While the worker copies a result, say so. The player keeps the vendor's link until the page is next
@@ -73,21 +59,21 @@ def _media(task: Task) -> None:
             st.warning(shown.notice)
         if not (shown.file or shown.url):
             continue
-        source = _link(shown.file, task.owner) if shown.file else shown.url
+        source = media_link(shown.file, task.owner) if shown.file else shown.url
         if media.kind == "video":
             if shown.cover:
-                st.image(_link(shown.cover, task.owner), caption="Cover", width=COVER_WIDTH)
+                st.image(media_link(shown.cover, task.owner), caption="Cover", width=COVER_WIDTH)
             st.video(source, format=MIME["mp4"])
         else:
             if len(task.media) > 1:
                 st.caption(media.format.upper())
             st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
         if shown.file:
-            st.link_button(f"Download {media.format.upper()}", _link(shown.file, task.owner,
+            st.link_button(f"Download {media.format.upper()}", media_link(shown.file, task.owner,
                                                                     f"{task.id}-{number}.{media.format}"),
                            icon=":material/download:")
             if watermarked := archive.resolve(media.archived_watermarked, task.owner):
-                st.link_button("Download with watermark", _link(watermarked, task.owner,
+                st.link_button("Download with watermark", media_link(watermarked, task.owner,
                                                                  f"{task.id}-{number}-watermarked.mp4"),
                                icon=":material/download:")
         else:

@@ -133,3 +133,15 @@ def sign_in(page: Page, url: str, name: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     wait_until_idle(page)
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=30_000)
+
+
+def download_export(page: Page) -> bytes:
+    """The history export from Settings (already open): prepared on the server, then fetched by its signed
+    link the way the browser's download would."""
+    page.get_by_role("button", name="Prepare an export (ZIP)").click()
+    link = page.get_by_role("link", name="Download the export")
+    expect(link).to_be_visible()
+    answer = requests.get(link.get_attribute("href"), timeout=30)
+    assert answer.ok and answer.headers["content-type"] == "application/zip", answer.status_code
+    assert answer.headers["content-disposition"].startswith("attachment")
+    return answer.content

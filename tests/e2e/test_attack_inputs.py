@@ -22,7 +22,7 @@ from lib.store import Store
 from lib.tasks import Endpoint, State, Task
 from lib.sim.options import DEMO_VIDU_KEY
 from tests.e2e import hostile_client as hc
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import download_export, start_simulator, start_studio, stop, vendors_at, wait_until_idle
 
 CPU_BOUND_SECONDS = 5  # a safety bound for one forged message; the unbounded code took 66 s
 HOSTILE_MARKDOWN = ("![pixel](http://127.0.0.1:9/pixel.png) [click me](https://evil.example) **loud** :red[red] "
@@ -132,9 +132,7 @@ def test_a_vendor_echoing_the_key_never_shows_or_keeps_it(studio, fault, page: P
     assert b"is not allowed here" in stored and DEMO_VIDU_KEY.encode() not in stored
     page.goto(f"{studio.url}/settings")
     wait_until_idle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export history (ZIP)").click()
-    with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as export:
+    with zipfile.ZipFile(io.BytesIO(download_export(page))) as export:
         contents = b"".join(export.read(name) for name in export.namelist())
     assert b"is not allowed here" in contents and DEMO_VIDU_KEY.encode() not in contents
 

@@ -7,7 +7,9 @@ person's file is refused, and Streamlit's in-memory media store holds no result 
 """
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -18,7 +20,7 @@ from lib import accounts
 from lib.archive import copy_name
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from tests.e2e.conftest import sign_in, start_studio, stop
+from tests.e2e.conftest import download_export, sign_in, start_studio, stop
 
 PASSWORD = "pw-media-links"
 MEDIA_BYTES = re.compile(r'cache_memory_bytes\{cache_type="st_memory_media_file_storage"[^}]*\} (\d+)')
@@ -95,3 +97,16 @@ def test_tampered_links_and_other_peoples_files_are_refused(studio, page: Page):
         answer = requests.get(f"{url}{path}?{urlencode(params)}", timeout=10)
         assert answer.status_code in (400, 403, 404), what
         assert b"bob" not in answer.content and b"SQLite" not in answer.content, what
+
+
+def test_the_export_is_a_file_served_by_signed_link_and_only_by_its_own_route(studio, page: Page):
+    url, _ = studio
+    sign_in(page, f"{url}/settings", "ann", PASSWORD)
+    with zipfile.ZipFile(io.BytesIO(download_export(page))) as bundle:
+        assert "ann's video" in bundle.read("history.json").decode() and "bob's" not in bundle.read(
+            "history.json").decode()
+    parts = urlsplit(page.get_by_role("link", name="Download the export").get_attribute("href"))
+    moved = parts.path.replace("/exports/", "/files/", 1)
+    assert requests.get(f"{url}{moved}?{parts.query}", timeout=10).status_code == 403
+    query = dict(parse_qsl(parts.query))
+    assert requests.get(f"{url}{parts.path}", params={**query, "dl": "x.zip"}, timeout=10).status_code == 403

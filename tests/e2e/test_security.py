@@ -16,7 +16,6 @@ import sys
 import time
 import tomllib
 import zipfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -25,7 +24,7 @@ from playwright.sync_api import Page, expect
 
 from lib.store import Store
 from lib.tasks import State
-from tests.e2e.conftest import ROOT, sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import ROOT, download_export, sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
 
 VIDU_KEY = "VDA_LEAKCHECK_7f3a91c2e5d84b06"
 KLING_ACCESS_KEY = "AK_LEAKCHECK_4b1e8d2a6c9f"
@@ -230,9 +229,7 @@ def test_no_secret_reaches_a_page_a_frame_the_log_the_store_or_an_export(page, h
     # The credit balance: a call that went out with the Vidu key.
     expect(page.get_by_text("Credits left").first).to_be_visible(timeout=30_000)
     look("settings")
-    with page.expect_download() as download:
-        page.get_by_test_id("stDownloadButton").filter(has_text="Export history (ZIP)").click()
-    export = Path(download.value.path()).read_bytes()
+    export = download_export(page)
     look("settings, after export")
     time.sleep(1)  # let the last frames and log lines arrive
     look("end")

@@ -1,0 +1,29 @@
+"""Absolute, signed links to what the studio serves from its own files: archived results and exports."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from lib.archive import owner_dir
+from lib.media_urls import EXPORTS_ROUTE
+from lib.ui.runtime import services
+
+
+def _base_url() -> str:
+    """The studio's address as the browser sees it (behind a proxy too): st.audio/st.video take only http(s)
+    strings as addresses and any other string for a file name."""
+    parts = urlsplit(st.context.url or services().settings.public_url or "http://localhost")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def media_link(path: Path, owner: str, download_as: str | None = None) -> str:
+    """A link to an archived file (`path` from `Archiver.resolve`), served by /files."""
+    name = path.relative_to(services().archive.folder).as_posix()
+    return _base_url() + services().links.path(name, owner_dir(owner), download_as)
+
+
+def export_link(name: str, owner: str) -> str:
+    """A download link to a finished export (`Exports.write`), served by /exports."""
+    return _base_url() + services().links.path(name, owner_dir(owner), "cue-studio-history.zip", EXPORTS_ROUTE)
