@@ -1,6 +1,7 @@
 """History export and import: the same history comes back as the importer's own records, nothing twice."""
 import io
 import json
+import os
 import uuid
 import zipfile
 
@@ -9,7 +10,7 @@ import pytest
 from lib.archive import Archiver, media_name, owner_dir
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from lib.transfer import NOT_FOLLOWED, ImportProblem, export_zip, import_id, import_zip
+from lib.transfer import EXPORT_KEEP_SECONDS, NOT_FOLLOWED, Exports, ImportProblem, export_zip, import_id, import_zip
 
 ANN_TASK, QUEUED_TASK = uuid.uuid4().hex, uuid.uuid4().hex
 
@@ -122,3 +123,18 @@ def test_bad_files_are_refused_plainly(tmp_path, content, message):
     store, archive = instance(tmp_path)
     with pytest.raises(ImportProblem, match=message):
         import_zip(store, archive, "ann", io.BytesIO(content))
+
+
+def test_exports_are_files_of_their_own_found_only_by_their_names_and_pruned(tmp_path):
+    now = [1_000_000.0]
+    store, archive = Store(tmp_path / "studio.db"), Archiver(tmp_path / "media")
+    store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "rain"}, owner="ann", state=State.FAILED))
+    exports = Exports(tmp_path / "exports", clock=lambda: now[0])
+    name = exports.write(store, archive, "ann", "ann")
+    with zipfile.ZipFile(exports.file(name)) as bundle:
+        assert "rain" in bundle.read("history.json").decode()
+    for other in ("../studio.db", name.replace(".zip", ".part"), name.split("/")[1], "/etc/passwd"):
+        assert exports.file(other) is None
+    os.utime(exports.file(name), (now[0] - EXPORT_KEEP_SECONDS - 1,) * 2)
+    exports.prune()
+    assert exports.file(name) is None
