@@ -27,7 +27,7 @@ from bench.standin import StandIn
 from lib import studio
 from lib.app import build
 from lib.config import load_settings
-from lib.forms import EXAMPLES, FIXED
+from lib.endpoints import spec
 from lib.poller import FIRST_INTERVAL
 from lib.sim import kling as sim_kling
 from lib.sim import vidu as sim_vidu
@@ -90,8 +90,9 @@ class Round:
 
 
 def _body(endpoint: Endpoint, number: int) -> dict:
-    example = EXAMPLES[endpoint][number % len(EXAMPLES[endpoint])]
-    return {**FIXED.get(endpoint, {}), **example, "prompt": f"{example['prompt']}, take {number + 1}"}
+    examples = spec(endpoint).examples
+    example = examples[number % len(examples)]
+    return {**spec(endpoint).fixed, **example, "prompt": f"{example['prompt']}, take {number + 1}"}
 
 
 def _submit(engine: _Studio, number: int) -> Task:

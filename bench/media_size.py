@@ -28,7 +28,7 @@ from playwright.sync_api import Page, sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from bench import script_time
-from lib.forms import EXAMPLES
+from lib.endpoints import spec
 from lib.sim import media
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
@@ -56,7 +56,7 @@ def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
     store = Store(data_dir / "studio.db")
     folder = data_dir / "media" / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    video, cover = media.render_video(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]["prompt"], 1, 320, 180, 1)
+    video, cover = media.render_video(spec(Endpoint.VIDU_TEXT2VIDEO).examples[0]["prompt"], 1, 320, 180, 1)
     if not (folder / "cover.jpg").exists():
         (folder / "cover.jpg").write_bytes(cover)
     now, tasks, prefix = time.time(), [], re.sub(r"\W", "", owner.lower())
@@ -71,7 +71,7 @@ def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
         os.link(folder / "cover.jpg", folder / f"{task_id}.jpg")
         created = now - 60 - number * 600
         url = f"https://cdn.vendor.invalid/{task_id}"
-        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]), id=task_id, owner=owner,
+        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(spec(Endpoint.VIDU_TEXT2VIDEO).examples[0]), id=task_id, owner=owner,
                     task_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
                     credits=35.0, created_at=created, updated_at=created + 30, started_at=created + 5,
                     finished_at=created + 30,

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import jwt
 import requests
 
+from lib.endpoints import spec
 from lib.errors import ConfigError, InvalidRequest, NetworkError, Problem, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
@@ -19,7 +20,7 @@ from lib.validation import as_number, validate_kling_text2audio
 from lib.vendor import Dialect, text
 
 REGIONS = {"singapore": "https://api-singapore.klingai.com", "beijing": "https://api-beijing.klingai.com"}
-PATH = "/v1/audio/text-to-audio"
+PATH = spec(Endpoint.KLING_TEXT2AUDIO).path
 PAGE_RANGE = (1, 1000)
 PAGE_SIZE_RANGE = (1, 500)
 

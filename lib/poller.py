@@ -28,7 +28,7 @@ import requests
 
 from lib import history, studio
 from lib.errors import NetworkError, StudioError, VendorError, redact
-from lib.history import TYPICAL_SECONDS
+from lib.endpoints import spec
 from lib.keyring import Keyring
 from lib.store import Store
 from lib.tasks import Provider, State, Task
@@ -72,7 +72,7 @@ def near_end(task: Task, now: float) -> bool:
     """
     if task.state is not State.RUNNING or not task.started_at:
         return False
-    elapsed, typical = now - task.started_at, TYPICAL_SECONDS[task.endpoint]
+    elapsed, typical = now - task.started_at, spec(task.endpoint).typical_seconds
     if task.progress:
         return elapsed * (100 - task.progress) / task.progress <= max(MAX_INTERVAL, typical / 2)
     return typical / 2 - MAX_INTERVAL <= elapsed <= 3 * typical

@@ -38,11 +38,15 @@ class Endpoint(StrEnum):
 
     @property
     def provider(self) -> Provider:
-        return Provider(self.value.split(".")[0])
+        from lib.endpoints import spec  # the specs import this module
+
+        return spec(self).provider
 
     @property
     def media_kind(self) -> str:
-        return "video" if self is Endpoint.VIDU_TEXT2VIDEO else "audio"
+        from lib.endpoints import spec
+
+        return spec(self).media_kind
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from lib.archive import Archiver, cover_name, is_archive_name, media_name, web_a
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from lib.validation import VALIDATORS
+from lib.endpoints import SPECS
 
 FORMAT = "cue-studio-history"
 VERSION = 1
@@ -192,8 +192,8 @@ def record_problems(record, limits: Limits = Limits()) -> list[str]:
         problems.append("params hold a number that is not finite")
     elif len(json.dumps(params)) > limits.params_chars:
         problems.append(f"params are longer than {limits.params_chars} characters")
-    elif record.get("endpoint") in VALIDATORS:  # the rules the studio applied when the task was made
-        problems += [f"its settings are not valid: {p.message}" for p in VALIDATORS[record["endpoint"]](params)]
+    elif record.get("endpoint") in SPECS:  # the rules the studio applied when the task was made
+        problems += [f"its settings are not valid: {p.message}" for p in SPECS[record["endpoint"]].validator(params)]
     media = record.get("media", [])
     if not isinstance(media, list):
         problems.append("media is not a list")

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from lib import endpoints
 from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
@@ -25,11 +26,7 @@ PROFILES = {
     "vidu-cn": ("https://api.vidu.cn", "Token"),
     "kkiai": ("https://www.kkiai.com", "Bearer"),
 }
-PATHS = {
-    Endpoint.VIDU_TEXT2AUDIO: "/ent/v2/text2audio",
-    Endpoint.VIDU_TIMING2AUDIO: "/ent/v2/timing2audio",
-    Endpoint.VIDU_TEXT2VIDEO: "/ent/v2/text2video",
-}
+PATHS = {s.endpoint: s.path for s in endpoints.of(Provider.VIDU)}
 AUDIO_FORMATS = ("mp3", "wav")
 CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
 LIST_PATH = "/ent/v2/tasks"

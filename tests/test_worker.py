@@ -17,7 +17,7 @@ import requests
 from lib import poller as poller_module
 from lib.archive import Archiver
 from lib.errors import VendorError
-from lib.history import TYPICAL_SECONDS
+from lib.endpoints import spec
 from lib.poller import FIRST_INTERVAL, MAX_INTERVAL, Poller, copy_failure, describe, near_end, next_interval
 from lib.sim import DEMO_VIDU_KEY, start
 from lib.store import Store
@@ -143,7 +143,7 @@ class MediaServer:
 
 def test_near_the_expected_end_polls_every_first_interval():
     now = 10_000.0
-    typical = TYPICAL_SECONDS[Endpoint.VIDU_TEXT2VIDEO]
+    typical = spec(Endpoint.VIDU_TEXT2VIDEO).typical_seconds
     video = Task(Endpoint.VIDU_TEXT2VIDEO, {}, state=State.RUNNING, started_at=now)
     assert not near_end(video, now + 1)  # just started on a minute-long video: far from the end
     assert near_end(video, now + typical - 1)

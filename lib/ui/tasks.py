@@ -9,6 +9,7 @@ from PIL import Image
 
 from lib import history, studio
 from lib.archive import Archiver, Playback, playback
+from lib.endpoints import spec
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.plain import plain
@@ -19,8 +20,6 @@ from lib.ui.runtime import services
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
 # per task; reading 4x as often means a result shows up about 0.1-0.3 s after it is stored, not up to 1 s later.
 LIVE_REFRESH_SECONDS = 0.25
-PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "timed",
-            Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 COVER_WIDTH = 160
 MAX_COVER_PIXELS = 4096 * 4096
@@ -34,7 +33,7 @@ def reuse_settings(task: Task) -> None:
         st.session_state[key(task.endpoint, field)] = value
     revision = key(task.endpoint, "revision")  # widgets that hold a copy (the timeline table) start afresh
     st.session_state[revision] = st.session_state.get(revision, 0) + 1
-    st.session_state["open_page"] = PAGE_FOR[task.endpoint]
+    st.session_state["open_page"] = spec(task.endpoint).page
 
 
 def _source(media: Media, owner: str, archive: Archiver) -> Playback:
@@ -98,14 +97,14 @@ def card(task: Task, now: float) -> None:
     with st.container(border=True, key=f"task_{task.id}"):
         # One Markdown line with the badge directive (what st.badge writes) instead of two columns: four fewer
         # elements per card, and the cards are most of what History renders.
-        st.markdown(f"**{history.ENDPOINT_LABELS[task.endpoint]}** · "
+        st.markdown(f"**{spec(task.endpoint).label}** · "
                     f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
         st.text(history.summary(task))
         facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
         if auth.team_library():  # a shared library: say whose it is (a typed label)
             facts.insert(0, "by " + plain(task.owner))
         if task.credits is not None:
-            facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
+            facts.append(f"{task.credits:g} {spec(task.endpoint).unit}")
         if task.imported:
             facts.insert(0, "Imported")
         facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
