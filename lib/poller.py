@@ -208,7 +208,9 @@ class Poller:
     def _poll(self, task: Task) -> Task:
         now = time.time()
         interval, deadline = self.store.poll_plan(task.id)
-        unconfirmed = task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU
+        # No id to ask the vendor by (Kling's tasks always have the external id the studio gave them): only the
+        # vendor's task list can tell what became of the create.
+        unconfirmed = task.state is State.SUBMITTED and not task.task_id and not task.external_id
         if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
             self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
@@ -261,10 +263,10 @@ class Poller:
         lost) to the task Vidu made of it, found in Vidu's task list; it is then followed as usual. Nothing is
         ever sent again. If the list has no such task by LOST_AFTER_SECONDS, say what to look for instead."""
         def taken(vendor_id: str) -> bool:
-            return self.store.find_by_vendor_id(Provider.VIDU, vendor_id) is not None
+            return self.store.find_by_vendor_id(task.provider, vendor_id) is not None
 
         try:
-            found = vendors.vidu.find_created(task, taken)
+            found = vendors.client(task.provider).find_created(task, taken)
         except (VendorError, NetworkError) as error:
             log.info("looking up unconfirmed task %s in Vidu's task list failed: %s", task.id, error)
             interval = next_interval(interval, changed=False, error=True)

@@ -251,7 +251,9 @@ def _objects(answer: dict, *names: str) -> list[dict]:
 
 
 class ViduClient:
-    """Vidu's create, query, cancel and credits calls for one API key and host profile."""
+    """Vidu's create, query, cancel and credits calls for one API key and host profile (a `VendorClient`)."""
+
+    supports_cancel = True
 
     def __init__(self, api_key: str, profile: str = "vidu-global", base_url: str | None = None,
                  transport: Transport | None = None):
@@ -276,6 +278,22 @@ class ViduClient:
             err.task = Task(endpoint=endpoint, params=body)
             raise
         return parse_created(endpoint, answer, body)
+
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        """Vidu passes text2video's `payload` back in its task list: a tag naming the studio's task, when the
+        person left it empty."""
+        if endpoint is Endpoint.VIDU_TEXT2VIDEO and not body.get("payload"):
+            return {**body, "payload": payload_tag(studio_id)}
+        return body
+
+    def create_task(self, task: Task) -> Task:
+        return self.create(task.endpoint, task.params)
+
+    def query_task(self, task: Task) -> Task:
+        return self.query(task.task_id, task.endpoint)
+
+    def cancel_task(self, task: Task) -> None:
+        self.cancel(task.task_id)
 
     def query(self, task_id: str, endpoint: Endpoint | None = None) -> Task:
         task = parse_query(self._call("GET", f"{self._task_path(task_id)}/creations", retry=True), endpoint)

@@ -5,8 +5,10 @@ engineer's report): answers are dicts of Task fields or exceptions, taken in ord
 """
 from __future__ import annotations
 
+from lib.kling import KlingClient
 from lib.studio import Vendors
-from lib.tasks import Endpoint, State, Task
+from lib.tasks import Endpoint, Provider, State, Task
+from lib.vidu import ViduClient
 
 
 class ScriptedClient:
@@ -41,6 +43,25 @@ class ScriptedClient:
 
     def cancel(self, task_id) -> None:
         self.cancelled.append(task_id)
+
+    # The VendorClient interface, as the real clients map it onto their own calls.
+    supports_cancel = True
+
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        real = KlingClient if endpoint.provider is Provider.KLING else ViduClient
+        return real.traceable(self, endpoint, body, studio_id)
+
+    def create_task(self, task: Task) -> Task:
+        return (self.create(task.params) if task.provider is Provider.KLING
+                else self.create(task.endpoint, task.params))
+
+    def query_task(self, task: Task) -> Task:
+        if task.provider is Provider.KLING:
+            return self.query(task.task_id, external_id=None if task.task_id else task.external_id)
+        return self.query(task.task_id, task.endpoint)
+
+    def cancel_task(self, task: Task) -> None:
+        self.cancel(task.task_id)
 
     def find_created(self, task: Task, taken=lambda vendor_id: False) -> str | None:
         self.searched.append(task.id)

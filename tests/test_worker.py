@@ -98,6 +98,9 @@ class Client:
                 self.active -= 1
         return Task(endpoint or Endpoint.KLING_TEXT2AUDIO, params={}, **fields)
 
+    def query_task(self, task: Task) -> Task:  # the VendorClient call the poller makes
+        return self.query(task.task_id or task.external_id, task.endpoint)
+
 
 def running_then_done(after: int):
     """Progress that moves on every query, then success with one sound after `after` queries."""

@@ -13,7 +13,7 @@ from lib.endpoints import spec
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.plain import plain
-from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.tasks import Endpoint, Media, State, Task
 from lib.ui import auth
 from lib.ui.runtime import services
 
@@ -123,7 +123,7 @@ def _progress(task: Task, now: float) -> None:
     estimate = history.estimate(task, now)
     text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
     st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
-    if task.provider is Provider.VIDU and task.state is State.QUEUED and task.task_id:
+    if task.state is State.QUEUED and task.task_id and services().vendors.client(task.provider).supports_cancel:
         if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
             try:
                 # A task sent with its owner's own key is cancelled with that key, and only by that account.
