@@ -88,7 +88,7 @@ def seed(data_dir: Path, count: int = 1000) -> Store:
         state = IN_FLIGHT[number] if in_flight else CYCLE[number % len(CYCLE)]
         examples = spec(endpoint).examples
         params = {**spec(endpoint).fixed, **examples[number % len(examples)]}
-        task = Task(endpoint, params, owner=OWNER, task_id=str(10**17 + number), state=state,
+        task = Task(endpoint, params, owner=OWNER, vendor_id=str(10**17 + number), state=state,
                     raw_state=state.value, created_at=created, updated_at=created + 30,
                     credits=None if in_flight else 10.0)
         if state is State.RUNNING:

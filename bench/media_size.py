@@ -72,7 +72,7 @@ def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
         created = now - 60 - number * 600
         url = f"https://cdn.vendor.invalid/{task_id}"
         task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(spec(Endpoint.VIDU_TEXT2VIDEO).examples[0]), id=task_id, owner=owner,
-                    task_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
+                    vendor_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
                     credits=35.0, created_at=created, updated_at=created + 30, started_at=created + 5,
                     finished_at=created + 30,
                     media=(Media("video", f"{url}.mp4", "mp4", 1.0, cover_url=f"{url}.jpg",

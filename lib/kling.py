@@ -101,7 +101,7 @@ def parse_task(data: dict) -> Task:
     return Task(
         endpoint=Endpoint.KLING_TEXT2AUDIO,
         params={},
-        task_id=text(data.get("task_id")),
+        vendor_id=text(data.get("task_id")),
         external_id=text(info.get("external_task_id")),
         state=state,
         raw_state=word,
@@ -213,7 +213,7 @@ class KlingClient:
 
     def query_task(self, task: Task) -> Task:
         """By Kling's id once known, else by the studio's external id."""
-        return self.query(task_id=task.task_id, external_id=None if task.task_id else task.external_id)
+        return self.query(task_id=task.vendor_id, external_id=None if task.vendor_id else task.external_id)
 
     def cancel_task(self, task: Task) -> None:
         raise NotSupported("Kling cannot cancel a task once it is submitted.")

@@ -84,7 +84,7 @@ def inconclusive(task: Task, error: VendorError, now: float) -> bool:
     That is an answer that is not the vendor's data at all (cut off, a proxy's page), and any error while
     looking up a task whose create was never confirmed: the vendor may not have registered it yet.
     """
-    unconfirmed = task.state is State.SUBMITTED and not task.task_id and now - task.created_at < LOST_AFTER_SECONDS
+    unconfirmed = task.state is State.SUBMITTED and not task.vendor_id and now - task.created_at < LOST_AFTER_SECONDS
     return error.code == "non_json" or unconfirmed
 
 
@@ -210,7 +210,7 @@ class Poller:
         interval, deadline = self.store.poll_plan(task.id)
         # No id to ask the vendor by (Kling's tasks always have the external id the studio gave them): only the
         # vendor's task list can tell what became of the create.
-        unconfirmed = task.state is State.SUBMITTED and not task.task_id and not task.external_id
+        unconfirmed = task.state is State.SUBMITTED and not task.vendor_id and not task.external_id
         if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
             self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
@@ -275,9 +275,9 @@ class Poller:
         if found:
             with self._locks[hash(task.id) % len(self._locks)]:
                 stored = self.store.get(task.id)
-                if stored is None or stored.task_id or stored.state is not State.SUBMITTED:
+                if stored is None or stored.vendor_id or stored.state is not State.SUBMITTED:
                     return stored or task
-                task = stored.replace(task_id=found, error_message=None)
+                task = stored.replace(vendor_id=found, error_message=None)
                 self.store.save(task)
             log.info("task %s: found Vidu task %s in Vidu's task list; following it", task.id, found)
             self.store.schedule(task.id, now, FIRST_INTERVAL)

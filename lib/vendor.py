@@ -71,7 +71,7 @@ class Dialect:
     def knows(self, word: str) -> bool:
         return word in self.states
 
-    def state(self, word: str, task_id: str | None = None) -> State:
+    def state(self, word: str, vendor_id: str | None = None) -> State:
         """The studio state for a vendor state word.
 
         A word the studio does not know yet (the vendor added a state) is not an end: the task may still finish
@@ -82,13 +82,13 @@ class Dialect:
             return self.states[word]
         if not word:
             raise self.unexpected("no task state")
-        seen = (self.name, task_id, word)
+        seen = (self.name, vendor_id, word)
         if seen not in _reported:
             if len(_reported) >= _REPORTED_MAX:
                 _reported.clear()
             _reported.add(seen)
             log.warning("%s reports a task state the studio does not know yet: %r (task %s); still following it",
-                        self.name, word[:50], task_id)
+                        self.name, word[:50], vendor_id)
         return State.RUNNING
 
     def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,

@@ -148,7 +148,7 @@ def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
     return Task(
         endpoint=endpoint,
         params=params,
-        task_id=task_id,
+        vendor_id=task_id,
         state=state,
         raw_state=word,
         progress=int(progress) if progress is not None else None,
@@ -290,14 +290,14 @@ class ViduClient:
         return self.create(task.endpoint, task.params)
 
     def query_task(self, task: Task) -> Task:
-        return self.query(task.task_id, task.endpoint)
+        return self.query(task.vendor_id, task.endpoint)
 
     def cancel_task(self, task: Task) -> None:
-        self.cancel(task.task_id)
+        self.cancel(task.vendor_id)
 
     def query(self, task_id: str, endpoint: Endpoint | None = None) -> Task:
         task = parse_query(self._call("GET", f"{self._task_path(task_id)}/creations", retry=True), endpoint)
-        return task.replace(task_id=task.task_id or task_id)
+        return task.replace(vendor_id=task.vendor_id or task_id)
 
     def cancel(self, task_id: str) -> None:
         try:

@@ -36,13 +36,13 @@ class ScriptedClient:
         fields = self._next(self.creates)
         return Task(endpoint, params=body, **{"state": State.QUEUED, "raw_state": "created", **fields})
 
-    def query(self, task_id=None, endpoint=None, *, external_id=None) -> Task:
-        self.queried.append(task_id or external_id)
+    def query(self, vendor_id=None, endpoint=None, *, external_id=None) -> Task:
+        self.queried.append(vendor_id or external_id)
         fields = self._next(self.queries)
         return Task(endpoint or Endpoint.KLING_TEXT2AUDIO, params={}, **fields)
 
-    def cancel(self, task_id) -> None:
-        self.cancelled.append(task_id)
+    def cancel(self, vendor_id) -> None:
+        self.cancelled.append(vendor_id)
 
     # The VendorClient interface, as the real clients map it onto their own calls.
     supports_cancel = True
@@ -57,11 +57,11 @@ class ScriptedClient:
 
     def query_task(self, task: Task) -> Task:
         if task.provider is Provider.KLING:
-            return self.query(task.task_id, external_id=None if task.task_id else task.external_id)
-        return self.query(task.task_id, task.endpoint)
+            return self.query(task.vendor_id, external_id=None if task.vendor_id else task.external_id)
+        return self.query(task.vendor_id, task.endpoint)
 
     def cancel_task(self, task: Task) -> None:
-        self.cancel(task.task_id)
+        self.cancel(task.vendor_id)
 
     def find_created(self, task: Task, taken=lambda vendor_id: False) -> str | None:
         self.searched.append(task.id)
@@ -74,12 +74,12 @@ def vendors(vidu: ScriptedClient | None = None, kling: ScriptedClient | None = N
                    kling_live=False)
 
 
-def settled(store, task_id: str, seconds: float = 15) -> Task:
+def settled(store, vendor_id: str, seconds: float = 15) -> Task:
     """The stored task once its copy, if it is a success, is no longer in progress (copies are made in the
     background); the task as it stands when `seconds` run out."""
     import time
 
     deadline = time.monotonic() + seconds
-    while (task := store.get(task_id)).copying and time.monotonic() < deadline:
+    while (task := store.get(vendor_id)).copying and time.monotonic() < deadline:
         time.sleep(0.02)
     return task

@@ -93,7 +93,7 @@ def test_both_clients_implement_the_one_interface():
     vidu, kling = ViduClient("vda_key", base_url="http://127.0.0.1:9"), KlingClient(api_key="k", base_url="http://x")
     assert isinstance(vidu, VendorClient) and isinstance(kling, VendorClient)
     assert vidu.supports_cancel and not kling.supports_cancel
-    task = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "x", "duration": 3}, task_id="1")
+    task = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "x", "duration": 3}, vendor_id="1")
     with pytest.raises(NotSupported, match="Kling cannot cancel"):
         kling.cancel_task(task)
     assert kling.find_created(task) is None
@@ -121,9 +121,9 @@ def test_cancel_goes_through_the_interface(tmp_path):
     from lib.store import Store
 
     store = Store(tmp_path / "studio.db")
-    kling = ScriptedClient(queries=[{"task_id": "7", "state": State.QUEUED}])
+    kling = ScriptedClient(queries=[{"vendor_id": "7", "state": State.QUEUED}])
     kling.cancel_task = KlingClient.cancel_task.__get__(kling)  # the real Kling answer to a cancel
-    task = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "x", "duration": 3}, owner="ann", task_id="7")
+    task = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "x", "duration": 3}, owner="ann", vendor_id="7")
     with pytest.raises(NotSupported):
         studio.cancel(store, vendors(kling=kling), task)
     assert kling.queried == []

@@ -123,7 +123,7 @@ def _progress(task: Task, now: float) -> None:
     estimate = history.estimate(task, now)
     text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
     st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
-    if task.state is State.QUEUED and task.task_id and services().vendors.client(task.provider).supports_cancel:
+    if task.state is State.QUEUED and task.vendor_id and services().vendors.client(task.provider).supports_cancel:
         if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
             try:
                 # A task sent with its owner's own key is cancelled with that key, and only by that account.
@@ -132,7 +132,7 @@ def _progress(task: Task, now: float) -> None:
                 studio.cancel(services().store, vendors, task)
             except StudioError as error:
                 st.error(f"Could not cancel: {plain(error)}")
-    if task.error_message and task.task_id and not task.state.terminal:
+    if task.error_message and task.vendor_id and not task.state.terminal:
         if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
             services().poller.check_again(task)
 
@@ -140,7 +140,7 @@ def _progress(task: Task, now: float) -> None:
 def _error(task: Task) -> None:
     """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
-    where = f" External id: {task.external_id}." if task.external_id and not task.task_id else ""
+    where = f" External id: {task.external_id}." if task.external_id and not task.vendor_id else ""
     message = plain(f"{task.error_message or task.error_code}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")
