@@ -2,16 +2,23 @@
 import ast
 import dataclasses
 import importlib
+import io
+import json
+import sqlite3
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from lib import endpoints, forms, history, poller, pricing, studio
+from lib.archive import Archiver
 from lib.endpoints import SPECS, spec
 from lib.errors import NotSupported
 from lib.kling import KlingClient
+from lib.store import MIGRATIONS, Store
 from lib.tasks import Endpoint, Provider, State, Task
+from lib.transfer import VERSION, export_zip, import_zip
 from lib.ui import form
 from lib.validation import validate
 from lib.vendor import VendorClient
@@ -118,8 +125,6 @@ def test_vendors_hand_out_clients_by_provider_and_swap_in_own_ones():
 
 
 def test_cancel_goes_through_the_interface(tmp_path):
-    from lib.store import Store
-
     store = Store(tmp_path / "studio.db")
     kling = ScriptedClient(queries=[{"vendor_id": "7", "state": State.QUEUED}])
     kling.cancel_task = KlingClient.cancel_task.__get__(kling)  # the real Kling answer to a cancel
@@ -166,3 +171,51 @@ def test_the_source_check_catches_a_vendor_branch():
     assert any(_is_vendor_constant(c) for n in compares for c in n.comparators)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     assert calls[0].func.attr in CALLS and calls[0].func.value.attr == "kling"
+
+
+# ---- `task_id` means one thing: the vendor's id is `vendor_id` ----
+
+def test_an_older_database_keeps_its_vendor_ids_under_the_new_name(tmp_path):
+    path = tmp_path / "studio.db"
+    with sqlite3.connect(path) as db:  # a database as version 4 of the schema left it
+        for number, script in enumerate(MIGRATIONS[:4], start=1):
+            db.executescript(f"{script}; PRAGMA user_version = {number};")
+        db.execute("INSERT INTO tasks (id, owner, endpoint, params, task_id, state, created_at, updated_at)"
+                   " VALUES ('s1', 'ann', 'vidu.text2audio', '{}', '812', 'queued', 1, 1)")
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.get("s1").vendor_id == "812"
+    assert store.find_by_vendor_id(Provider.VIDU, "812").id == "s1"
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(tasks)")}
+    assert "vendor_id" in columns and "task_id" not in columns
+    assert "tasks_vendor_id" in indexes and "tasks_task_id" not in indexes
+
+
+def _zip(document: dict) -> io.BytesIO:
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as writing:
+        writing.writestr("history.json", json.dumps(document))
+    bundle.seek(0)
+    return bundle
+
+
+def test_exports_write_vendor_id_and_version_1_exports_with_task_id_still_import(tmp_path):
+    store, archive = Store(tmp_path / "a.db"), Archiver(tmp_path / "media")
+    store.add(Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "waves", "duration": 5.0}, owner="ann", vendor_id="9",
+                   state=State.FAILED, error_code="x", error_message="y", created_at=1.0, updated_at=2.0))
+    target = io.BytesIO()
+    export_zip(store, archive, "ann", target)
+    with zipfile.ZipFile(target) as opened:
+        document = json.loads(opened.read("history.json"))
+    assert document["version"] == VERSION == 2
+    assert document["tasks"][0]["vendor_id"] == "9" and "task_id" not in document["tasks"][0]
+
+    old = {**document, "version": 1, "tasks": [{("task_id" if k == "vendor_id" else k): v
+                                                for k, v in document["tasks"][0].items()}]}
+    for number, data in enumerate((old, document)):
+        other = Store(tmp_path / f"b{number}.db")
+        report = import_zip(other, Archiver(tmp_path / f"m{number}"), "bob", _zip(data))
+        assert (report.added, report.skipped) == (1, [])
+        assert other.find("bob")[0].vendor_id == "9"
