@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from lib.archive import copy_name
-from lib.forms import EXAMPLES, FIXED
+from lib.endpoints import spec
 from lib.sim import media
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
@@ -40,18 +40,18 @@ def _pool(folder: Path) -> dict[Endpoint, list[list[tuple[str, str]]]]:
 
     pool: dict[Endpoint, list] = {endpoint: [] for endpoint in WEIGHTS}
     for seed in range(6):
-        samples = media.render_sound(EXAMPLES[Endpoint.VIDU_TEXT2AUDIO][seed % 4]["prompt"], 10, seed)
+        samples = media.render_sound(spec(Endpoint.VIDU_TEXT2AUDIO).examples[seed % 4]["prompt"], 10, seed)
         pool[Endpoint.VIDU_TEXT2AUDIO].append([("mp3", write(f"sound-{seed}.mp3", media.encode_mp3(samples)))])
-    events = [(e["from"], e["to"], e["prompt"]) for e in EXAMPLES[Endpoint.VIDU_TIMING2AUDIO][0]["timing_prompts"]]
+    events = [(e["from"], e["to"], e["prompt"]) for e in spec(Endpoint.VIDU_TIMING2AUDIO).examples[0]["timing_prompts"]]
     for seed in range(3):
         samples = media.render_timeline(events, 10, seed)
         pool[Endpoint.VIDU_TIMING2AUDIO].append([("mp3", write(f"timed-{seed}.mp3", media.encode_mp3(samples)))])
     for seed in range(3):
-        samples = media.render_sound(EXAMPLES[Endpoint.KLING_TEXT2AUDIO][seed]["prompt"], 5, seed)
+        samples = media.render_sound(spec(Endpoint.KLING_TEXT2AUDIO).examples[seed]["prompt"], 5, seed)
         pool[Endpoint.KLING_TEXT2AUDIO].append([("mp3", write(f"kling-{seed}.mp3", media.encode_mp3(samples))),
                                                 ("wav", write(f"kling-{seed}.wav", media.encode_wav(samples)))])
     for seed in range(2):
-        video, cover = media.render_video(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][seed]["prompt"], 5, 1280, 720, seed)
+        video, cover = media.render_video(spec(Endpoint.VIDU_TEXT2VIDEO).examples[seed]["prompt"], 5, 1280, 720, seed)
         pool[Endpoint.VIDU_TEXT2VIDEO].append([("mp4", write(f"video-{seed}.mp4", video)),
                                                ("jpg", write(f"video-{seed}.jpg", cover))])
     return pool
@@ -91,8 +91,9 @@ def seed(data_dir: Path, count: int = 1000) -> Store:
         in_flight = number < len(IN_FLIGHT)
         created = now - 60 - number * (30 if in_flight else 5400)  # newest first, then one every 90 min: 2 months
         state = IN_FLIGHT[number] if in_flight else CYCLE[number % len(CYCLE)]
-        params = {**FIXED.get(endpoint, {}), **EXAMPLES[endpoint][number % len(EXAMPLES[endpoint])]}
-        task = Task(endpoint, params, owner=OWNER, task_id=str(10**17 + number), state=state,
+        examples = spec(endpoint).examples
+        params = {**spec(endpoint).fixed, **examples[number % len(examples)]}
+        task = Task(endpoint, params, owner=OWNER, vendor_id=str(10**17 + number), state=state,
                     raw_state=state.value, created_at=created, updated_at=created + 30,
                     credits=None if in_flight else 10.0)
         if state is State.RUNNING:

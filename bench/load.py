@@ -27,7 +27,7 @@ from bench.standin import StandIn
 from lib import studio
 from lib.app import Studio, build
 from lib.config import load_settings
-from lib.forms import EXAMPLES, FIXED
+from lib.endpoints import spec
 from lib.poller import FIRST_INTERVAL
 from lib.sim import kling as sim_kling
 from lib.sim import vidu as sim_vidu
@@ -90,14 +90,15 @@ class Round:
 
 
 def _body(endpoint: Endpoint, number: int) -> dict:
-    example = EXAMPLES[endpoint][number % len(EXAMPLES[endpoint])]
-    return {**FIXED.get(endpoint, {}), **example, "prompt": f"{example['prompt']}, take {number + 1}"}
+    examples = spec(endpoint).examples
+    example = examples[number % len(examples)]
+    return {**spec(endpoint).fixed, **example, "prompt": f"{example['prompt']}, take {number + 1}"}
 
 
 def _submit(engine: Studio, number: int) -> Task:
     endpoint = Endpoint.VIDU_TEXT2AUDIO if number % 2 == 0 else Endpoint.KLING_TEXT2AUDIO
     task, _ = studio.submit(engine.store, engine.vendors, endpoint, _body(endpoint, number), OWNER)
-    if task.state is State.FAILED or not task.task_id:
+    if task.state is State.FAILED or not task.vendor_id:
         raise RuntimeError(f"the stand-in refused task {number + 1}: {task.error_message}")
     return task
 
@@ -138,7 +139,7 @@ def _query_times(standin: StandIn, tasks: list[Task]) -> dict[str, list[float]]:
     names = {}
     for task in tasks:
         vendor = sim_vidu.NAME if task.provider is Provider.VIDU else sim_kling.NAME
-        names[vendor, task.task_id] = names[vendor, task.external_id] = task.id
+        names[vendor, task.vendor_id] = names[vendor, task.external_id] = task.id
     times = defaultdict(list)
     for query in standin.queries:
         if (query.vendor, query.ref) in names:
@@ -160,7 +161,7 @@ def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, ti
                 started = time.monotonic()
                 first = _submit(engine, 0)  # a Vidu task: its result is the one that trickles
                 if trickle:
-                    standin.trickle(sim_vidu.NAME, first.task_id, trickle)
+                    standin.trickle(sim_vidu.NAME, first.vendor_id, trickle)
                 with ThreadPoolExecutor(SUBMITTERS) as pool:
                     tasks = [first, *pool.map(lambda number: _submit(engine, number), range(1, count))]
                 stored, uncopied = _watch(engine, tasks, timeout + trickle)
@@ -173,7 +174,7 @@ def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, ti
     for task in tasks:
         vendor = sim_vidu.NAME if task.provider is Provider.VIDU else sim_kling.NAME
         if task.id in stored:
-            seconds[task.id] = stored[task.id] - standin.succeeded_at(vendor, task.task_id)
+            seconds[task.id] = stored[task.id] - standin.succeeded_at(vendor, task.vendor_id)
     trickled = seconds.pop(first.id, None) if trickle else None
     times = _query_times(standin, tasks).values()
     gaps = [later - earlier for series in times for earlier, later in zip(sorted(series), sorted(series)[1:])]

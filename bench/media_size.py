@@ -31,7 +31,7 @@ from streamlit.testing.v1 import AppTest
 from bench import script_time
 from lib import accounts
 from lib.archive import copy_name
-from lib.forms import EXAMPLES
+from lib.endpoints import spec
 from lib.sim import media
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
@@ -66,7 +66,7 @@ def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
     store = Store(data_dir / "studio.db")
     archive = data_dir / "media"
     (archive / FOLDER).mkdir(parents=True, exist_ok=True)
-    video, cover = media.render_video(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]["prompt"], 1, 320, 180, 1)
+    video, cover = media.render_video(spec(Endpoint.VIDU_TEXT2VIDEO).examples[0]["prompt"], 1, 320, 180, 1)
     if not (archive / FOLDER / "cover.jpg").exists():
         (archive / FOLDER / "cover.jpg").write_bytes(cover)
     now, tasks = time.time(), []
@@ -83,8 +83,8 @@ def seed(data_dir: Path, sizes: list[int], owner: str = OWNER) -> list[Task]:
         os.link(archive / FOLDER / "cover.jpg", archive / names["archived_cover"])
         created = now - 60 - number * 600
         url = f"https://cdn.vendor.invalid/{studio_id}"
-        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(EXAMPLES[Endpoint.VIDU_TEXT2VIDEO][0]), id=studio_id, owner=owner,
-                    task_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
+        task = Task(Endpoint.VIDU_TEXT2VIDEO, dict(spec(Endpoint.VIDU_TEXT2VIDEO).examples[0]), id=studio_id, owner=owner,
+                    vendor_id=str(10**17 + number), state=State.SUCCEEDED, raw_state="success", progress=100,
                     credits=35.0, created_at=created, updated_at=created + 30, started_at=created + 5,
                     finished_at=created + 30,
                     media=(Media("video", f"{url}.mp4", "mp4", 1.0, cover_url=f"{url}.jpg", **names),))

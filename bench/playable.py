@@ -99,7 +99,7 @@ def _until(check, what: str, timeout: float = TIMEOUT, every: float = 0.005):
 
 
 def _submitted(store: Store, prompt: str) -> Task | None:
-    return next((t for t in store.find("local", limit=5) if t.params.get("prompt") == prompt and t.task_id), None)
+    return next((t for t in store.find("local", limit=5) if t.params.get("prompt") == prompt and t.vendor_id), None)
 
 
 def _one(page: Page, url: str, store: Store, callbacks: ThreadingHTTPServer, slow: float) -> Run:
@@ -111,7 +111,7 @@ def _one(page: Page, url: str, store: Store, callbacks: ThreadingHTTPServer, slo
     page.locator(".st-key-t2a_callback_url input").fill(f"http://127.0.0.1:{callbacks.server_port}/")
     page.locator(".st-key-t2a_submit button").click()
     task = _until(lambda: _submitted(store, prompt), "the task in the store")
-    succeeded = _until(lambda: callbacks.success.get(task.task_id), "the simulator's success callback")
+    succeeded = _until(lambda: callbacks.success.get(task.vendor_id), "the simulator's success callback")
     stored = _until(lambda: store.get(task.id).state is State.SUCCEEDED and time.time(), "the stored success")
     interval = store.poll_plan(task.id)[0]
     card = f"st-key-task_{task.id}"

@@ -40,6 +40,10 @@ class VendorError(StudioError):
         super().__init__(f"{message}{ref}")
 
 
+class NotSupported(StudioError):
+    """The vendor has no such call (Kling cannot cancel a task)."""
+
+
 class NetworkError(StudioError):
     """The vendor could not be reached or did not answer in time.
 

@@ -1,79 +1,35 @@
-"""Form fields per endpoint: defaults, widget keys, and the two-way mapping between a form and a request body.
+"""Form fields (from each endpoint's spec, lib.endpoints): defaults, widget keys, and the two-way mapping between
+a form and a request body.
 
 Kept free of Streamlit so that "Use these settings again" (body -> form) and submitting (form -> body) are plain,
 tested functions.
 """
 from __future__ import annotations
 
+from lib.endpoints import spec
 from lib.tasks import Endpoint
-from lib.validation import VIDEO_MODELS, VIDU_AUDIO_DEFAULT_SECONDS, is_q3, video_rules
+from lib.validation import VIDEO_MODELS, is_q3, video_rules
 from lib.vidu import is_payload_tag
 
-# field -> default. A default of "" or 0 for an optional field means "not sent".
-FIELDS: dict[Endpoint, dict[str, object]] = {
-    Endpoint.VIDU_TEXT2AUDIO: {"prompt": "", "duration": float(VIDU_AUDIO_DEFAULT_SECONDS), "seed": 0,
-                               "callback_url": ""},
-    Endpoint.VIDU_TIMING2AUDIO: {"timing_prompts": [], "duration": float(VIDU_AUDIO_DEFAULT_SECONDS), "seed": 0,
-                                 "callback_url": ""},
-    Endpoint.VIDU_TEXT2VIDEO: {"model": "viduq2", "prompt": "", "duration": 5, "resolution": "720p",
-                               "aspect_ratio": "16:9", "style": "general", "movement_amplitude": "auto",
-                               "bgm": False, "audio": False, "off_peak": False, "seed": 0, "watermark": False, "wm_position": 3, "wm_url": "",
-                               "meta_data": "", "payload": "", "callback_url": ""},
-    Endpoint.KLING_TEXT2AUDIO: {"prompt": "", "duration": 5.0, "external_task_id": "", "callback_url": ""},
-}
-FIXED = {Endpoint.VIDU_TEXT2AUDIO: {"model": "audio1.0"}, Endpoint.VIDU_TIMING2AUDIO: {"model": "audio1.0"}}
-PREFIX = {Endpoint.VIDU_TEXT2AUDIO: "t2a", Endpoint.VIDU_TIMING2AUDIO: "tim",
-          Endpoint.VIDU_TEXT2VIDEO: "t2v", Endpoint.KLING_TEXT2AUDIO: "kt2a"}
 # Sent even when equal to their default, because the vendor requires them or they change the result.
 ALWAYS_SENT = {"prompt", "duration", "timing_prompts", "model"}
 # Fields that only mean something together with the watermark switch.
 WATERMARK_FIELDS = ("wm_position", "wm_url")
 
-EXAMPLES: dict[Endpoint, list[dict]] = {
-    Endpoint.VIDU_TEXT2AUDIO: [
-        {"prompt": "The sound of raindrops falling on a window, accompanied by soft thunder.", "duration": 5.0},
-        {"prompt": "Birds chirping in the morning", "duration": 10.0},
-        {"prompt": "A crackling campfire at night with a gentle breeze", "duration": 8.0},
-        {"prompt": "Calm ambient piano music for a product demo", "duration": 10.0},
-    ],
-    Endpoint.VIDU_TIMING2AUDIO: [
-        {"duration": 10.0, "timing_prompts": [
-            {"from": 0.0, "to": 3.0, "prompt": "Birds chirping in the morning"},
-            {"from": 3.0, "to": 6.0, "prompt": "A distant train passing by"},
-            {"from": 5.0, "to": 9.5, "prompt": "Waves gently lapping the beach"}]},
-        {"duration": 8.0, "timing_prompts": [
-            {"from": 0.0, "to": 8.0, "prompt": "Steady rain on a roof"},
-            {"from": 2.5, "to": 4.5, "prompt": "A loud thunder clap"},
-            {"from": 5.0, "to": 7.0, "prompt": "Footsteps running on wet pavement"}]},
-    ],
-    Endpoint.VIDU_TEXT2VIDEO: [
-        {"model": "viduq2", "prompt": "A cute cat is running on the grass under bright sunshine, "
-                                      "creating a warm and cozy scene."},
-        {"model": "viduq3-turbo", "prompt": "Slow aerial shot over a misty forest at sunrise", "duration": 8},
-        {"model": "viduq1", "prompt": "A paper boat drifting down a rainy street gutter", "duration": 5,
-         "resolution": "1080p"},
-    ],
-    Endpoint.KLING_TEXT2AUDIO: [
-        {"prompt": "Fireworks sound during Chinese New Year celebration", "duration": 3.0},
-        {"prompt": "Ocean waves crashing on rocks", "duration": 6.0},
-        {"prompt": "A busy cafe with chatter and clinking cups", "duration": 10.0},
-    ],
-}
-
 
 def key(endpoint: Endpoint, field: str) -> str:
     """The widget key of a field; also its CSS class `st-key-<key>` in the browser."""
-    return f"{PREFIX[endpoint]}_{field}"
+    return f"{spec(endpoint).prefix}_{field}"
 
 
 def defaults(endpoint: Endpoint) -> dict[str, object]:
-    return dict(FIELDS[endpoint])
+    return dict(spec(endpoint).fields)
 
 
 def to_body(endpoint: Endpoint, values: dict) -> dict:
     """The request body for the form's values: required fields always, optional ones only when set."""
-    body = dict(FIXED.get(endpoint, {}))
-    for field, default in FIELDS[endpoint].items():
+    body = dict(spec(endpoint).fixed)
+    for field, default in spec(endpoint).fields.items():
         value = values.get(field, default)
         if isinstance(value, str):
             value = value.strip()

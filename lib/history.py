@@ -4,16 +4,10 @@ from __future__ import annotations
 import re
 import time
 
-from lib import kling, pricing, vidu
+from lib import endpoints, kling, vidu
+from lib.endpoints import spec
 from lib.tasks import Endpoint, Provider, State, Task
-from lib.validation import VIDEO_MODELS, as_number, video_rules
 
-ENDPOINT_LABELS = {
-    Endpoint.VIDU_TEXT2AUDIO: "Sound from text",
-    Endpoint.VIDU_TIMING2AUDIO: "Timed sound",
-    Endpoint.VIDU_TEXT2VIDEO: "Video from text",
-    Endpoint.KLING_TEXT2AUDIO: "Kling sound",
-}
 STATE_LABELS = {
     State.SUBMITTED: ("Submitting", "gray"),
     State.QUEUED: ("Queued", "blue"),
@@ -23,9 +17,6 @@ STATE_LABELS = {
     State.CANCELLED: ("Cancelled", "gray"),
 }
 DIALECTS = {Provider.VIDU: vidu.DIALECT, Provider.KLING: kling.DIALECT}
-# Typical processing time per endpoint, for the estimate shown before the vendor reports progress.
-TYPICAL_SECONDS = {Endpoint.VIDU_TEXT2AUDIO: 10, Endpoint.VIDU_TIMING2AUDIO: 12,
-                   Endpoint.VIDU_TEXT2VIDEO: 60, Endpoint.KLING_TEXT2AUDIO: 10}
 
 
 def state_label(task: Task) -> tuple[str, str]:
@@ -40,22 +31,7 @@ def state_label(task: Task) -> tuple[str, str]:
 
 def estimated_cost(task: Task) -> str | None:
     """What the request should cost by the published prices ("35 credits"), or None if it cannot be told."""
-    params = task.params
-    if task.provider is Provider.KLING:
-        return f"{pricing.KLING_UNITS_PER_TASK} units"
-    seconds = as_number(params.get("duration"))
-    if task.endpoint is not Endpoint.VIDU_TEXT2VIDEO:
-        return f"{pricing.vidu_audio_credits(seconds or 10)} credits"
-    model = params.get("model")
-    if model not in VIDEO_MODELS:
-        return None
-    rules = video_rules(model)
-    try:
-        credits = pricing.vidu_video_credits(model, params.get("resolution") or rules["default_resolution"],
-                                             int(seconds or rules["default_seconds"]), bool(params.get("off_peak")))
-    except KeyError:
-        return None
-    return f"{credits} credits"
+    return endpoints.cost(task.endpoint, task.params)
 
 
 def not_found_message(task: Task) -> str:
@@ -65,7 +41,7 @@ def not_found_message(task: Task) -> str:
     cost = estimated_cost(task)
     return (f"{DIALECTS[task.provider].name} never confirmed this request and its task list shows no task matching "
             f"it. It may still have been created, and charged: before trying again, look in the vendor's console for "
-            f"a “{ENDPOINT_LABELS[task.endpoint]}” task created around {when} with the prompt "
+            f"a “{spec(task.endpoint).label}” task created around {when} with the prompt "
             f"“{prompt[:120]}{'…' * (len(prompt) > 120)}”" + (f" (estimated cost {cost})." if cost else "."))
 
 
@@ -92,7 +68,7 @@ def estimate(task: Task, now: float) -> str | None:
         elapsed = now - task.started_at
         left = elapsed * (100 - task.progress) / task.progress
     else:
-        left = TYPICAL_SECONDS[task.endpoint] - (now - (task.started_at or now))
+        left = spec(task.endpoint).typical_seconds - (now - (task.started_at or now))
     return f"about {seconds(left)} left" if left > 1 else "almost done"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 
 from lib.errors import ConfigError
 from lib.studio import Vendors
@@ -46,9 +45,10 @@ class Keyring:
     def vendors_for(self, owner: str | None, base: Vendors) -> Vendors:
         """`base` with this person's own clients in place of the studio's, where they gave a key."""
         with self._lock:
-            vidu, kling = self._clients.get((owner, Provider.VIDU)), self._clients.get((owner, Provider.KLING))
-        return replace(base, vidu=vidu or base.vidu, kling=kling or base.kling,
-                       vidu_live=base.vidu_live or bool(vidu), kling_live=base.kling_live or bool(kling))
+            own = {provider: client for (holder, provider), client in self._clients.items() if holder == owner}
+        for provider, client in own.items():
+            base = base.with_client(provider, client)
+        return base
 
     def missing_for(self, task: Task) -> str | None:
         """Why `task` cannot be followed now (its owner's key is not held), or None."""

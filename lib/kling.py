@@ -12,14 +12,15 @@ from urllib.parse import quote
 import jwt
 import requests
 
-from lib.errors import ConfigError, InvalidRequest, NetworkError, Problem, VendorError
+from lib.endpoints import spec
+from lib.errors import ConfigError, InvalidRequest, NetworkError, NotSupported, Problem, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
 from lib.validation import as_number, validate_kling_text2audio
 from lib.vendor import Dialect, text
 
 REGIONS = {"singapore": "https://api-singapore.klingai.com", "beijing": "https://api-beijing.klingai.com"}
-PATH = "/v1/audio/text-to-audio"
+PATH = spec(Endpoint.KLING_TEXT2AUDIO).path
 PAGE_RANGE = (1, 1000)
 PAGE_SIZE_RANGE = (1, 500)
 
@@ -100,7 +101,7 @@ def parse_task(data: dict) -> Task:
     return Task(
         endpoint=Endpoint.KLING_TEXT2AUDIO,
         params={},
-        task_id=text(data.get("task_id")),
+        vendor_id=text(data.get("task_id")),
         external_id=text(info.get("external_task_id")),
         state=state,
         raw_state=word,
@@ -172,7 +173,10 @@ class KlingToken:
 
 
 class KlingClient:
-    """Kling text-to-audio create, query and list calls, with an API key or an access/secret key pair."""
+    """Kling text-to-audio create, query and list calls, with an API key or an access/secret key pair (a
+    `VendorClient`)."""
+
+    supports_cancel = False
 
     def __init__(self, access_key: str | None = None, secret_key: str | None = None, api_key: str | None = None,
                  region: str = "singapore", base_url: str | None = None, transport: Transport | None = None,
@@ -199,6 +203,24 @@ class KlingClient:
             err.task = Task(endpoint=Endpoint.KLING_TEXT2AUDIO, params=body, external_id=body["external_task_id"])
             raise
         return parse_created(answer, body)
+
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        """Kling lets the studio name the task itself (`external_task_id`), so even a lost answer is found."""
+        return with_external_id(body)
+
+    def create_task(self, task: Task) -> Task:
+        return self.create(task.params)
+
+    def query_task(self, task: Task) -> Task:
+        """By Kling's id once known, else by the studio's external id."""
+        return self.query(task_id=task.vendor_id, external_id=None if task.vendor_id else task.external_id)
+
+    def cancel_task(self, task: Task) -> None:
+        raise NotSupported("Kling cannot cancel a task once it is submitted.")
+
+    def find_created(self, task: Task, taken: Callable[[str], bool] = lambda vendor_id: False) -> None:
+        """Nothing to look up: a Kling task is always found by the external id the studio gave it."""
+        return None
 
     def query(self, task_id: str | None = None, external_id: str | None = None) -> Task:
         """One task, by Kling's id or by the studio's external id. Both go in the path, as Kling documents

@@ -28,7 +28,7 @@ import requests
 
 from lib import history, studio
 from lib.errors import NetworkError, StudioError, VendorError, redact
-from lib.history import TYPICAL_SECONDS
+from lib.endpoints import spec
 from lib.keyring import Keyring
 from lib.store import Store
 from lib.tasks import Provider, State, Task
@@ -72,7 +72,7 @@ def near_end(task: Task, now: float) -> bool:
     """
     if task.state is not State.RUNNING or not task.started_at:
         return False
-    elapsed, typical = now - task.started_at, TYPICAL_SECONDS[task.endpoint]
+    elapsed, typical = now - task.started_at, spec(task.endpoint).typical_seconds
     if task.progress:
         return elapsed * (100 - task.progress) / task.progress <= max(MAX_INTERVAL, typical / 2)
     return typical / 2 - MAX_INTERVAL <= elapsed <= 3 * typical
@@ -84,7 +84,7 @@ def inconclusive(task: Task, error: VendorError, now: float) -> bool:
     That is an answer that is not the vendor's data at all (cut off, a proxy's page), and any error while
     looking up a task whose create was never confirmed: the vendor may not have registered it yet.
     """
-    unconfirmed = task.state is State.SUBMITTED and not task.task_id and now - task.created_at < LOST_AFTER_SECONDS
+    unconfirmed = task.state is State.SUBMITTED and not task.vendor_id and now - task.created_at < LOST_AFTER_SECONDS
     return error.code == "non_json" or unconfirmed
 
 
@@ -208,7 +208,9 @@ class Poller:
     def _poll(self, task: Task) -> Task:
         now = time.time()
         interval, deadline = self.store.poll_plan(task.id)
-        unconfirmed = task.state is State.SUBMITTED and not task.task_id and task.provider is Provider.VIDU
+        # No id to ask the vendor by (Kling's tasks always have the external id the studio gave them): only the
+        # vendor's task list can tell what became of the create.
+        unconfirmed = task.state is State.SUBMITTED and not task.vendor_id and not task.external_id
         if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
             self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
             return task
@@ -261,10 +263,10 @@ class Poller:
         lost) to the task Vidu made of it, found in Vidu's task list; it is then followed as usual. Nothing is
         ever sent again. If the list has no such task by LOST_AFTER_SECONDS, say what to look for instead."""
         def taken(vendor_id: str) -> bool:
-            return self.store.find_by_vendor_id(Provider.VIDU, vendor_id) is not None
+            return self.store.find_by_vendor_id(task.provider, vendor_id) is not None
 
         try:
-            found = vendors.vidu.find_created(task, taken)
+            found = vendors.client(task.provider).find_created(task, taken)
         except (VendorError, NetworkError) as error:
             log.info("looking up unconfirmed task %s in Vidu's task list failed: %s", task.id, error)
             interval = next_interval(interval, changed=False, error=True)
@@ -273,9 +275,9 @@ class Poller:
         if found:
             with self._locks[hash(task.id) % len(self._locks)]:
                 stored = self.store.get(task.id)
-                if stored is None or stored.task_id or stored.state is not State.SUBMITTED:
+                if stored is None or stored.vendor_id or stored.state is not State.SUBMITTED:
                     return stored or task
-                task = stored.replace(task_id=found, error_message=None)
+                task = stored.replace(vendor_id=found, error_message=None)
                 self.store.save(task)
             log.info("task %s: found Vidu task %s in Vidu's task list; following it", task.id, found)
             self.store.schedule(task.id, now, FIRST_INTERVAL)

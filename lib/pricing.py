@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+from lib.validation import VIDEO_MODELS, as_number, video_rules
+
 VIDU_AUDIO = {"up_to_5s": 10, "above_5s": 20}
 # viduq2: a base price covering the first second plus a price per further second.
 VIDU_Q2 = {"540p": (10, 2), "720p": (15, 5), "1080p": (20, 10)}
@@ -34,3 +36,24 @@ def vidu_video_credits(model: str, resolution: str, duration: int, off_peak: boo
         full = VIDU_PER_SECOND[model][resolution] * duration
     # Off-peak runs cost about half (viduq1: 40 instead of 80), rounded up to whole credits.
     return math.ceil(full * (OFF_PEAK_SHARE if off_peak else 1))
+
+
+# Each endpoint's price function (lib.endpoints): what a request body should cost, None when it cannot be told.
+def vidu_audio_price(body: dict) -> int:
+    return vidu_audio_credits(as_number(body.get("duration")) or 10)
+
+
+def vidu_video_price(body: dict) -> int | None:
+    model = body.get("model")
+    if model not in VIDEO_MODELS:
+        return None
+    rules, seconds = video_rules(model), as_number(body.get("duration"))
+    try:
+        return vidu_video_credits(model, body.get("resolution") or rules["default_resolution"],
+                                  int(seconds or rules["default_seconds"]), bool(body.get("off_peak")))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def kling_price(body: dict) -> float:
+    return float(KLING_UNITS_PER_TASK)

@@ -58,6 +58,12 @@ MIGRATIONS = [
     """,
     # 4: tasks brought in by a history import: records only, never polled nor matched by a callback
     "ALTER TABLE tasks ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;",
+    # 5: the vendor's id is `vendor_id` everywhere (the studio's own is `id`)
+    """
+    ALTER TABLE tasks RENAME COLUMN task_id TO vendor_id;
+    DROP INDEX tasks_task_id;
+    CREATE INDEX tasks_vendor_id ON tasks (vendor_id);
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -134,22 +140,22 @@ class Store:
             db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?",
                        [value for name, value in row.items() if name != "id"] + [task.id])
 
-    def get(self, task_id: str, owner: str | None = None) -> Task | None:
-        query, args = "SELECT * FROM tasks WHERE id = ?", [task_id]
+    def get(self, studio_id: str, owner: str | None = None) -> Task | None:
+        query, args = "SELECT * FROM tasks WHERE id = ?", [studio_id]
         if owner is not None:
             query, args = query + " AND owner = ?", args + [owner]
         with self._connect() as db:
             row = db.execute(query, args).fetchone()
         return _to_task(row) if row else None
 
-    def find_by_vendor_id(self, provider: Provider, task_id: str | None,
+    def find_by_vendor_id(self, provider: Provider, vendor_id: str | None,
                           external_id: str | None = None) -> Task | None:
         """The task a vendor names in a callback: by the vendor's task id, else by our external id (Kling's
         `external_task_id`, known before the create answer is); the newest one if several match."""
         marks = [e.value for e in Endpoint if e.provider is provider]
         where = f"endpoint IN ({', '.join('?' * len(marks))}) AND imported = 0"  # an import names no vendor task
         with self._connect() as db:
-            for column, value in (("task_id", task_id), ("external_id", external_id)):
+            for column, value in (("vendor_id", vendor_id), ("external_id", external_id)):
                 if value:
                     row = db.execute(f"SELECT * FROM tasks WHERE {column} = ? AND {where}"
                                      " ORDER BY created_at DESC LIMIT 1", [str(value), *marks]).fetchone()
@@ -232,27 +238,27 @@ class Store:
                               " ORDER BY next_poll_at", [s.value for s in IN_FLIGHT] + [now]).fetchall()
         return [_to_task(row) for row in rows]
 
-    def schedule(self, task_id: str, next_poll_at: float, poll_interval: float,
+    def schedule(self, studio_id: str, next_poll_at: float, poll_interval: float,
                  poll_deadline: float | None = None) -> None:
         """Plan the next poll; a `poll_deadline` (None keeps the current one) is when polling gives up."""
         with self._connect() as db:
             db.execute("UPDATE tasks SET next_poll_at = ?, poll_interval = ?,"
                        " poll_deadline = COALESCE(?, poll_deadline) WHERE id = ?",
-                       (next_poll_at, poll_interval, poll_deadline, task_id))
+                       (next_poll_at, poll_interval, poll_deadline, studio_id))
 
-    def poll_plan(self, task_id: str) -> tuple[float, float | None]:
+    def poll_plan(self, studio_id: str) -> tuple[float, float | None]:
         """(current interval, deadline or None) for a task's polling."""
         with self._connect() as db:
-            row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            row = db.execute("SELECT poll_interval, poll_deadline FROM tasks WHERE id = ?", (studio_id,)).fetchone()
         return (row[0], row[1]) if row else (1.0, None)
 
-    def lease(self, task_id: str, now: float, until: float) -> bool:
+    def lease(self, studio_id: str, now: float, until: float) -> bool:
         """Claim a task that is due at `now` for polling, by moving its next poll to `until`, so it is not handed
         out again meanwhile (the poll then plans the real next poll; a worker that died lets the lease run out).
         False when it is no longer due: another poll has just planned its next one."""
         with self._connect() as db:
             return db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at <= ?",
-                              (until, task_id, now)).rowcount == 1
+                              (until, studio_id, now)).rowcount == 1
 
     def copies_pending(self) -> list[Task]:
         """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped."""

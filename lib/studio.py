@@ -9,19 +9,14 @@ import hashlib
 import json
 import threading
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 from lib.callbacks import callback_address_problems
 from lib.errors import InvalidRequest, NetworkError, VendorError
 from lib.store import Store
 from lib.tasks import Endpoint, Provider, State, Task
 from lib.validation import validate
-from lib.vidu import payload_tag
-
-if TYPE_CHECKING:
-    from lib.kling import KlingClient
-    from lib.vidu import ViduClient
+from lib.vendor import VendorClient
 
 # Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
 DUPLICATE_WINDOW_SECONDS = 10
@@ -41,15 +36,24 @@ def sending(task_id: str) -> bool:
 
 @dataclass(frozen=True)
 class Vendors:
-    """The clients the studio talks through, and whether each one is the real vendor or the simulator."""
+    """The clients the studio talks through, and whether each one is the real vendor or the simulator.
 
-    vidu: ViduClient
-    kling: KlingClient
+    One field pair per `Provider` (named by its value), so `client` and `live` never branch on the vendor."""
+
+    vidu: VendorClient
+    kling: VendorClient
     vidu_live: bool
     kling_live: bool
 
+    def client(self, provider: Provider) -> VendorClient:
+        return getattr(self, provider.value)
+
     def live(self, provider: Provider) -> bool:
-        return self.vidu_live if provider is Provider.VIDU else self.kling_live
+        return getattr(self, f"{provider.value}_live")
+
+    def with_client(self, provider: Provider, client: VendorClient) -> Vendors:
+        """These vendors with `client` (a person's own, live) in place of the studio's for `provider`."""
+        return replace(self, **{provider.value: client, f"{provider.value}_live": True})
 
 
 def request_key(endpoint: Endpoint, body: dict) -> str:
@@ -68,12 +72,7 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     if problems:
         raise InvalidRequest(problems)
     key, studio_id = request_key(endpoint, body), uuid.uuid4().hex
-    if endpoint.provider is Provider.KLING:
-        # Kling lets us name the task ourselves, so even a lost answer can be found again later.
-        body = {**body, "external_task_id": body.get("external_task_id") or f"cue-{uuid.uuid4().hex}"}
-    elif endpoint is Endpoint.VIDU_TEXT2VIDEO and not body.get("payload"):
-        # Vidu passes `payload` back in its task list: a tag naming our task finds it if the answer is lost.
-        body = {**body, "payload": payload_tag(studio_id)}
+    body = vendors.client(endpoint.provider).traceable(endpoint, body, studio_id)  # found even if the answer is lost
     task = Task(endpoint, params=body, id=studio_id, owner=owner, external_id=body.get("external_task_id"),
                 own_key=own_key)
     task, new = store.add(task, key, DUPLICATE_WINDOW_SECONDS)
@@ -82,7 +81,7 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     with _sending_lock:
         _sending.add(task.id)
     try:
-        task = _send(vendors, endpoint, body, task)
+        task = _send(vendors, task)
         store.save(task)
     finally:
         with _sending_lock:
@@ -90,11 +89,10 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     return task, True
 
 
-def _send(vendors: Vendors, endpoint: Endpoint, body: dict, task: Task) -> Task:
+def _send(vendors: Vendors, task: Task) -> Task:
     """The create request, once; `task` as its answer (or the lack of one) leaves it."""
     try:
-        created = (vendors.kling.create(body) if endpoint.provider is Provider.KLING
-                   else vendors.vidu.create(endpoint, body))
+        created = vendors.client(task.provider).create_task(task)
     except VendorError as error:
         if error.http_status in UNCONFIRMED_STATUSES or (error.code == "non_json" and 200 <= error.http_status < 300):
             # A gateway gave up waiting, or the vendor took the request (2xx) but its answer arrived cut off or
@@ -114,14 +112,12 @@ def failed(task: Task, code: str, message: str, trace_id: str | None = None) -> 
 
 def fetch(vendors: Vendors, task: Task) -> Task:
     """The vendor's current view of `task` (raises VendorError / NetworkError)."""
-    if task.provider is Provider.KLING:
-        return vendors.kling.query(task_id=task.task_id, external_id=None if task.task_id else task.external_id)
-    return vendors.vidu.query(task.task_id, task.endpoint)
+    return vendors.client(task.provider).query_task(task)
 
 
 def cancel(store: Store, vendors: Vendors, task: Task) -> Task:
-    """Ask Vidu to cancel; the poller picks up the resulting state. Kling has no cancel."""
-    vendors.vidu.cancel(task.task_id)
+    """Ask the vendor to cancel (NotSupported where it has no cancel); the poller picks up the resulting state."""
+    vendors.client(task.provider).cancel_task(task)
     fresh = task.merged(fetch(vendors, task))
     store.save(fresh)
     return fresh

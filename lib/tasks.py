@@ -38,11 +38,15 @@ class Endpoint(StrEnum):
 
     @property
     def provider(self) -> Provider:
-        return Provider(self.value.split(".")[0])
+        from lib.endpoints import spec  # the specs import this module
+
+        return spec(self).provider
 
     @property
     def media_kind(self) -> str:
-        return "video" if self is Endpoint.VIDU_TEXT2VIDEO else "audio"
+        from lib.endpoints import spec
+
+        return spec(self).media_kind
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Task:
     params: dict
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the studio's own id, known before the vendor's
     owner: str = "local"
-    task_id: str | None = None
+    vendor_id: str | None = None  # the vendor's id for the task, once its create is answered
     external_id: str | None = None
     state: State = State.SUBMITTED
     raw_state: str = ""
@@ -98,7 +102,7 @@ class Task:
         """This task with the state a fresh vendor answer reports, keeping what the answer does not carry."""
         now = time.time()
         return self.replace(
-            task_id=update.task_id or self.task_id,
+            vendor_id=update.vendor_id or self.vendor_id,
             external_id=update.external_id or self.external_id,
             state=update.state,
             raw_state=update.raw_state,

@@ -23,10 +23,10 @@ from lib.archive import COPIES, Archiver, copy_name, is_archive_name, owner_dir,
 from lib.errors import StudioError
 from lib.store import Store
 from lib.tasks import Endpoint, Media, State, Task
-from lib.validation import VALIDATORS
+from lib.endpoints import SPECS
 
 FORMAT = "cue-studio-history"
-VERSION = 1
+VERSION = 2  # 2: the vendor's id is `vendor_id` (version 1 called it `task_id`)
 PAGE = 500
 CHUNK = 1 << 16
 NOT_FOLLOWED = "not_followed"
@@ -211,7 +211,7 @@ def record_problems(record, limits: Limits = Limits()) -> list[str]:
         problems.append("its endpoint is not one Cue Studio knows")
     if record.get("state") not in {s.value for s in State}:
         problems.append("its state is not one Cue Studio knows")
-    for name in ("id", "task_id", "external_id", "raw_state", "error_code", "error_message", "trace_id"):
+    for name in ("id", "vendor_id", "external_id", "raw_state", "error_code", "error_message", "trace_id"):
         problems += _text(record, name, limits, required=name == "id")
     if isinstance(record.get("id"), str) and not record["id"].strip():
         problems.append("id is empty")
@@ -228,8 +228,8 @@ def record_problems(record, limits: Limits = Limits()) -> list[str]:
         problems.append("params hold a number that is not finite")
     elif len(json.dumps(params)) > limits.params_chars:
         problems.append(f"params are longer than {limits.params_chars} characters")
-    elif record.get("endpoint") in VALIDATORS:  # the rules the studio applied when the task was made
-        problems += [f"its settings are not valid: {p.message}" for p in VALIDATORS[record["endpoint"]](params)]
+    elif record.get("endpoint") in SPECS:  # the rules the studio applied when the task was made
+        problems += [f"its settings are not valid: {p.message}" for p in SPECS[record["endpoint"]].validator(params)]
     media = record.get("media", [])
     if not isinstance(media, list):
         problems.append("media is not a list")
@@ -255,13 +255,13 @@ def imported_task(record: dict, owner: str) -> Task:
     if not state.terminal:
         state, error_code = State.FAILED, NOT_FOLLOWED
         error_message = ("This task was still running where it was exported, so it is not followed here. "
-                         f"Vendor task id: {record.get('task_id') or record.get('external_id') or 'none'}, "
+                         f"Vendor task id: {record.get('vendor_id') or record.get('external_id') or 'none'}, "
                          "for reference.")
     media = tuple(Media(kind=m["kind"], url=m["url"], format=m["format"], duration=m.get("duration"),
                         cover_url=m.get("cover_url") or None, watermarked_url=m.get("watermarked_url") or None)
                   for m in record.get("media", []))
     return Task(endpoint=Endpoint(record["endpoint"]), params=record["params"], id=import_id(owner, record["id"]),
-                owner=owner, task_id=record.get("task_id"), external_id=record.get("external_id"), state=state,
+                owner=owner, vendor_id=record.get("vendor_id"), external_id=record.get("external_id"), state=state,
                 raw_state=record.get("raw_state") or "", progress=record.get("progress"),
                 credits=record.get("credits"), media=media, error_code=error_code, error_message=error_message,
                 trace_id=record.get("trace_id"), created_at=float(record["created_at"]),
@@ -307,8 +307,11 @@ def _read_document(bundle: zipfile.ZipFile, limits: Limits) -> dict:
         raise ImportProblem("This export's history.json is not valid JSON.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportProblem("This is not a Cue Studio history export.")
-    if document.get("version") != VERSION:
+    if document.get("version") not in (1, VERSION):
         raise ImportProblem("This export comes from another version of Cue Studio.")
+    if document["version"] == 1 and isinstance(document.get("tasks"), list):
+        document["tasks"] = [{("vendor_id" if k == "task_id" else k): v for k, v in record.items()}
+                             if isinstance(record, dict) else record for record in document["tasks"]]
     if not isinstance(document.get("tasks"), list):
         raise ImportProblem("This export holds no list of tasks.")
     if len(document["tasks"]) > limits.tasks:

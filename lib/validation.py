@@ -308,13 +308,7 @@ def validate_kling_text2audio(body) -> list[Problem]:
 
 
 def validate(endpoint, body) -> list[Problem]:
-    """The validator for `endpoint` (an `lib.tasks.Endpoint`)."""
-    return VALIDATORS[str(endpoint)](body)
+    """The validator of `endpoint`'s spec (lib.endpoints), given an `Endpoint` or its value."""
+    from lib.endpoints import spec  # the specs point at the validators above
 
-
-VALIDATORS = {
-    "vidu.text2audio": validate_vidu_text2audio,
-    "vidu.timing2audio": validate_vidu_timing2audio,
-    "vidu.text2video": validate_vidu_text2video,
-    "kling.text2audio": validate_kling_text2audio,
-}
+    return spec(endpoint).validator(body)

@@ -6,11 +6,12 @@ the codes worth retrying) and reads its own error body shape; everything else ha
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from lib.errors import VendorError, redact
-from lib.tasks import Provider, State
+from lib.tasks import Endpoint, Provider, State, Task
 from lib.transport import should_retry
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,31 @@ STATUS_WORDS = {
 }
 _REPORTED_MAX = 10_000  # (vendor, task, word) already logged; bounded so a chatty vendor cannot grow it forever
 _reported: set[tuple[str, str | None, str]] = set()
+
+
+@runtime_checkable
+class VendorClient(Protocol):
+    """What the studio asks of any vendor, so nothing outside the vendor modules branches on which one it is."""
+
+    base_url: str
+    supports_cancel: bool
+
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        """`body` with a mark the vendor keeps and lists, naming the studio's task, so a create whose answer is
+        lost can still be found."""
+
+    def create_task(self, task: Task) -> Task:
+        """Send `task`'s create request once (its endpoint and params); the task as the vendor's answer has it."""
+
+    def query_task(self, task: Task) -> Task:
+        """The vendor's current view of `task`."""
+
+    def cancel_task(self, task: Task) -> None:
+        """Ask the vendor to cancel `task`; raises NotSupported where the vendor has no cancel."""
+
+    def find_created(self, task: Task, taken: Callable[[str], bool] = lambda vendor_id: False) -> str | None:
+        """The vendor's id for a create whose answer never arrived, from its task list; None if not found (or
+        the vendor has no such list)."""
 
 
 def text(value) -> str | None:
@@ -45,7 +71,7 @@ class Dialect:
     def knows(self, word: str) -> bool:
         return word in self.states
 
-    def state(self, word: str, task_id: str | None = None) -> State:
+    def state(self, word: str, vendor_id: str | None = None) -> State:
         """The studio state for a vendor state word.
 
         A word the studio does not know yet (the vendor added a state) is not an end: the task may still finish
@@ -56,13 +82,13 @@ class Dialect:
             return self.states[word]
         if not word:
             raise self.unexpected("no task state")
-        seen = (self.name, task_id, word)
+        seen = (self.name, vendor_id, word)
         if seen not in _reported:
             if len(_reported) >= _REPORTED_MAX:
                 _reported.clear()
             _reported.add(seen)
             log.warning("%s reports a task state the studio does not know yet: %r (task %s); still following it",
-                        self.name, word[:50], task_id)
+                        self.name, word[:50], vendor_id)
         return State.RUNNING
 
     def error(self, http_status: int | None, code: str, detail: str | None = None, trace_id: str | None = None,

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from lib import endpoints
 from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.tasks import Endpoint, Media, Provider, State, Task
 from lib.transport import Transport, json_or_none, retry_after_seconds
@@ -25,11 +26,7 @@ PROFILES = {
     "vidu-cn": ("https://api.vidu.cn", "Token"),
     "kkiai": ("https://www.kkiai.com", "Bearer"),
 }
-PATHS = {
-    Endpoint.VIDU_TEXT2AUDIO: "/ent/v2/text2audio",
-    Endpoint.VIDU_TIMING2AUDIO: "/ent/v2/timing2audio",
-    Endpoint.VIDU_TEXT2VIDEO: "/ent/v2/text2video",
-}
+PATHS = {s.endpoint: s.path for s in endpoints.of(Provider.VIDU)}
 AUDIO_FORMATS = ("mp3", "wav")
 CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
 LIST_PATH = "/ent/v2/tasks"
@@ -151,7 +148,7 @@ def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
     return Task(
         endpoint=endpoint,
         params=params,
-        task_id=task_id,
+        vendor_id=task_id,
         state=state,
         raw_state=word,
         progress=int(progress) if progress is not None else None,
@@ -254,7 +251,9 @@ def _objects(answer: dict, *names: str) -> list[dict]:
 
 
 class ViduClient:
-    """Vidu's create, query, cancel and credits calls for one API key and host profile."""
+    """Vidu's create, query, cancel and credits calls for one API key and host profile (a `VendorClient`)."""
+
+    supports_cancel = True
 
     def __init__(self, api_key: str, profile: str = "vidu-global", base_url: str | None = None,
                  transport: Transport | None = None):
@@ -280,9 +279,25 @@ class ViduClient:
             raise
         return parse_created(endpoint, answer, body)
 
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        """Vidu passes text2video's `payload` back in its task list: a tag naming the studio's task, when the
+        person left it empty."""
+        if endpoint is Endpoint.VIDU_TEXT2VIDEO and not body.get("payload"):
+            return {**body, "payload": payload_tag(studio_id)}
+        return body
+
+    def create_task(self, task: Task) -> Task:
+        return self.create(task.endpoint, task.params)
+
+    def query_task(self, task: Task) -> Task:
+        return self.query(task.vendor_id, task.endpoint)
+
+    def cancel_task(self, task: Task) -> None:
+        self.cancel(task.vendor_id)
+
     def query(self, task_id: str, endpoint: Endpoint | None = None) -> Task:
         task = parse_query(self._call("GET", f"{self._task_path(task_id)}/creations", retry=True), endpoint)
-        return task.replace(task_id=task.task_id or task_id)
+        return task.replace(vendor_id=task.vendor_id or task_id)
 
     def cancel(self, task_id: str) -> None:
         try:

@@ -4,7 +4,8 @@ import time
 
 import streamlit as st
 
-from lib.history import ENDPOINT_LABELS, STATE_LABELS
+from lib.endpoints import SPECS
+from lib.history import STATE_LABELS
 from lib.tasks import Endpoint, Provider, State
 from lib.ui import auth, tasks
 from lib.ui.runtime import services
@@ -34,7 +35,7 @@ def page() -> None:
         _linked_task(owner, task_id)
         return
     columns = st.columns(3)
-    endpoints = columns[0].multiselect("Endpoint", list(Endpoint), format_func=ENDPOINT_LABELS.get,
+    endpoints = columns[0].multiselect("Endpoint", list(Endpoint), format_func=lambda e: SPECS[e].label,
                                        key="hist_endpoints", persist_state="session")
     vendors = columns[1].multiselect("Vendor", list(Provider), format_func=lambda p: p.value.capitalize(),
                                      key="hist_vendors", persist_state="session")

@@ -5,8 +5,10 @@ engineer's report): answers are dicts of Task fields or exceptions, taken in ord
 """
 from __future__ import annotations
 
+from lib.kling import KlingClient
 from lib.studio import Vendors
-from lib.tasks import Endpoint, State, Task
+from lib.tasks import Endpoint, Provider, State, Task
+from lib.vidu import ViduClient
 
 
 class ScriptedClient:
@@ -34,13 +36,32 @@ class ScriptedClient:
         fields = self._next(self.creates)
         return Task(endpoint, params=body, **{"state": State.QUEUED, "raw_state": "created", **fields})
 
-    def query(self, task_id=None, endpoint=None, *, external_id=None) -> Task:
-        self.queried.append(task_id or external_id)
+    def query(self, vendor_id=None, endpoint=None, *, external_id=None) -> Task:
+        self.queried.append(vendor_id or external_id)
         fields = self._next(self.queries)
         return Task(endpoint or Endpoint.KLING_TEXT2AUDIO, params={}, **fields)
 
-    def cancel(self, task_id) -> None:
-        self.cancelled.append(task_id)
+    def cancel(self, vendor_id) -> None:
+        self.cancelled.append(vendor_id)
+
+    # The VendorClient interface, as the real clients map it onto their own calls.
+    supports_cancel = True
+
+    def traceable(self, endpoint: Endpoint, body: dict, studio_id: str) -> dict:
+        real = KlingClient if endpoint.provider is Provider.KLING else ViduClient
+        return real.traceable(self, endpoint, body, studio_id)
+
+    def create_task(self, task: Task) -> Task:
+        return (self.create(task.params) if task.provider is Provider.KLING
+                else self.create(task.endpoint, task.params))
+
+    def query_task(self, task: Task) -> Task:
+        if task.provider is Provider.KLING:
+            return self.query(task.vendor_id, external_id=None if task.vendor_id else task.external_id)
+        return self.query(task.vendor_id, task.endpoint)
+
+    def cancel_task(self, task: Task) -> None:
+        self.cancel(task.vendor_id)
 
     def find_created(self, task: Task, taken=lambda vendor_id: False) -> str | None:
         self.searched.append(task.id)
@@ -53,12 +74,12 @@ def vendors(vidu: ScriptedClient | None = None, kling: ScriptedClient | None = N
                    kling_live=False)
 
 
-def settled(store, task_id: str, seconds: float = 15) -> Task:
+def settled(store, vendor_id: str, seconds: float = 15) -> Task:
     """The stored task once its copy, if it is a success, is no longer in progress (copies are made in the
     background); the task as it stands when `seconds` run out."""
     import time
 
     deadline = time.monotonic() + seconds
-    while (task := store.get(task_id)).copying and time.monotonic() < deadline:
+    while (task := store.get(vendor_id)).copying and time.monotonic() < deadline:
         time.sleep(0.02)
     return task

@@ -77,7 +77,7 @@ def test_one_click_is_one_task_even_when_clicked_again():
     click(at, "Generate")
     click(at, "Generate")
     tasks = services().store.find("local")
-    assert len(tasks) == 1 and tasks[0].task_id and tasks[0].params["prompt"] == "rain on a tin roof"
+    assert len(tasks) == 1 and tasks[0].vendor_id and tasks[0].params["prompt"] == "rain on a tin roof"
     assert any("just submitted" in i.value for i in at.info)
 
 
@@ -85,7 +85,7 @@ def test_use_these_settings_again_fills_the_form():
     # AppTest cannot follow a switch between two callable pages, so this starts on the page the task belongs to;
     # the browser tests follow the same button from History to another page.
     done = Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "a ticking clock", "duration": 4.5,
-                                           "seed": 7}, state=State.SUCCEEDED, task_id="1", created_at=time.time(),
+                                           "seed": 7}, state=State.SUCCEEDED, vendor_id="1", created_at=time.time(),
                 media=(Media("audio", "http://127.0.0.1:9/x.mp3", "mp3"),))
     services().store.add(done)
     at = open_page()

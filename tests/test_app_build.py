@@ -22,12 +22,12 @@ from tests.fakes import settled
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for_end(store, task_id: str, seconds: float = 30):
+def wait_for_end(store, vendor_id: str, seconds: float = 30):
     deadline = time.monotonic() + seconds
-    while not store.get(task_id).state.terminal:
-        assert time.monotonic() < deadline, store.get(task_id)
+    while not store.get(vendor_id).state.terminal:
+        assert time.monotonic() < deadline, store.get(vendor_id)
         time.sleep(0.05)
-    return settled(store, task_id)
+    return settled(store, vendor_id)
 
 
 @pytest.mark.parametrize("endpoint, body", [
@@ -38,7 +38,7 @@ def test_demo_mode_build_completes_a_task_against_the_embedded_simulator(tmp_pat
     with build(Settings(data_dir=tmp_path, sim_speed=50)).start() as engine:
         assert engine.simulator is not None and engine.poller is engine.worker
         task, new = studio.submit(engine.store, engine.vendors, endpoint, body, "ann")
-        assert new and task.task_id
+        assert new and task.vendor_id
         done = wait_for_end(engine.store, task.id)
         assert done.state is State.SUCCEEDED and done.error_message is None, done
         assert done.media and all(engine.archive.path(m.archived).stat().st_size > 1000 for m in done.media)

@@ -51,10 +51,10 @@ def test_the_stand_in_logs_every_query_and_knows_when_a_task_succeeded():
         headers = {"Authorization": f"Token {DEMO_VIDU_KEY}"}
         created = requests.post(f"{standin.url}/ent/v2/text2audio", json={"model": "audio1.0", "prompt": "rain",
                                                                           "duration": 3}, headers=headers, timeout=10)
-        task_id = created.json()["task_id"]
-        assert standin.succeeded_at("vidu", task_id) is None
-        requests.get(f"{standin.url}/ent/v2/tasks/{task_id}/creations", headers=headers, timeout=10)
-        assert [(q.vendor, q.ref) for q in standin.queries] == [("vidu", task_id)]
+        vendor_id = created.json()["task_id"]
+        assert standin.succeeded_at("vidu", vendor_id) is None
+        requests.get(f"{standin.url}/ent/v2/tasks/{vendor_id}/creations", headers=headers, timeout=10)
+        assert [(q.vendor, q.ref) for q in standin.queries] == [("vidu", vendor_id)]
     finally:
         standin.stop()
 
@@ -64,19 +64,19 @@ def test_a_trickled_file_arrives_whole_and_its_connection_keeps_working():
     try:
         headers = {"Authorization": f"Token {DEMO_VIDU_KEY}"}
         with requests.Session() as session:  # one kept-alive connection for every request below
-            task_id = session.post(f"{standin.url}/ent/v2/text2audio", headers=headers, timeout=10, json={
+            vendor_id = session.post(f"{standin.url}/ent/v2/text2audio", headers=headers, timeout=10, json={
                 "model": "audio1.0", "prompt": "rain", "duration": 3}).json()["task_id"]
-            standin.trickle("vidu", task_id, 0.3)
+            standin.trickle("vidu", vendor_id, 0.3)
             deadline = time.monotonic() + 30
-            while standin.succeeded_at("vidu", task_id) is None and time.monotonic() < deadline:
+            while standin.succeeded_at("vidu", vendor_id) is None and time.monotonic() < deadline:
                 time.sleep(0.01)  # the stand-in's own record, no request
-            url = session.get(f"{standin.url}/ent/v2/tasks/{task_id}/creations", headers=headers,
+            url = session.get(f"{standin.url}/ent/v2/tasks/{vendor_id}/creations", headers=headers,
                               timeout=10).json()["creations"][0]["url"]
             name = url.split("/_sim/media/")[1].split("?")[0]
             trickled = session.get(url, timeout=10)
-            after = session.get(f"{standin.url}/ent/v2/tasks/{task_id}/creations", headers=headers, timeout=10)
+            after = session.get(f"{standin.url}/ent/v2/tasks/{vendor_id}/creations", headers=headers, timeout=10)
         assert trickled.status_code == 200 and trickled.content == standin.assets.read(name)[0]
-        assert after.status_code == 200 and after.json()["id"] == task_id
+        assert after.status_code == 200 and after.json()["id"] == vendor_id
     finally:
         standin.stop()
 

@@ -104,14 +104,14 @@ def make_receiver(store, *, now=None, keys=(KEY,), secret=None, kling_answers=No
     return receiver
 
 
-def add_vidu_task(store, task_id=VIDU_ID, state=State.QUEUED) -> Task:
-    task = Task(Endpoint.VIDU_TEXT2AUDIO, params={"prompt": "rain"}, task_id=task_id, state=state)
+def add_vidu_task(store, vendor_id=VIDU_ID, state=State.QUEUED) -> Task:
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, params={"prompt": "rain"}, vendor_id=vendor_id, state=state)
     store.add(task)
     return task
 
 
-def add_kling_task(store, task_id: str | None = KLING_ID, state=State.QUEUED) -> Task:
-    task = Task(Endpoint.KLING_TEXT2AUDIO, params={"prompt": "fireworks"}, task_id=task_id,
+def add_kling_task(store, vendor_id: str | None = KLING_ID, state=State.QUEUED) -> Task:
+    task = Task(Endpoint.KLING_TEXT2AUDIO, params={"prompt": "fireworks"}, vendor_id=vendor_id,
                 external_id=EXTERNAL_ID, state=state)
     store.add(task)
     return task
@@ -238,7 +238,7 @@ def test_vidu_valid_signature_but_unreadable_body_or_unknown_task(store):
 
 
 def test_a_kling_task_id_is_not_found_through_the_vidu_route(store):
-    add_kling_task(store, task_id=VIDU_ID)
+    add_kling_task(store, vendor_id=VIDU_ID)
     assert receive_vidu(make_receiver(store), *signed_vidu()).status == 404
 
 
@@ -290,11 +290,11 @@ def test_kling_signed_callback_updates_the_store_at_once(store):
 
 
 def test_kling_callback_before_the_create_answer_is_found_by_external_id(store):
-    task = add_kling_task(store, task_id=None, state=State.SUBMITTED)
+    task = add_kling_task(store, vendor_id=None, state=State.SUBMITTED)
     processing = {**KLING_SUCCEED, "task_status": "processing", "task_result": {}}
     assert receive_kling(make_receiver(store, secret=WEBHOOK_SECRET), *signed_kling(processing)).status == 200
     stored = store.get(task.id)
-    assert stored.state is State.RUNNING and stored.task_id == KLING_ID
+    assert stored.state is State.RUNNING and stored.vendor_id == KLING_ID
 
 
 @pytest.mark.parametrize("case", ["missing id", "missing timestamp", "missing signature", "other secret",
@@ -420,14 +420,14 @@ def test_kling_route_with_and_without_a_secret(store, served):
 
 # --- demo mode end to end: the simulator's real callbacks, and no poller running ----------------------------------
 
-def wait_for_end(store, task_id: str, timeout: float = 20) -> Task:
+def wait_for_end(store, vendor_id: str, timeout: float = 20) -> Task:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        task = store.get(task_id)
+        task = store.get(vendor_id)
         if task.state.terminal:
             return task
         time.sleep(0.05)
-    raise AssertionError(f"still {store.get(task_id).state} after {timeout} s")
+    raise AssertionError(f"still {store.get(vendor_id).state} after {timeout} s")
 
 
 @pytest.mark.parametrize("secret", [WEBHOOK_SECRET, None], ids=["kling signed", "kling unsigned"])
@@ -447,11 +447,11 @@ def test_simulator_callbacks_finish_tasks_with_no_poller_running(store, served, 
                                (Endpoint.KLING_TEXT2AUDIO, {"prompt": "fireworks", "duration": 3})):
             hook = callbacks.own_address(studio_url + "/", endpoint.provider)
             task, new = studio.submit(store, clients, endpoint, {**body, "callback_url": hook}, "local")
-            assert new and task.task_id, task
+            assert new and task.vendor_id, task
             sent[endpoint] = task.id
-        for endpoint, task_id in sent.items():
-            wait_for_end(store, task_id)
-            done = settled(store, task_id)
+        for endpoint, vendor_id in sent.items():
+            wait_for_end(store, vendor_id)
+            done = settled(store, vendor_id)
             assert done.state is State.SUCCEEDED, (endpoint, done.error_message)
             assert done.media and all(m.archived for m in done.media)
         # Vidu's callbacks are always believed once verified; Kling's are believed when signed, and otherwise
@@ -465,7 +465,7 @@ def test_simulator_callbacks_finish_tasks_with_no_poller_running(store, served, 
 
 def test_a_poll_that_lags_behind_a_callback_does_not_undo_it(store):
     task = add_vidu_task(store)
-    lagging = ScriptedClient(queries=[{"task_id": VIDU_ID, "state": State.RUNNING, "raw_state": "processing"}])
+    lagging = ScriptedClient(queries=[{"vendor_id": VIDU_ID, "state": State.RUNNING, "raw_state": "processing"}])
     poller = Poller(store, vendors(vidu=lagging), on_success=keep_copy)
     receiver = Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(KEY,))
     assert receive_vidu(receiver, *signed_vidu()).status == 200

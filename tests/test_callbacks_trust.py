@@ -55,15 +55,15 @@ def receiver(store, *, secret=None, refused=frozenset(), clock=None, limit=None)
     return made
 
 
-def kling_task(store, task_id=KLING_ID, state=State.QUEUED) -> Task:
-    task = Task(Endpoint.KLING_TEXT2AUDIO, params={"prompt": "door"}, task_id=task_id, external_id=f"cue-{task_id}",
+def kling_task(store, vendor_id=KLING_ID, state=State.QUEUED) -> Task:
+    task = Task(Endpoint.KLING_TEXT2AUDIO, params={"prompt": "door"}, vendor_id=vendor_id, external_id=f"cue-{vendor_id}",
                 state=state)
     store.add(task)
     return task
 
 
-def kling_body(task_id=KLING_ID, status="succeed") -> bytes:
-    return json.dumps({"task_id": task_id, "task_status": status, "task_info": {},
+def kling_body(vendor_id=KLING_ID, status="succeed") -> bytes:
+    return json.dumps({"task_id": vendor_id, "task_status": status, "task_info": {},
                        "task_result": {"audios": []}}).encode()
 
 
@@ -124,7 +124,7 @@ def test_unsigned_kling_answers_the_same_for_known_and_unknown_tasks(store):
     known = receive_kling(receiver(store), {}, kling_body())
     unknown = receive_kling(receiver(store), {}, kling_body("no-such-task"))
     finished_task = kling_task(store, "kt-done", State.SUCCEEDED)
-    finished = receive_kling(receiver(store), {}, kling_body(finished_task.task_id))
+    finished = receive_kling(receiver(store), {}, kling_body(finished_task.vendor_id))
     assert (known.status, known.body) == (unknown.status, unknown.body) == (finished.status, finished.body) \
         == (200, {"ok": True})
 
@@ -203,7 +203,7 @@ def test_refused_vendors_are_those_simulated_on_a_hosted_studio(settings, refuse
 
 
 def test_a_vidu_callback_signed_with_the_public_demo_key_is_refused_when_hosted(store, caplog):
-    task = Task(Endpoint.VIDU_TEXT2AUDIO, params={"prompt": "rain"}, task_id=VIDU_ID, state=State.QUEUED)
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, params={"prompt": "rain"}, vendor_id=VIDU_ID, state=State.QUEUED)
     store.add(task)
     url = "https://studio.example/callbacks/vidu"
     headers = vidu_callback_headers(DEMO_VIDU_KEY, url, formatdate(usegmt=True), "n-1")
@@ -251,7 +251,7 @@ def test_a_callback_address_is_refused_if_any_of_its_addresses_is_private():
 
 
 def test_a_hosted_studio_refuses_a_private_callback_address_before_sending(store):
-    clients = vendors(vidu=ScriptedClient(creates=[{"task_id": "v1"}]))
+    clients = vendors(vidu=ScriptedClient(creates=[{"vendor_id": "v1"}]))
     body = {"model": "audio1.0", "prompt": "rain", "duration": 3, "callback_url": "http://127.0.0.1:9/_sim/reset"}
     with pytest.raises(InvalidRequest) as caught:
         studio.submit(store, clients, Endpoint.VIDU_TEXT2AUDIO, body, "ann", hosted=True)

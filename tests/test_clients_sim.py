@@ -113,7 +113,7 @@ def create(vendor: str, api, marker: str = "") -> Task:
 
 
 def query(vendor: str, api, task: Task) -> Task:
-    return api.query(task.task_id, task.endpoint) if vendor == "vidu" else api.query(task_id=task.task_id)
+    return api.query(task.vendor_id, task.endpoint) if vendor == "vidu" else api.query(task_id=task.vendor_id)
 
 
 def until_done(check, timeout: float = 15) -> Task:
@@ -151,10 +151,10 @@ def assert_plain(message: str) -> None:
 def test_vidu_endpoint_runs_to_success(sim, profile, scheme, endpoint):
     api, wire = vidu_client(sim.url, profile)
     task = api.create(endpoint, BODIES[endpoint])
-    assert task.state is State.QUEUED and task.task_id and task.params == BODIES[endpoint]
+    assert task.state is State.QUEUED and task.vendor_id and task.params == BODIES[endpoint]
 
-    done = until_done(lambda: api.query(task.task_id, endpoint))
-    assert done.state is State.SUCCEEDED and done.task_id == task.task_id and done.progress == 100
+    done = until_done(lambda: api.query(task.vendor_id, endpoint))
+    assert done.state is State.SUCCEEDED and done.vendor_id == task.vendor_id and done.progress == 100
     [media] = done.media
     assert media.kind == endpoint.media_kind and media.url.startswith(sim.url)
     if endpoint is Endpoint.VIDU_TEXT2VIDEO:
@@ -172,17 +172,17 @@ def test_vidu_endpoint_runs_to_success(sim, profile, scheme, endpoint):
 def test_kling_text_to_audio_runs_to_success_and_is_found_by_external_id(sim, auth):
     api, wire = kling_client(sim.url, auth)
     task = api.create(FIREWORKS)
-    assert task.state is State.QUEUED and task.task_id and task.external_id.startswith("cue-")
+    assert task.state is State.QUEUED and task.vendor_id and task.external_id.startswith("cue-")
 
-    done = until_done(lambda: api.query(task_id=task.task_id))
+    done = until_done(lambda: api.query(task_id=task.vendor_id))
     assert done.state is State.SUCCEEDED and done.credits == 0.25
     assert [(m.kind, m.format) for m in done.media] == [("audio", "mp3"), ("audio", "wav")]
     assert all(isinstance(m.duration, float) and m.duration == 3.0 for m in done.media)
 
     by_external = api.query(external_id=task.external_id)
-    assert (by_external.task_id, by_external.state, by_external.media) == (task.task_id, done.state, done.media)
+    assert (by_external.vendor_id, by_external.state, by_external.media) == (task.vendor_id, done.state, done.media)
     listed = api.list()
-    assert [t.task_id for t in listed] == [task.task_id] and listed[0].external_id == task.external_id
+    assert [t.vendor_id for t in listed] == [task.vendor_id] and listed[0].external_id == task.external_id
 
     [authorization] = set(wire.authorizations)  # a JWT is reused until it nears expiry
     if auth == "api_key":
@@ -196,10 +196,10 @@ def test_kling_text_to_audio_runs_to_success_and_is_found_by_external_id(sim, au
 def test_kling_list_is_newest_first_and_each_task_is_found_by_its_external_id(sim):
     api, _ = kling_client(sim.url)
     first, second = api.create(FIREWORKS), api.create({**FIREWORKS, "prompt": "A squeaky door"})
-    assert [t.task_id for t in api.list(page=1, page_size=30)] == [second.task_id, first.task_id]
-    assert [t.task_id for t in api.list(page=2, page_size=1)] == [first.task_id]
+    assert [t.vendor_id for t in api.list(page=1, page_size=30)] == [second.vendor_id, first.vendor_id]
+    assert [t.vendor_id for t in api.list(page=2, page_size=1)] == [first.vendor_id]
     for task in (first, second):
-        assert api.query(external_id=task.external_id).task_id == task.task_id
+        assert api.query(external_id=task.external_id).vendor_id == task.vendor_id
 
 
 def test_vidu_credits_show_the_balance_and_what_a_task_cost(sim):
@@ -215,8 +215,8 @@ def test_vidu_cancel_of_a_queued_task_cancels_it(slow_sim):
     api, _ = vidu_client(slow_sim.url)
     task = api.create(Endpoint.VIDU_TEXT2AUDIO, RAIN)
     assert task.state is State.QUEUED
-    api.cancel(task.task_id)
-    cancelled = api.query(task.task_id, task.endpoint)
+    api.cancel(task.vendor_id)
+    cancelled = api.query(task.vendor_id, task.endpoint)
     assert cancelled.state is State.CANCELLED and cancelled.error_code == "UserCancelled"
     assert cancelled.error_message == "The task was cancelled." and cancelled.credits == 0
 
@@ -225,16 +225,16 @@ def test_vidu_cancel_of_a_running_task_is_refused_in_plain_words(slow_sim):
     api, _ = vidu_client(slow_sim.url)
     task = api.create(Endpoint.VIDU_TEXT2AUDIO, RAIN)
     deadline = time.monotonic() + 5
-    while api.query(task.task_id).state is not State.RUNNING:
+    while api.query(task.vendor_id).state is not State.RUNNING:
         assert time.monotonic() < deadline, "the task never started"
         time.sleep(0.02)
     with pytest.raises(VendorError) as raised:
-        api.cancel(task.task_id)
+        api.cancel(task.vendor_id)
     error = raised.value
     assert (error.http_status, error.code, error.retryable) == (400, "BadRequest", False)
     assert error.message.startswith("Vidu could not accept the request.") and "processing" in error.message
     assert_plain(str(error))
-    assert api.query(task.task_id).state is State.RUNNING
+    assert api.query(task.vendor_id).state is State.RUNNING
 
 
 # --- faults on reads: retried, and Retry-After honoured ----------------------------------------------------------
@@ -242,7 +242,7 @@ def test_vidu_cancel_of_a_running_task_is_refused_in_plain_words(slow_sim):
 def _vidu_query(sim, **options):
     api, wire = vidu_client(sim.url, **options)
     task = api.create(Endpoint.VIDU_TEXT2AUDIO, RAIN)
-    return wire, VIDU_TASKS, lambda: api.query(task.task_id, task.endpoint).task_id == task.task_id
+    return wire, VIDU_TASKS, lambda: api.query(task.vendor_id, task.endpoint).vendor_id == task.vendor_id
 
 
 def _vidu_credits(sim, **options):
@@ -253,19 +253,19 @@ def _vidu_credits(sim, **options):
 def _kling_query(sim, **options):
     api, wire = kling_client(sim.url, **options)
     task = api.create(FIREWORKS)
-    return wire, f"{KLING_PATH}/", lambda: api.query(task_id=task.task_id).task_id == task.task_id
+    return wire, f"{KLING_PATH}/", lambda: api.query(task_id=task.vendor_id).vendor_id == task.vendor_id
 
 
 def _kling_by_external_id(sim, **options):
     api, wire = kling_client(sim.url, "api_key", **options)
     task = api.create(FIREWORKS)
-    return wire, KLING_PATH, lambda: api.query(external_id=task.external_id).task_id == task.task_id
+    return wire, KLING_PATH, lambda: api.query(external_id=task.external_id).vendor_id == task.vendor_id
 
 
 def _kling_list(sim, **options):
     api, wire = kling_client(sim.url, **options)
     task = api.create(FIREWORKS)
-    return wire, KLING_PATH, lambda: [t.task_id for t in api.list()] == [task.task_id]
+    return wire, KLING_PATH, lambda: [t.vendor_id for t in api.list()] == [task.vendor_id]
 
 
 READS = {"vidu query": _vidu_query, "vidu credits": _vidu_credits, "kling query": _kling_query,
@@ -355,7 +355,7 @@ def test_a_create_slower_than_the_read_timeout_may_have_reached_the_server(sim, 
     if vendor == "kling":  # the task did get made, and the external id the error carries finds it
         assert error.task.external_id
         found = until_done(lambda: _lookup(api, error.task.external_id), timeout=5)
-        assert found.external_id == error.task.external_id and found.task_id
+        assert found.external_id == error.task.external_id and found.vendor_id
 
 
 def _lookup(api: KlingClient, external_id: str) -> Task:
@@ -435,7 +435,7 @@ def test_a_proxy_html_page_is_a_plain_error(sim, vendor, step):
 def test_a_vidu_task_failing_with_a_documented_code_says_so_plainly(sim, code):
     api, _ = vidu_client(sim.url)
     task = create("vidu", api, f"[fail:{code}]")
-    done = until_done(lambda: api.query(task.task_id, task.endpoint))
+    done = until_done(lambda: api.query(task.vendor_id, task.endpoint))
     assert done.state is VIDU_TASK_ERRORS[code] and done.error_code == code
     assert done.error_message == vidu.describe_failure(code) == vidu.MESSAGES[code]
     assert done.media == () and done.credits == 0  # failed tasks are refunded
@@ -445,7 +445,7 @@ def test_a_vidu_task_failing_with_a_documented_code_says_so_plainly(sim, code):
 def test_a_kling_task_failure_carries_kling_s_reason(sim):
     api, _ = kling_client(sim.url)
     task = create("kling", api, "[fail:Audio generation failed]")
-    done = until_done(lambda: api.query(task_id=task.task_id))
+    done = until_done(lambda: api.query(task_id=task.vendor_id))
     assert done.state is State.FAILED and done.media == ()
     assert done.error_message == "Kling could not finish the task: Audio generation failed"
 
@@ -455,7 +455,7 @@ def test_a_kling_error_code_inside_http_200_is_an_error(sim, step):
     api, wire = kling_client(sim.url)
     task = api.create(FIREWORKS) if step != "create" else None
     sim.add_fault(match=KLING_PATH, method="POST" if step == "create" else "GET", kling_code_in_200=1301)
-    call = {"create": lambda: api.create(FIREWORKS), "query": lambda: api.query(task_id=task.task_id),
+    call = {"create": lambda: api.create(FIREWORKS), "query": lambda: api.query(task_id=task.vendor_id),
             "list": api.list}[step]
     with pytest.raises(VendorError) as raised:
         call()

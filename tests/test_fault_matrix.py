@@ -178,9 +178,9 @@ class Studio:
         self.planned: list[float] = []  # seconds from then to each next poll the poller planned
         schedule = self.store.schedule
 
-        def planning(task_id, next_poll_at, *args, **kwargs):
+        def planning(vendor_id, next_poll_at, *args, **kwargs):
             self.planned.append(next_poll_at - time.time())
-            schedule(task_id, next_poll_at, *args, **kwargs)
+            schedule(vendor_id, next_poll_at, *args, **kwargs)
         self.store.schedule = planning
 
 
@@ -193,22 +193,22 @@ def archive_after_expiry(archive):
     return late
 
 
-def follow(studio_: Studio, task_id: str, seconds: float):
+def follow(studio_: Studio, vendor_id: str, seconds: float):
     """Poll the task as the poller would until it ends or `seconds` pass; the task as stored."""
     deadline = time.monotonic() + seconds
-    task = studio_.store.get(task_id)
+    task = studio_.store.get(vendor_id)
     while not task.state.terminal and time.monotonic() < deadline:
         studio_.poller.poll(task)
         time.sleep(0.02)
-        task = studio_.store.get(task_id)
-    return settled(studio_.store, task_id)  # a success's copy is made in the background
+        task = studio_.store.get(vendor_id)
+    return settled(studio_.store, vendor_id)  # a success's copy is made in the background
 
 
-def wait_for_end(store: Store, task_id: str, seconds: float):
+def wait_for_end(store: Store, vendor_id: str, seconds: float):
     deadline = time.monotonic() + seconds
-    while not store.get(task_id).state.terminal and time.monotonic() < deadline:
+    while not store.get(vendor_id).state.terminal and time.monotonic() < deadline:
         time.sleep(0.05)
-    return settled(store, task_id)
+    return settled(store, vendor_id)
 
 
 # --- the one test ------------------------------------------------------------------------------------------------

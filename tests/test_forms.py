@@ -3,20 +3,21 @@ import pandas as pd
 import pytest
 
 from lib import forms, history, timeline
+from lib.endpoints import spec
 from lib.tasks import Endpoint, State, Task
 from lib.validation import validate
 
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))
 def test_every_example_prompt_is_a_valid_request(endpoint):
-    for example in forms.EXAMPLES[endpoint]:
+    for example in spec(endpoint).examples:
         body = forms.to_body(endpoint, forms.to_values(endpoint, example))
         assert validate(endpoint, body) == [], example
 
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))
 def test_settings_again_reproduces_the_request(endpoint):
-    for example in forms.EXAMPLES[endpoint]:
+    for example in spec(endpoint).examples:
         body = forms.to_body(endpoint, forms.to_values(endpoint, example))
         assert forms.to_body(endpoint, forms.to_values(endpoint, body)) == body
 

@@ -124,7 +124,7 @@ def test_a_name_of_another_owners_folder_only_finds_the_member_and_the_copy_is_t
 
 
 def test_an_in_flight_record_comes_in_finished_and_is_never_polled(instance):
-    run(instance, bundle([record(state="running", task_id="someone-elses")]))
+    run(instance, bundle([record(state="running", vendor_id="someone-elses")]))
     store = instance[0]
     task = store.find("ann")[0]
     assert task.state is State.FAILED and task.error_code == "not_followed" and "someone-elses" in task.error_message

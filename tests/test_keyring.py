@@ -35,7 +35,7 @@ def test_keys_are_per_owner_and_can_be_forgotten():
 def test_a_task_sent_with_an_own_key_waits_for_it_and_then_follows_with_it(tmp_path):
     store, keyring = Store(tmp_path / "s.db"), Keyring(make_client)
     studio_vidu = ScriptedClient(queries=[{"state": State.RUNNING, "raw_state": "processing"}])
-    task = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "x"}, owner="ann", task_id="5", state=State.QUEUED,
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "x"}, owner="ann", vendor_id="5", state=State.QUEUED,
                 own_key=True)
     store.add(task)
     worker = Poller(store, vendors(vidu=studio_vidu), keyring=keyring)

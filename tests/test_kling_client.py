@@ -119,7 +119,7 @@ def test_create_responses_parse(name):
     body = EXAMPLES["responses"][name]
     sent = {**FIREWORKS, "external_task_id": "cue-sent"}
     task = parse_created(body, sent)
-    assert (task.task_id, task.state, task.raw_state) == (body["data"]["task_id"], State.QUEUED, "submitted")
+    assert (task.vendor_id, task.state, task.raw_state) == (body["data"]["task_id"], State.QUEUED, "submitted")
     assert task.params == sent and task.trace_id == body["request_id"]
     assert task.external_id == (body["data"]["task_info"].get("external_task_id") or "cue-sent")
     assert task.created_at == body["data"]["created_at"] / 1000
@@ -128,7 +128,7 @@ def test_create_responses_parse(name):
 def test_query_success_gives_mp3_and_wav():
     task = parse_query(SUCCEEDED)
     base = "https://p1.a.kwimgs.com/bs2/upload-ylab-stunt/ai_audio/861254119619698760/output"
-    assert (task.task_id, task.external_id, task.state, task.credits) == ("861254119619698760", "studio-0001",
+    assert (task.vendor_id, task.external_id, task.state, task.credits) == ("861254119619698760", "studio-0001",
                                                                           State.SUCCEEDED, 0.25)
     assert task.media == (Media("audio", f"{base}.mp3", "mp3", 5.0), Media("audio", f"{base}.wav", "wav", 5.0))
     assert task.error_message is None and task.updated_at == 1773367519.871
@@ -148,7 +148,7 @@ def test_failed_task_passes_the_reason_through():
 
 def test_legacy_callback_body_parses():
     task = parse_task(EXAMPLES["responses"]["callback_legacy"])
-    assert (task.task_id, task.state, task.media) == ("string", State.SUCCEEDED, ())
+    assert (task.vendor_id, task.state, task.media) == ("string", State.SUCCEEDED, ())
 
 
 @pytest.mark.parametrize("word, state", [
@@ -266,7 +266,7 @@ def test_create_always_sends_an_external_id_and_returns_it():
     assert call["url"] == "https://api-singapore.klingai.com/v1/audio/text-to-audio"
     assert re.fullmatch(r"cue-[0-9a-f]{32}", call["json"]["external_task_id"])
     assert task.external_id == call["json"]["external_task_id"] and task.params == call["json"]
-    assert task.task_id == "861254119619698760" and task.endpoint is Endpoint.KLING_TEXT2AUDIO
+    assert task.vendor_id == "861254119619698760" and task.endpoint is Endpoint.KLING_TEXT2AUDIO
 
 
 def test_an_empty_external_id_is_replaced_and_a_given_one_kept():
@@ -307,7 +307,7 @@ def test_query_by_task_id():
 
 def test_query_by_external_id_puts_it_in_the_path():
     kling_client, transport = client(response(200, SUCCEEDED))
-    assert kling_client.query(external_id="studio-0001").task_id == "861254119619698760"
+    assert kling_client.query(external_id="studio-0001").vendor_id == "861254119619698760"
     call = transport.calls[0]
     assert call["url"] == "https://api-singapore.klingai.com/v1/audio/text-to-audio/studio-0001"
     assert call["params"] is None and call["retry"] is True
@@ -331,7 +331,7 @@ def test_list_sends_the_page_and_parses_every_task():
     kling_client, transport = client(response(200, EXAMPLES["responses"]["list_doc"]))
     tasks = kling_client.list()
     assert transport.calls[0]["params"] == {"pageNum": 1, "pageSize": 30} and transport.calls[0]["retry"] is True
-    assert [(t.task_id, t.state) for t in tasks] == [("string", State.RUNNING)]
+    assert [(t.vendor_id, t.state) for t in tasks] == [("string", State.RUNNING)]
 
 
 @pytest.mark.parametrize("page, size", [(1, 1), (1000, 500)])

@@ -118,11 +118,11 @@ def test_the_archiver_downloads_again_rather_than_keep_a_name_it_did_not_write(a
 
 def test_imported_tasks_are_never_polled_nor_found_by_callbacks(tmp_path):
     store = Store(tmp_path / "studio.db")
-    task = Task(Endpoint.VIDU_TEXT2AUDIO, {}, task_id="v-1", external_id="e-1", state=State.QUEUED)
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, {}, vendor_id="v-1", external_id="e-1", state=State.QUEUED)
     store.add(task)
     store.add(task.replace(id=uuid.uuid4().hex, imported=True, created_at=task.created_at + 1))
     assert store.find_by_vendor_id(Provider.VIDU, "v-1") == task
-    store.save(task.replace(task_id="v-2", external_id="e-2"))
+    store.save(task.replace(vendor_id="v-2", external_id="e-2"))
     assert store.find_by_vendor_id(Provider.VIDU, "v-1") is None
     assert store.find_by_vendor_id(Provider.VIDU, None, "e-1") is None
     assert [t.id for t in store.due(task.created_at + 10)] == [task.id]

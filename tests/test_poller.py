@@ -19,7 +19,7 @@ def store(tmp_path):
 
 
 def queued(store, endpoint=Endpoint.VIDU_TEXT2AUDIO, **fields) -> Task:
-    task = Task(endpoint, params={"prompt": "rain"}, **{"task_id": "1", "state": State.QUEUED, **fields})
+    task = Task(endpoint, params={"prompt": "rain"}, **{"vendor_id": "1", "state": State.QUEUED, **fields})
     store.add(task)
     return task
 
@@ -92,9 +92,9 @@ def test_task_past_the_timeout_waits_for_check_again(store):
 def test_kling_task_without_an_answer_is_found_by_its_external_id(store):
     task = Task(Endpoint.KLING_TEXT2AUDIO, params={}, external_id="cue-abc", state=State.SUBMITTED)
     store.add(task)
-    kling = ScriptedClient(queries=[{"task_id": "77", "state": State.RUNNING, "raw_state": "processing"}])
+    kling = ScriptedClient(queries=[{"vendor_id": "77", "state": State.RUNNING, "raw_state": "processing"}])
     Poller(store, vendors(kling=kling)).poll(task)
-    assert kling.queried == ["cue-abc"] and store.get(task.id).task_id == "77"
+    assert kling.queried == ["cue-abc"] and store.get(task.id).vendor_id == "77"
 
 
 def test_vidu_task_whose_answer_never_came_is_marked_unknown_not_dropped(store, monkeypatch):

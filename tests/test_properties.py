@@ -249,7 +249,7 @@ def typed_error(error: StudioError) -> None:
 def well_formed(task: Task) -> None:
     """A parsed task holds only what the store and the pages can take: text where text is expected."""
     assert isinstance(task.state, State)
-    for name in ("task_id", "external_id", "error_code", "error_message", "trace_id"):
+    for name in ("vendor_id", "external_id", "error_code", "error_message", "trace_id"):
         assert getattr(task, name) is None or isinstance(getattr(task, name), str), name
     assert task.progress is None or isinstance(task.progress, int)
     assert task.credits is None or (isinstance(task.credits, float) and math.isfinite(task.credits))
@@ -468,7 +468,7 @@ def test_no_invalid_request_is_ever_sent_or_stored_by_the_studio(endpoint, tmp_p
             assert transport.calls == []
             return
         check_sent(endpoint, body, transport)
-        assert store.get(task.id).task_id == "t1"
+        assert store.get(task.id).vendor_id == "t1"
         sent.append(body)
 
     check()

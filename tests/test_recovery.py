@@ -133,7 +133,7 @@ def test_reusing_settings_drops_the_studios_tag_but_keeps_a_typed_payload():
 # --- the simulator's task list ----------------------------------------------------------------------------------
 
 def test_task_list_pages_and_filters_by_creation_time(sim, clients):
-    made = [clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, {**SOUND, "prompt": f"Gull {n}"}).task_id
+    made = [clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, {**SOUND, "prompt": f"Gull {n}"}).vendor_id
             for n in range(7)]
     url, headers = f"{sim.url}/ent/v2/tasks", {"Authorization": f"Token {DEMO_VIDU_KEY}"}
     first = requests.get(url, params={"paper.pagesz": 5}, headers=headers, timeout=5).json()
@@ -154,7 +154,7 @@ def test_task_list_refuses_a_page_size_past_the_documented_100(sim):
 
 def test_find_created_pages_through_the_list(sim, clients, monkeypatch):
     monkeypatch.setattr(vidu, "LIST_PAGE_SIZE", 2)
-    target = clients.vidu.create(Endpoint.VIDU_TIMING2AUDIO, TIMED).task_id
+    target = clients.vidu.create(Endpoint.VIDU_TIMING2AUDIO, TIMED).vendor_id
     for n in range(5):
         clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, {**SOUND, "prompt": f"Gull {n}"})
     task = Task(Endpoint.VIDU_TIMING2AUDIO, TIMED, created_at=time.time())
@@ -204,16 +204,16 @@ def test_a_create_sent_by_a_studio_that_died_is_found_linked_and_finished(sim, c
     made = clients.vidu.create(endpoint, body)  # what the dead studio's request did at Vidu
     poller = Poller(store, clients)
     linked = poller.poll(store.get(task.id))
-    assert linked.task_id == made.task_id and linked.error_message is None
+    assert linked.vendor_id == made.vendor_id and linked.error_message is None
     done = follow(poller, store, task)
     assert done.state is State.SUCCEEDED and done.media and creates(sim) == 1
 
 
 def test_two_identical_lost_creates_are_linked_to_two_vendor_tasks(sim, clients, store):
     first, second = lost(store, Endpoint.VIDU_TEXT2AUDIO, SOUND), lost(store, Endpoint.VIDU_TEXT2AUDIO, SOUND)
-    made = {clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, SOUND).task_id for _ in range(2)}
+    made = {clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, SOUND).vendor_id for _ in range(2)}
     poller = Poller(store, clients)
-    assert {poller.poll(first).task_id, poller.poll(second).task_id} == made
+    assert {poller.poll(first).vendor_id, poller.poll(second).vendor_id} == made
 
 
 def test_a_lookup_that_fails_is_tried_again_later(sim, clients, store):
@@ -221,9 +221,9 @@ def test_a_lookup_that_fails_is_tried_again_later(sim, clients, store):
     clients.vidu.create(Endpoint.VIDU_TEXT2AUDIO, SOUND)
     sim.add_fault(match="/ent/v2/tasks", method="GET", status=503)
     poller = Poller(store, clients)
-    assert poller.poll(task).task_id is None and store.get(task.id).state is State.SUBMITTED
+    assert poller.poll(task).vendor_id is None and store.get(task.id).state is State.SUBMITTED
     sim.clear_faults()
-    assert poller.poll(store.get(task.id)).task_id
+    assert poller.poll(store.get(task.id)).vendor_id
 
 
 def test_lookups_back_off_instead_of_hammering_the_list(store):
@@ -242,7 +242,7 @@ def test_nothing_found_after_the_window_says_what_to_look_for(sim, clients, stor
     body = {**VIDEO, "model": "viduq3-pro", "resolution": "720p", "duration": 2}
     task = lost(store, Endpoint.VIDU_TEXT2VIDEO, body, age=poller_module.LOST_AFTER_SECONDS + 1)
     aside = Poller(store, clients).poll(task)
-    assert aside.state is State.SUBMITTED and aside.task_id is None and creates(sim) == 0
+    assert aside.state is State.SUBMITTED and aside.vendor_id is None and creates(sim) == 0
     message = store.get(task.id).error_message
     when = time.strftime("%H:%M UTC", time.gmtime(task.created_at))
     assert all(part in message for part in ("Video from text", when, VIDEO["prompt"], "60 credits",
@@ -258,4 +258,4 @@ def test_a_create_whose_answer_was_cut_off_is_found_and_finished(sim, clients, s
     assert not studio.sending(task.id)
     done = follow(Poller(store, clients), store, task)
     assert done.state is State.SUCCEEDED and done.error_message is None and creates(sim) == 1
-    assert done.task_id == sim.engine.tasks("vidu")[0].id
+    assert done.vendor_id == sim.engine.tasks("vidu")[0].id

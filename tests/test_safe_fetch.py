@@ -207,7 +207,7 @@ def test_the_simulator_s_redirect_fault_is_refused_by_a_hosted_archive(servers, 
         client = ViduClient(DEMO_VIDU_KEY, base_url=sim.url)
         created = client.create(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "rain", "duration": 2})
         deadline = time.monotonic() + 20
-        while (done := client.query(created.task_id, Endpoint.VIDU_TEXT2AUDIO)).state is not State.SUCCEEDED:
+        while (done := client.query(created.vendor_id, Endpoint.VIDU_TEXT2AUDIO)).state is not State.SUCCEEDED:
             assert time.monotonic() < deadline, done
             time.sleep(0.05)
         sim.add_fault(match="/_sim/media/", redirect=f"{inside.url}/private.mp3")

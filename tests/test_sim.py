@@ -93,12 +93,12 @@ def vidu_create(sim, endpoint: str = "text2audio", body=RAIN) -> str:
     return answer.json()["task_id"]
 
 
-def vidu_query(sim, task_id: str) -> dict:
-    return vidu(sim, "GET", f"/ent/v2/tasks/{task_id}/creations").json()
+def vidu_query(sim, vendor_id: str) -> dict:
+    return vidu(sim, "GET", f"/ent/v2/tasks/{vendor_id}/creations").json()
 
 
-def vidu_wait(sim, task_id: str, states=("success", "failed")) -> dict:
-    return wait_for(lambda: (task := vidu_query(sim, task_id))["state"] in states and task)
+def vidu_wait(sim, vendor_id: str, states=("success", "failed")) -> dict:
+    return wait_for(lambda: (task := vidu_query(sim, vendor_id))["state"] in states and task)
 
 
 def kling_create(sim, body=FIREWORKS) -> str:
@@ -235,22 +235,22 @@ def test_kling_doc_request_is_accepted(sim, name, example):
 
 def test_vidu_other_doc_requests_are_accepted(slow):
     sim, other = slow, examples("vidu")["other_requests"]
-    task_id = vidu_create(sim)
+    vendor_id = vidu_create(sim)
     for name in ("cancel", "query", "credits"):
         example = other[name]
-        body = json.loads(json.dumps(example.get("body")).replace("<task_id>", task_id))
-        answer = vidu(sim, example["method"], example["path"].replace("{id}", task_id), body,
+        body = json.loads(json.dumps(example.get("body")).replace("<task_id>", vendor_id))
+        answer = vidu(sim, example["method"], example["path"].replace("{id}", vendor_id), body,
                       params=example.get("params"))
         assert answer.status_code == 200, f"{name}: {answer.text}"
     assert_shape(examples("vidu")["responses"]["credits"], vidu(sim, "GET", "/ent/v2/credits").json())
-    assert_shape(examples("vidu")["responses"]["query_cancelled"], vidu_query(sim, task_id))
+    assert_shape(examples("vidu")["responses"]["query_cancelled"], vidu_query(sim, vendor_id))
 
 
 def test_kling_other_doc_requests_are_accepted(sim):
     other = examples("kling")["other_requests"]
-    task_id = kling_create(sim, {**FIREWORKS, "external_task_id": "studio-0001"})
-    kling_wait(sim, task_id)
-    single = kling(sim, other["query"]["method"], other["query"]["path"].replace("{task_id}", task_id))
+    vendor_id = kling_create(sim, {**FIREWORKS, "external_task_id": "studio-0001"})
+    kling_wait(sim, vendor_id)
+    single = kling(sim, other["query"]["method"], other["query"]["path"].replace("{task_id}", vendor_id))
     listed = kling(sim, other["list"]["method"], other["list"]["path"], params=other["list"]["params"])
     assert_shape(examples("kling")["responses"]["query_succeed_reference"], single.json())
     assert_shape(examples("kling")["responses"]["list_doc"], listed.json())
@@ -353,10 +353,10 @@ def test_request_log_records_auth_validity(sim):
 # --- lifecycle and result shapes --------------------------------------------------------------------------------
 
 def test_vidu_audio_lifecycle(sim):
-    task_id = vidu_create(sim)
+    vendor_id = vidu_create(sim)
     seen, progress = [], []
     while not seen or seen[-1] not in ("success", "failed"):
-        task = vidu_query(sim, task_id)
+        task = vidu_query(sim, vendor_id)
         progress.append(task["progress"])
         if not seen or seen[-1] != task["state"]:
             seen.append(task["state"])
@@ -426,9 +426,9 @@ def test_concurrency_limit_holds_extra_tasks_in_queue(sim):
             break
         time.sleep(0.002)
     assert most == kling_most == 5 and queued >= 2
-    assert all(vidu_query(sim, task_id)["state"] == "success" for task_id in ids)
-    assert all(kling(sim, "GET", f"{KLING_PATH}/{task_id}").json()["data"]["task_status"] == "succeed"
-               for task_id in kling_ids)
+    assert all(vidu_query(sim, vendor_id)["state"] == "success" for vendor_id in ids)
+    assert all(kling(sim, "GET", f"{KLING_PATH}/{vendor_id}").json()["data"]["task_status"] == "succeed"
+               for vendor_id in kling_ids)
 
 
 # --- cancel and credits -----------------------------------------------------------------------------------------
@@ -450,9 +450,9 @@ def test_cancel_rules_and_refund(slow):
 
 
 def test_cancel_after_success_is_refused(sim):
-    task_id = vidu_create(sim)
-    vidu_wait(sim, task_id)
-    assert_vidu_error(vidu(sim, "POST", f"/ent/v2/tasks/{task_id}/cancel", {}), 400, "BadRequest",
+    vendor_id = vidu_create(sim)
+    vidu_wait(sim, vendor_id)
+    assert_vidu_error(vidu(sim, "POST", f"/ent/v2/tasks/{vendor_id}/cancel", {}), 400, "BadRequest",
                       "task state is success, can not cancel")
 
 
@@ -504,14 +504,14 @@ def test_media_urls_expire():
 def test_vidu_callbacks_are_signed(sim, receiver):
     hook = receiver()
     url = f"{hook.url}/vidu/callback?name=james&age=36"
-    task_id = vidu_create(sim, body={**RAIN, "callback_url": url})
+    vendor_id = vidu_create(sim, body={**RAIN, "callback_url": url})
     wait_for(lambda: "success" in hook.states("state"))
     assert hook.states("state") == ["processing", "success"]
     for call in hook.calls:
         assert vidu_signature_valid(DEMO_VIDU_KEY, "POST", url, call.headers)
         assert not vidu_signature_valid("vda_other_key", "POST", url, call.headers)
-        assert call.json["id"] == task_id
-    assert hook.calls[-1].json == vidu_query(sim, task_id)
+        assert call.json["id"] == vendor_id
+    assert hook.calls[-1].json == vidu_query(sim, vendor_id)
 
 
 def test_vidu_terminal_callback_is_retried(sim, receiver):
@@ -524,14 +524,14 @@ def test_vidu_terminal_callback_is_retried(sim, receiver):
 
 def test_kling_callbacks_are_signed(sim, receiver):
     hook = receiver(answers=[200, 200, 500])
-    task_id = kling_create(sim, {**FIREWORKS, "external_task_id": "hooked", "callback_url": hook.url + "/kling"})
+    vendor_id = kling_create(sim, {**FIREWORKS, "external_task_id": "hooked", "callback_url": hook.url + "/kling"})
     wait_for(lambda: len(hook.calls) == 4)
     assert hook.states("task_status") == ["submitted", "processing", "succeed", "succeed"]
     for call in hook.calls:
         headers = {name.lower(): value for name, value in call.headers.items()}
         assert webhook_signature_valid(WEBHOOK_SECRET, headers["webhook-id"], headers["webhook-timestamp"],
                                        call.body, headers["webhook-signature"])
-        assert call.json["task_id"] == task_id and "code" not in call.json  # a bare task object
+        assert call.json["task_id"] == vendor_id and "code" not in call.json  # a bare task object
     assert hook.calls[2].headers["webhook-id"] == hook.calls[3].headers["webhook-id"]  # a retry keeps its id
     assert hook.calls[1].headers["webhook-id"] != hook.calls[2].headers["webhook-id"]
     assert_shape(examples("kling")["responses"]["query_doc"]["data"], hook.calls[-1].json)
@@ -542,12 +542,12 @@ def test_kling_callbacks_are_signed(sim, receiver):
 def test_fault_429_with_retry_after_over_http(sim):
     rule = {"match": "/ent/v2/tasks/", "status": 429, "retry_after": 1, "times": 2}
     assert requests.post(sim.url + "/_sim/faults", json=rule, timeout=10).status_code == 200
-    task_id = vidu_create(sim)  # not matched
+    vendor_id = vidu_create(sim)  # not matched
     for _ in range(2):
-        answer = vidu(sim, "GET", f"/ent/v2/tasks/{task_id}/creations")
+        answer = vidu(sim, "GET", f"/ent/v2/tasks/{vendor_id}/creations")
         assert_vidu_error(answer, 429, "TooManyRequests")
         assert answer.headers["Retry-After"] == "1"
-    assert vidu(sim, "GET", f"/ent/v2/tasks/{task_id}/creations").status_code == 200
+    assert vidu(sim, "GET", f"/ent/v2/tasks/{vendor_id}/creations").status_code == 200
     sim.add_fault(match=KLING_PATH, status=429, code=1303, times=1)
     assert_kling_error(kling(sim, "GET"), 429, 1303, "parallel task over resource pack limit")
 

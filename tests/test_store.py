@@ -25,7 +25,7 @@ def test_an_older_database_is_migrated_on_start(tmp_path):
 
 def test_round_trip_keeps_every_field(tmp_path):
     store = Store(tmp_path / "s.db")
-    original = task(task_id="42", external_id="cue-1", progress=40, credits=20.0, trace_id="t",
+    original = task(vendor_id="42", external_id="cue-1", progress=40, credits=20.0, trace_id="t",
                     media=(Media("audio", "http://x/a.mp3", "mp3", 5.0, archived="a/1.mp3"),),
                     error_message="x", started_at=2.0)
     store.add(original)

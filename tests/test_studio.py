@@ -28,11 +28,11 @@ class RecordingClient(ScriptedClient):
 
 
 def test_record_is_written_before_the_create_request(store):
-    vidu = RecordingClient(store, creates=[{"task_id": "900000000000000001"}])
+    vidu = RecordingClient(store, creates=[{"vendor_id": "900000000000000001"}])
     task, new = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
     assert new and vidu.seen_in_store == [1]
     stored = store.get(task.id, "ann")
-    assert stored.task_id == "900000000000000001" and stored.state is State.QUEUED
+    assert stored.vendor_id == "900000000000000001" and stored.state is State.QUEUED
 
 
 def test_invalid_request_never_reaches_the_vendor_or_the_store(store):
@@ -44,7 +44,7 @@ def test_invalid_request_never_reaches_the_vendor_or_the_store(store):
 
 
 def test_double_click_makes_one_task(store):
-    vidu = ScriptedClient(creates=[{"task_id": "1"}])
+    vidu = ScriptedClient(creates=[{"vendor_id": "1"}])
     first, new_first = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
     second, new_second = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
     assert (new_first, new_second) == (True, False) and first.id == second.id
@@ -52,7 +52,7 @@ def test_double_click_makes_one_task(store):
 
 
 def test_same_request_by_another_person_is_their_own_task(store):
-    vidu = ScriptedClient(creates=[{"task_id": "1"}, {"task_id": "2"}])
+    vidu = ScriptedClient(creates=[{"vendor_id": "1"}, {"vendor_id": "2"}])
     studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
     _, new = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "bob")
     assert new and len(vidu.created) == 2

@@ -33,14 +33,14 @@ def exported(tmp_path):
     archive.path(name).parent.mkdir(parents=True)
     archive.path(name).write_bytes(b"ID3 sound")
     done = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "waves", "duration": 5.0}, id=ANN_TASK, owner="ann",
-                task_id="9", external_id="cue-1", state=State.SUCCEEDED, credits=0.25, created_at=10.0,
+                vendor_id="9", external_id="cue-1", state=State.SUCCEEDED, credits=0.25, created_at=10.0,
                 updated_at=15.0, started_at=11.0, finished_at=15.0,
                 media=(Media("audio", "http://v/a.mp3", "mp3", 5.0, archived=name),))
-    failed = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq2", "prompt": "cat"}, owner="ann", task_id="8",
+    failed = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq2", "prompt": "cat"}, owner="ann", vendor_id="8",
                   state=State.FAILED, error_code="CreationPolicyViolation", error_message="blocked", trace_id="t",
                   created_at=5.0, updated_at=6.0)
     running = Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "rain"}, id=QUEUED_TASK, owner="ann",
-                   task_id="77", state=State.QUEUED, created_at=4.0, updated_at=4.0)
+                   vendor_id="77", state=State.QUEUED, created_at=4.0, updated_at=4.0)
     for task in (done, failed, running):
         store.add(task)
     store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "not mine"}, owner="bob"))
@@ -57,7 +57,7 @@ def test_import_into_an_empty_instance_restores_the_history_as_the_importers_rec
     assert [t.id for t in restored] == [import_id("ann", t.id) for t in originals]
     assert all(t.imported and t.owner == "ann" for t in restored)
     done, failed, running = restored
-    assert done.params == originals[0].params and done.state is State.SUCCEEDED and done.task_id == "9"
+    assert done.params == originals[0].params and done.state is State.SUCCEEDED and done.vendor_id == "9"
     new_name = media_name("ann", done.id, 1, "mp3")
     assert done.media[0].archived == new_name and archive.resolve(new_name, "ann").read_bytes() == b"ID3 sound"
     assert failed.state is State.FAILED and failed.error_code == "CreationPolicyViolation"

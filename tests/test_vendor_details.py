@@ -79,14 +79,14 @@ def test_other_models_do_not_send_audio():
 
 def test_simulator_defaults_q3_audio_to_on_like_vidu(sim, clients):
     task = clients.vidu.create(Endpoint.VIDU_TEXT2VIDEO, Q3)
-    assert sim.engine.get("vidu", task.task_id).request["audio"] is True
+    assert sim.engine.get("vidu", task.vendor_id).request["audio"] is True
     other = clients.vidu.create(Endpoint.VIDU_TEXT2VIDEO, {**Q3, "model": "viduq2"})
-    assert sim.engine.get("vidu", other.task_id).request["audio"] is False
+    assert sim.engine.get("vidu", other.vendor_id).request["audio"] is False
 
 
 def test_audio_switched_off_in_the_form_reaches_vidu_as_off(sim, clients, store):
     task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2VIDEO, video_form(audio=False), "ana")
-    assert sim.engine.get("vidu", task.task_id).request["audio"] is False
+    assert sim.engine.get("vidu", task.vendor_id).request["audio"] is False
 
 
 # --- 2. Kling: a task found by its external id, in the path ----------------------------------------------------
@@ -94,7 +94,7 @@ def test_audio_switched_off_in_the_form_reaches_vidu_as_off(sim, clients, store)
 def test_kling_query_by_external_id_uses_the_documented_path(sim, clients):
     created = clients.kling.create({"prompt": "Church bells", "duration": 3, "external_task_id": "cue-bells-1"})
     found = clients.kling.query(external_id="cue-bells-1")
-    assert (found.task_id, found.external_id) == (created.task_id, "cue-bells-1")
+    assert (found.vendor_id, found.external_id) == (created.vendor_id, "cue-bells-1")
     last = sim.requests[-1]
     assert (last.method, last.path) == ("GET", "/v1/audio/text-to-audio/cue-bells-1")
 
@@ -102,13 +102,13 @@ def test_kling_query_by_external_id_uses_the_documented_path(sim, clients):
 def test_kling_task_whose_create_answer_was_lost_is_found_and_finishes(sim, clients, store):
     sim.add_fault(match="/v1/audio/text-to-audio", method="POST", body="malformed", times=1)  # made, answer cut
     task, _ = studio.submit(store, clients, Endpoint.KLING_TEXT2AUDIO, {"prompt": "Rain", "duration": 3}, "ana")
-    assert task.state is State.SUBMITTED and not task.task_id and task.external_id
+    assert task.state is State.SUBMITTED and not task.vendor_id and task.external_id
     poller = Poller(store, clients).start()
     try:
         done = until(lambda: (t := store.get(task.id)).state.terminal and t)
     finally:
         poller.stop()
-    assert done.state is State.SUCCEEDED and done.task_id == sim.engine.tasks("kling")[0].id
+    assert done.state is State.SUCCEEDED and done.vendor_id == sim.engine.tasks("kling")[0].id
     assert sum(r.method == "POST" for r in sim.requests) == 1
 
 
@@ -116,8 +116,8 @@ def test_kling_task_whose_create_answer_was_lost_is_found_and_finishes(sim, clie
 
 def test_unknown_state_word_is_followed_and_logged_once_per_task(caplog):
     caplog.set_level(logging.WARNING, logger="lib.vendor")
-    for task_id in ("t-1", "t-1", "t-2"):
-        assert vidu.parse_query({"id": task_id, "state": "rendering"}).state is State.RUNNING
+    for vendor_id in ("t-1", "t-1", "t-2"):
+        assert vidu.parse_query({"id": vendor_id, "state": "rendering"}).state is State.RUNNING
     logged = [r for r in caplog.records if "does not know yet" in r.getMessage()]
     assert [("t-1" in r.getMessage(), "t-2" in r.getMessage()) for r in logged] == [(True, False), (False, True)]
 
@@ -182,7 +182,7 @@ def test_q3_pro_prices_follow_the_newer_table(resolution, per_second):
 def test_what_is_recorded_is_the_vendors_own_credits(sim, clients, store):
     body = {**Q3, "model": "viduq3-pro", "resolution": "720p", "aspect_ratio": "3:4"}
     task, _ = studio.submit(store, clients, Endpoint.VIDU_TEXT2VIDEO, body, "ana")
-    assert store.get(task.id).credits == sim.engine.get("vidu", task.task_id).charge == 30
+    assert store.get(task.id).credits == sim.engine.get("vidu", task.vendor_id).charge == 30
 
 
 # --- 5. Vidu's credit balances under either name ---------------------------------------------------------------

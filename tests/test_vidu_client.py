@@ -35,14 +35,14 @@ def test_create_responses_parse(name):
     endpoint = Endpoint(f"vidu.{name.split('_created_')[0]}")
     body = CREATE_RESPONSES[name]
     task = parse_created(endpoint, body, {"sent": True})
-    assert (task.endpoint, task.task_id, task.params) == (endpoint, body["task_id"], {"sent": True})
+    assert (task.endpoint, task.vendor_id, task.params) == (endpoint, body["task_id"], {"sent": True})
     assert (task.state, task.raw_state) == (State.QUEUED, "created")
     assert task.credits == body["credits"] and task.media == () and task.error_message is None
 
 
 def test_query_success_parses():
     task = parse_query(QUERY_RESPONSES["query_success"], Endpoint.VIDU_TEXT2VIDEO)
-    assert (task.task_id, task.state, task.credits) == ("your_task_id", State.SUCCEEDED, 4)
+    assert (task.vendor_id, task.state, task.credits) == ("your_task_id", State.SUCCEEDED, 4)
     assert task.media == (Media("video", "your_generated_results_url", "mp4",
                                 cover_url="your_generated_results_cover_url",
                                 watermarked_url="your_generated_results_watermarked_url"),)
@@ -263,7 +263,7 @@ def test_create_sends_the_body_once_without_retries(endpoint, path):
     task = vidu_client.create(endpoint, body)
     assert transport.calls == [{"method": "POST", "url": f"https://api.vidu.com/ent/v2/{path}", "json": body,
                                 "params": None, "retry": False, "headers": transport.calls[0]["headers"]}]
-    assert (task.task_id, task.endpoint, task.params) == ("42", endpoint, body)
+    assert (task.vendor_id, task.endpoint, task.params) == ("42", endpoint, body)
 
 
 @pytest.mark.parametrize("endpoint, body", [
@@ -293,7 +293,7 @@ def test_query_is_retried_and_returns_an_update():
 
 def test_query_answer_without_an_id_keeps_the_asked_id():
     vidu_client, _ = client(response(200, {"state": "processing", "progress": 10, "creations": []}))
-    assert vidu_client.query("123").task_id == "123"
+    assert vidu_client.query("123").vendor_id == "123"
 
 
 def test_task_ids_cannot_escape_the_path():

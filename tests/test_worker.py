@@ -17,7 +17,7 @@ import requests
 from lib import poller as poller_module
 from lib.archive import Archiver
 from lib.errors import VendorError
-from lib.history import TYPICAL_SECONDS
+from lib.endpoints import spec
 from lib.poller import FIRST_INTERVAL, MAX_INTERVAL, Poller, copy_failure, describe, near_end, next_interval
 from lib.sim import DEMO_VIDU_KEY, start
 from lib.store import Store
@@ -66,7 +66,7 @@ def wait_for(condition, seconds: float = 15, what: str = "condition"):
 
 
 def in_flight(store, endpoint=Endpoint.VIDU_TEXT2AUDIO, **fields) -> Task:
-    task = Task(endpoint, params={"prompt": "rain"}, **{"task_id": "v1", "state": State.QUEUED, **fields})
+    task = Task(endpoint, params={"prompt": "rain"}, **{"vendor_id": "v1", "state": State.QUEUED, **fields})
     store.add(task)
     return task
 
@@ -76,7 +76,7 @@ def sound(url: str = "http://media.test/a.mp3") -> Media:
 
 
 class Client:
-    """A vendor client whose answer per task id comes from `answer(task_id, count)`; records query times and
+    """A vendor client whose answer per task id comes from `answer(vendor_id, count)`; records query times and
     how many queries were in flight at once."""
 
     def __init__(self, answer):
@@ -84,27 +84,30 @@ class Client:
         self.active = self.most = 0
         self._lock = threading.Lock()
 
-    def query(self, task_id=None, endpoint=None, *, external_id=None) -> Task:
-        task_id = task_id or external_id
+    def query(self, vendor_id=None, endpoint=None, *, external_id=None) -> Task:
+        vendor_id = vendor_id or external_id
         with self._lock:
-            self.times[task_id].append(time.monotonic())
+            self.times[vendor_id].append(time.monotonic())
             self.active += 1
             self.most = max(self.most, self.active)
-            count = len(self.times[task_id])
+            count = len(self.times[vendor_id])
         try:
-            fields = self.answer(task_id, count)
+            fields = self.answer(vendor_id, count)
         finally:
             with self._lock:
                 self.active -= 1
         return Task(endpoint or Endpoint.KLING_TEXT2AUDIO, params={}, **fields)
 
+    def query_task(self, task: Task) -> Task:  # the VendorClient call the poller makes
+        return self.query(task.vendor_id or task.external_id, task.endpoint)
+
 
 def running_then_done(after: int):
     """Progress that moves on every query, then success with one sound after `after` queries."""
-    def answer(task_id, count):
+    def answer(vendor_id, count):
         if count >= after:
             return {"state": State.SUCCEEDED, "raw_state": "success",
-                    "media": (sound(f"http://media.test/{task_id}.mp3"),)}
+                    "media": (sound(f"http://media.test/{vendor_id}.mp3"),)}
         return {"state": State.RUNNING, "raw_state": "processing", "progress": count}
     return answer
 
@@ -143,7 +146,7 @@ class MediaServer:
 
 def test_near_the_expected_end_polls_every_first_interval():
     now = 10_000.0
-    typical = TYPICAL_SECONDS[Endpoint.VIDU_TEXT2VIDEO]
+    typical = spec(Endpoint.VIDU_TEXT2VIDEO).typical_seconds
     video = Task(Endpoint.VIDU_TEXT2VIDEO, {}, state=State.RUNNING, started_at=now)
     assert not near_end(video, now + 1)  # just started on a minute-long video: far from the end
     assert near_end(video, now + typical - 1)
@@ -201,14 +204,14 @@ def test_inside_single_attempt_a_query_is_sent_once():
 # --- concurrency ----------------------------------------------------------------------------------------------------
 
 def test_a_hanging_vendor_does_not_slow_the_other_one(store, release, running):
-    def hang(task_id, count):
+    def hang(vendor_id, count):
         release.wait(30)
         return {"state": State.RUNNING, "raw_state": "processing"}
 
     vidu, kling = Client(hang), Client(running_then_done(after=3))
     for number in range(6):
-        in_flight(store, task_id=f"v{number}")
-    kling_task = in_flight(store, Endpoint.KLING_TEXT2AUDIO, task_id="k1")
+        in_flight(store, vendor_id=f"v{number}")
+    kling_task = in_flight(store, Endpoint.KLING_TEXT2AUDIO, vendor_id="k1")
     running(Poller(store, Vendors(vidu, kling, False, False), tick=0.01, concurrency=2))
     wait_for(lambda: store.get(kling_task.id).state is State.SUCCEEDED, what="the Kling task")
     # Kling's task went through its three polls while every Vidu query was still hanging (none has returned),
@@ -225,9 +228,9 @@ def test_a_trickling_download_delays_no_other_poll_or_download(store, tmp_path, 
 
     media = MediaServer({"http://media.test/slow.mp3": [trickle]})
     archive = Archiver(tmp_path / "media", media, allow_private=True)
-    slow = in_flight(store, task_id="slow")
-    quick = in_flight(store, task_id="quick")
-    vidu = Client(lambda task_id, count: running_then_done(after=1 if task_id == "slow" else 3)(task_id, count))
+    slow = in_flight(store, vendor_id="slow")
+    quick = in_flight(store, vendor_id="quick")
+    vidu = Client(lambda vendor_id, count: running_then_done(after=1 if vendor_id == "slow" else 3)(vendor_id, count))
     running(Poller(store, vendors(vidu=vidu), on_success=archive.archive, tick=0.01))
     wait_for(lambda: media.calls["http://media.test/slow.mp3"], what="the slow download to start")
     quick_done = wait_for(lambda: (t := store.get(quick.id)).state is State.SUCCEEDED and not t.copying and t,
@@ -237,14 +240,14 @@ def test_a_trickling_download_delays_no_other_poll_or_download(store, tmp_path, 
 
 
 def test_one_query_per_task_per_interval_with_eight_threads(store, running):
-    vidu = Client(lambda task_id, count: {"state": State.RUNNING, "raw_state": "processing", "progress": count})
-    ids = [in_flight(store, task_id=f"t{n}").task_id for n in range(20)]
+    vidu = Client(lambda vendor_id, count: {"state": State.RUNNING, "raw_state": "processing", "progress": count})
+    ids = [in_flight(store, vendor_id=f"t{n}").vendor_id for n in range(20)]
     running(Poller(store, vendors(vidu=vidu), tick=0.005, concurrency=8))
     wait_for(lambda: all(len(vidu.times[i]) >= 3 for i in ids), what="three polls of every task")
-    for task_id in ids:
-        times = vidu.times[task_id]
+    for vendor_id in ids:
+        times = vidu.times[vendor_id]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert min(gaps) >= FIRST_INTERVAL - 0.05, (task_id, gaps)
+        assert min(gaps) >= FIRST_INTERVAL - 0.05, (vendor_id, gaps)
 
 
 # --- a poll never sleeps --------------------------------------------------------------------------------------------
@@ -254,7 +257,7 @@ def test_retry_after_becomes_the_next_poll_time(store):
     with start(speed=50) as sim:
         client = ViduClient(DEMO_VIDU_KEY, base_url=sim.url, transport=Transport(vendor="Vidu", sleep=slept.append))
         created = client.create(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "rain", "duration": 2})
-        task = in_flight(store, task_id=created.task_id)
+        task = in_flight(store, vendor_id=created.vendor_id)
         sim.add_fault(match="/ent/v2/tasks/", status=429, retry_after=5)
         before = time.time()
         Poller(store, vendors(vidu=client)).poll(task)
@@ -267,13 +270,13 @@ def test_retry_after_becomes_the_next_poll_time(store):
 # --- failures are contained -----------------------------------------------------------------------------------------
 
 def test_a_poll_raising_a_plain_error_is_contained(store, running, caplog):
-    def answer(task_id, count):
-        if task_id == "bad":
+    def answer(vendor_id, count):
+        if vendor_id == "bad":
             raise RuntimeError(f"our own bug, near {SECRET}")
-        return running_then_done(after=2)(task_id, count)
+        return running_then_done(after=2)(vendor_id, count)
 
     vidu = Client(answer)
-    bad, good = in_flight(store, task_id="bad"), in_flight(store, task_id="good")
+    bad, good = in_flight(store, vendor_id="bad"), in_flight(store, vendor_id="good")
     caplog.set_level(logging.WARNING, logger="lib.poller")
     running(Poller(store, vendors(vidu=vidu), tick=0.01, secrets=(SECRET,)))
     wait_for(lambda: store.poll_plan(bad.id)[0] > FIRST_INTERVAL, what="the failing task to be backed off")
@@ -331,8 +334,8 @@ def test_an_oserror_on_write_is_contained(store, tmp_path, monkeypatch):
     worker = Poller(store, vendors(), on_success=Archiver(tmp_path / "m", MediaServer({}), allow_private=True)
                     .archive, copy_retry_wait=0.01)
     # The archive names files after the task id: one task's writes fail, the other's do not.
-    full = Task(Endpoint.VIDU_TEXT2AUDIO, {}, id="full", task_id="1", state=State.QUEUED)
-    fine = Task(Endpoint.VIDU_TEXT2AUDIO, {}, id="fine", task_id="2", state=State.QUEUED)
+    full = Task(Endpoint.VIDU_TEXT2AUDIO, {}, id="full", vendor_id="1", state=State.QUEUED)
+    fine = Task(Endpoint.VIDU_TEXT2AUDIO, {}, id="fine", vendor_id="2", state=State.QUEUED)
     for task in (full, fine):
         store.add(task)
         worker.apply(task, task.merged(task.replace(state=State.SUCCEEDED, raw_state="s", media=(sound(),))))
@@ -362,7 +365,7 @@ def test_a_result_is_copied_once_even_when_reported_twice(store, release):
 
 
 def test_copies_left_unfinished_are_made_after_a_restart(store, running):
-    done = Task(Endpoint.VIDU_TEXT2AUDIO, {}, task_id="1", state=State.SUCCEEDED, media=(sound(),))
+    done = Task(Endpoint.VIDU_TEXT2AUDIO, {}, vendor_id="1", state=State.SUCCEEDED, media=(sound(),))
     failed = done.replace(id="other", error_message="The result is ready, but no copy could be kept: gone")
     store.add(done)
     store.add(failed)
@@ -380,8 +383,8 @@ def test_copies_left_unfinished_are_made_after_a_restart(store, running):
 
 def test_the_timeout_counts_from_when_the_vendor_started(store):
     hours_ago = time.time() - 7200
-    waiting = in_flight(store, task_id="q", created_at=hours_ago)  # two hours in the vendor's queue
-    working = in_flight(store, task_id="r", state=State.RUNNING, created_at=hours_ago, started_at=hours_ago)
+    waiting = in_flight(store, vendor_id="q", created_at=hours_ago)  # two hours in the vendor's queue
+    working = in_flight(store, vendor_id="r", state=State.RUNNING, created_at=hours_ago, started_at=hours_ago)
     vidu = ScriptedClient(queries=[{"state": State.QUEUED, "raw_state": "queueing"}])
     worker = Poller(store, vendors(vidu=vidu), task_timeout=3600)
     worker.poll(waiting)
@@ -401,8 +404,8 @@ def test_a_vendor_error_with_retry_after_is_honoured_on_the_schedule(store):
 def test_an_unchanged_task_near_its_end_is_still_polled_every_first_interval(store):
     now = time.time()
     answer = {"state": State.RUNNING, "raw_state": "processing"}
-    sound_task = in_flight(store, task_id="a", state=State.RUNNING, started_at=now - 5)
-    video_task = in_flight(store, Endpoint.VIDU_TEXT2VIDEO, task_id="v", state=State.RUNNING, started_at=now)
+    sound_task = in_flight(store, vendor_id="a", state=State.RUNNING, started_at=now - 5)
+    video_task = in_flight(store, Endpoint.VIDU_TEXT2VIDEO, vendor_id="v", state=State.RUNNING, started_at=now)
     worker = Poller(store, vendors(vidu=ScriptedClient(queries=[answer])))
     for _ in range(3):
         worker.poll(store.get(sound_task.id))

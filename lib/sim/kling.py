@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import jwt
 
+from lib.endpoints import spec
 from lib.pricing import KLING_UNITS_PER_TASK
 from lib.signatures import webhook_signature
 from lib.sim import assets, faults
 from lib.sim.callbacks import Delivery
 from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
+from lib.tasks import Endpoint
 from lib.validation import as_number, validate_kling_text2audio
 
 if TYPE_CHECKING:
@@ -192,10 +194,11 @@ def list_tasks(sim: Simulator, request: Request, key: str) -> Reply:
     return _ok([task_data(sim, task, request.base_url) for task in tasks])
 
 
+_PATH = spec(Endpoint.KLING_TEXT2AUDIO).path
 ROUTES = [
-    ("POST", re.compile(r"/v1/audio/text-to-audio"), create),
-    ("GET", re.compile(r"/v1/audio/text-to-audio"), list_tasks),
-    ("GET", re.compile(r"/v1/audio/text-to-audio/(?P<ref>[^/]+)"), query),
+    ("POST", re.compile(re.escape(_PATH)), create),
+    ("GET", re.compile(re.escape(_PATH)), list_tasks),
+    ("GET", re.compile(re.escape(_PATH) + r"/(?P<ref>[^/]+)"), query),
 ]
 
 

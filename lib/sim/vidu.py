@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
 from lib import pricing
+from lib.endpoints import spec
 from lib.errors import Problem
 from lib.signatures import vidu_callback_headers
 from lib.sim import assets, faults, media
@@ -22,6 +23,7 @@ from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
 from lib.validation import (SEED_MAX, VIDU_AUDIO_DEFAULT_SECONDS, as_bool, as_number, validate_vidu_text2audio,
                             validate_vidu_text2video, validate_vidu_timing2audio, video_rules)
+from lib.tasks import Endpoint
 from lib.vidu import parse_time
 
 if TYPE_CHECKING:
@@ -306,9 +308,9 @@ def credits(sim: Simulator, request: Request, key: str) -> Reply:
 
 
 ROUTES = [
-    ("POST", re.compile(r"/ent/v2/text2audio"), create_text2audio),
-    ("POST", re.compile(r"/ent/v2/timing2audio"), create_timing2audio),
-    ("POST", re.compile(r"/ent/v2/text2video"), create_text2video),
+    ("POST", re.compile(re.escape(spec(Endpoint.VIDU_TEXT2AUDIO).path)), create_text2audio),
+    ("POST", re.compile(re.escape(spec(Endpoint.VIDU_TIMING2AUDIO).path)), create_timing2audio),
+    ("POST", re.compile(re.escape(spec(Endpoint.VIDU_TEXT2VIDEO).path)), create_text2video),
     ("GET", re.compile(r"/ent/v2/tasks"), list_tasks),
     ("GET", re.compile(r"/ent/v2/tasks/(?P<task_id>[^/]+)/creations"), query),
     ("POST", re.compile(r"/ent/v2/tasks/(?P<task_id>[^/]+)/cancel"), cancel),

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import callbacks, forms, pricing, studio
+from lib import callbacks, endpoints, forms, studio
 from lib.errors import InvalidRequest, StudioError
 from lib.plain import plain
-from lib.tasks import Endpoint, Provider
+from lib.tasks import Endpoint
 from lib.ui import auth
 from lib.ui.runtime import services
 from lib.validation import SEED_MAX, as_number, too_long, validate
@@ -54,9 +54,9 @@ def _load_example(endpoint: Endpoint, example: dict) -> None:
 
 def examples(endpoint: Endpoint) -> None:
     with st.popover("Examples", icon=":material/lightbulb:"):
-        for number, example in enumerate(forms.EXAMPLES[endpoint]):
+        for number, example in enumerate(endpoints.spec(endpoint).examples):
             label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
-            st.button(plain(label), key=f"{forms.PREFIX[endpoint]}_example_{number}", on_click=_load_example,
+            st.button(plain(label), key=forms.key(endpoint, f"example_{number}"), on_click=_load_example,
                       args=(endpoint, example), type="tertiary")
 
 
@@ -78,19 +78,11 @@ def advanced_callback(endpoint: Endpoint) -> None:
 
 
 def estimate(endpoint: Endpoint, body: dict) -> str:
-    """Estimated cost shown before submitting."""
-    seconds = as_number(body.get("duration"))
-    if endpoint.provider is Provider.KLING:
-        return f"Estimated cost: {pricing.KLING_UNITS_PER_TASK} units (Kling bills per task)"
-    if endpoint is Endpoint.VIDU_TEXT2VIDEO:
-        try:
-            credits = pricing.vidu_video_credits(body["model"], body.get("resolution", "720p"), int(seconds or 5),
-                                                 bool(body.get("off_peak")))
-        except (KeyError, ValueError):
-            return "Estimated cost: choose a valid model, resolution and duration"
-    else:
-        credits = pricing.vidu_audio_credits(seconds or 10)
-    return f"Estimated cost: {credits} credits"
+    """Estimated cost shown before submitting, by the endpoint's own price function."""
+    cost, note = endpoints.cost(endpoint, body), endpoints.spec(endpoint).price_note
+    if cost is None:
+        return "Estimated cost: choose a valid model, resolution and duration"
+    return f"Estimated cost: {cost}" + (f" ({note})" if note else "")
 
 
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
@@ -103,7 +95,7 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
     cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged") + (
         " · charged to your own key" if own_key else "")
     st.caption(cost)
-    clicked = st.button(label, type="primary", key=f"{forms.PREFIX[endpoint]}_submit",
+    clicked = st.button(label, type="primary", key=forms.key(endpoint, "submit"),
                         icon=":material/play_arrow:")
     if not clicked:
         return

@@ -7,10 +7,11 @@ import streamlit as st
 
 from lib import history, studio
 from lib.archive import Archiver, Playback, playback
+from lib.endpoints import spec
 from lib.errors import StudioError
 from lib.forms import key, to_values
 from lib.plain import plain
-from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.tasks import Endpoint, Media, State, Task
 from lib.ui import auth
 from lib.ui.links import media_link
 from lib.ui.runtime import services
@@ -18,8 +19,6 @@ from lib.ui.runtime import services
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
 # per task; reading 4x as often means a result shows up about 0.1-0.3 s after it is stored, not up to 1 s later.
 LIVE_REFRESH_SECONDS = 0.25
-PAGE_FOR = {Endpoint.VIDU_TEXT2AUDIO: "sound", Endpoint.VIDU_TIMING2AUDIO: "timed",
-            Endpoint.VIDU_TEXT2VIDEO: "video", Endpoint.KLING_TEXT2AUDIO: "kling"}
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 COVER_WIDTH = 160
 
@@ -30,7 +29,7 @@ def reuse_settings(task: Task) -> None:
         st.session_state[key(task.endpoint, field)] = value
     revision = key(task.endpoint, "revision")  # widgets that hold a copy (the timeline table) start afresh
     st.session_state[revision] = st.session_state.get(revision, 0) + 1
-    st.session_state["open_page"] = PAGE_FOR[task.endpoint]
+    st.session_state["open_page"] = spec(task.endpoint).page
 
 
 def _source(media: Media, owner: str, archive: Archiver) -> Playback:
@@ -86,14 +85,14 @@ def card(task: Task, now: float) -> None:
     with st.container(border=True, key=f"task_{task.id}"):
         # One Markdown line with the badge directive (what st.badge writes) instead of two columns: four fewer
         # elements per card, and the cards are most of what History renders.
-        st.markdown(f"**{history.ENDPOINT_LABELS[task.endpoint]}** · "
+        st.markdown(f"**{spec(task.endpoint).label}** · "
                     f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
         st.text(history.summary(task))
         facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
         if auth.team_library():  # a shared library: say whose it is (a typed label)
             facts.insert(0, "by " + plain(task.owner))
         if task.credits is not None:
-            facts.append(f"{task.credits:g} credits" if task.provider is Provider.VIDU else f"{task.credits:g} units")
+            facts.append(f"{task.credits:g} {spec(task.endpoint).unit}")
         if task.imported:
             facts.insert(0, "Imported")
         facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
@@ -112,7 +111,7 @@ def _progress(task: Task, now: float) -> None:
     estimate = history.estimate(task, now)
     text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
     st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
-    if task.provider is Provider.VIDU and task.state is State.QUEUED and task.task_id:
+    if task.state is State.QUEUED and task.vendor_id and services().vendors.client(task.provider).supports_cancel:
         if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
             try:
                 # A task sent with its owner's own key is cancelled with that key, and only by that account.
@@ -121,7 +120,7 @@ def _progress(task: Task, now: float) -> None:
                 studio.cancel(services().store, vendors, task)
             except StudioError as error:
                 st.error(f"Could not cancel: {plain(error)}")
-    if task.error_message and task.task_id and not task.state.terminal:
+    if task.error_message and task.vendor_id and not task.state.terminal:
         if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
             services().poller.check_again(task)
 
@@ -129,7 +128,7 @@ def _progress(task: Task, now: float) -> None:
 def _error(task: Task) -> None:
     """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
-    where = f" External id: {task.external_id}." if task.external_id and not task.task_id else ""
+    where = f" External id: {task.external_id}." if task.external_id and not task.vendor_id else ""
     message = plain(f"{task.error_message or task.error_code}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")

@@ -85,11 +85,11 @@ def kling_task_at(simulator: str) -> str:
     return answer["data"]["task_id"]
 
 
-def known_task(studio: Studio, task_id: str, owner: str = "ann") -> Task:
+def known_task(studio: Studio, vendor_id: str, owner: str = "ann") -> Task:
     """Someone's running Kling task in the studio's history, not due for a poll for an hour: every vendor query
     about it can then only come from a callback."""
     task = Task(Endpoint.KLING_TEXT2AUDIO, params={"prompt": "A door creaking", "duration": 3}, owner=owner,
-                task_id=task_id, external_id=f"cue-{uuid.uuid4().hex}", state=State.RUNNING,
+                vendor_id=vendor_id, external_id=f"cue-{uuid.uuid4().hex}", state=State.RUNNING,
                 raw_state="processing")
     row = _to_row(task) | {"next_poll_at": time.time() + 3600, "poll_interval": 3600}
     with sqlite3.connect(studio.folder / "data" / "studio.db") as db:
@@ -97,13 +97,13 @@ def known_task(studio: Studio, task_id: str, owner: str = "ann") -> Task:
     return task
 
 
-def queries_about(simulator: str, task_id: str, since: float) -> list[dict]:
+def queries_about(simulator: str, vendor_id: str, since: float) -> list[dict]:
     log = requests.get(f"{simulator}/_sim/requests", timeout=10).json()
-    return [r for r in log if r["method"] == "GET" and task_id in r["path"] and r["time"] >= since]
+    return [r for r in log if r["method"] == "GET" and vendor_id in r["path"] and r["time"] >= since]
 
 
-def kling_body(task_id: str, status: str = "succeed") -> bytes:
-    return json.dumps({"task_id": task_id, "task_status": status, "task_info": {},
+def kling_body(vendor_id: str, status: str = "succeed") -> bytes:
+    return json.dumps({"task_id": vendor_id, "task_status": status, "task_info": {},
                        "task_result": {"audios": [{"id": "a", "url_mp3": "http://169.254.169.254/x.mp3",
                                                    "url_wav": "http://169.254.169.254/x.wav"}]}}).encode()
 
@@ -140,8 +140,8 @@ def test_kling_callbacks_are_refused_signed_or_not(hosted_demo):
 def test_unsigned_kling_callbacks_answer_alike_for_known_and_unknown_ids(open_kling, simulator):
     task = known_task(open_kling, kling_task_at(simulator))
     hook = f"{open_kling.url}/callbacks/kling"
-    answers = [requests.post(hook, data=kling_body(task_id), timeout=10)
-               for task_id in (task.task_id, "no-such-task", "0" * 19, task.task_id + "x")]
+    answers = [requests.post(hook, data=kling_body(vendor_id), timeout=10)
+               for vendor_id in (task.vendor_id, "no-such-task", "0" * 19, task.vendor_id + "x")]
     assert {(a.status_code, a.text) for a in answers} == {(200, '{"ok":true}')}
     assert {a.headers["Content-Length"] for a in answers} == {answers[0].headers["Content-Length"]}
 
@@ -151,9 +151,9 @@ def test_ten_unsigned_callbacks_for_one_task_cost_at_most_one_vendor_query(open_
     since = time.time()
     hook = f"{open_kling.url}/callbacks/kling"
     for _ in range(10):
-        assert requests.post(hook, data=kling_body(task.task_id), timeout=10).status_code == 200
+        assert requests.post(hook, data=kling_body(task.vendor_id), timeout=10).status_code == 200
     deadline = time.monotonic() + 20  # the confirming query runs in the background: wait for it
-    while not (asked := queries_about(simulator, task.task_id, since)):
+    while not (asked := queries_about(simulator, task.vendor_id, since)):
         assert time.monotonic() < deadline, "the callbacks never made the studio ask Kling"
         time.sleep(0.1)
     assert len(asked) == 1
@@ -172,7 +172,7 @@ def test_ten_unsigned_callbacks_for_one_task_cost_at_most_one_vendor_query(open_
 def test_a_replayed_signed_kling_callback_changes_nothing(signed_kling, simulator):
     task = known_task(signed_kling, kling_task_at(simulator))
     hook = f"{signed_kling.url}/callbacks/kling"
-    body = kling_body(task.task_id, status="failed")
+    body = kling_body(task.vendor_id, status="failed")
     stamp = str(int(time.time()))
     headers = {"webhook-id": "evt-replay", "webhook-timestamp": stamp,
                "webhook-signature": webhook_signature(SECRET, "evt-replay", stamp, body)}
@@ -263,7 +263,7 @@ def test_hosted_studio_refuses_private_callback_addresses_and_redirected_downloa
     generate(page, "Second: a door slamming", callback_url=f"{simulator}/_sim/reset")
     expect(page.get_by_text("The callback address points inside the server's own network")).to_be_visible()
     assert [t.params["prompt"] for t in hosted_demo.store.find("ann")] == ["First: a clock ticking"]
-    kept = requests.get(f"{simulator}/ent/v2/tasks/{first.task_id}/creations", headers=VIDU, timeout=10)
+    kept = requests.get(f"{simulator}/ent/v2/tasks/{first.vendor_id}/creations", headers=VIDU, timeout=10)
     assert kept.status_code == 200  # nobody's tasks were wiped
 
     # The simulator's media now bounces to another loopback port: the studio must not follow.

@@ -41,7 +41,7 @@ def studio(tmp_path_factory):
                                 {"STREAMLIT_SECRETS_FILES": str(folder / "secrets.toml"),
                                  "STUDIO_MEDIA_QUOTA_MB": str(QUOTA_MB)})
     store = Store(data / "studio.db")
-    bob = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "bob's bell"}, owner="bob", task_id="bob-v",
+    bob = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "bob's bell"}, owner="bob", vendor_id="bob-v",
                state=State.SUCCEEDED, media=(Media("audio", "https://cdn.example.com/b.mp3", "mp3",
                                                    archived=None),))
     name = media_name("bob", bob.id, 1, "mp3")
@@ -133,7 +133,7 @@ def test_server_paths_and_other_owners_names_in_an_import_are_skipped_and_never_
         record(url=db),
         record(url="file:///etc/passwd"),
         record(archived=bob_name),  # Bob's real name: only finds the member below, the copy becomes Ann's
-        record(state="running", task_id="bobs-vendor-task"),
+        record(state="running", vendor_id="bobs-vendor-task"),
         good,
     ]
     members = [("/proc/self/environ", b"x"), ("../studio.db", b"x"), (bob_name, b"ID3 ann's upload")]

@@ -98,7 +98,7 @@ def test_impossible_page_numbers_in_history(studio, client):
     store = Store(studio.data / "studio.db")
     for n in range(11):  # more than one page of finished tasks, so the page box is drawn
         store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": f"old {n}"}, state=State.FAILED,
-                       task_id=f"old-{n}", created_at=time.time() - 3600, error_message="failed"))
+                       vendor_id=f"old-{n}", created_at=time.time() - 3600, error_message="failed"))
     box = client.run("history").widget_id("hist_page")
     for value in (math.nan, math.inf, 1e308):
         run = client.run("history", [hc.number(box, value)])

@@ -48,7 +48,7 @@ def test_signed_callbacks_finish_tasks_while_every_poll_fails(page, tmp_path, mo
             wait_until_idle(page)
             # The click's rerun may not have begun when the page first looks idle: wait for the task itself.
             deadline = time.monotonic() + 15
-            while not any(t.params["prompt"] == prompt and t.task_id for t in store.find("local")):
+            while not any(t.params["prompt"] == prompt and t.vendor_id for t in store.find("local")):
                 assert time.monotonic() < deadline, f"{prompt!r} was not submitted: {store.find('local')}"
                 time.sleep(0.1)
         tasks = store.find("local")
@@ -72,7 +72,7 @@ def test_signed_callbacks_finish_tasks_while_every_poll_fails(page, tmp_path, mo
             >= set(QUERY_PATHS)
 
         # The same server refuses what it cannot verify, and a Vidu nonce works once.
-        assert requests.post(f"{url}/callbacks/vidu", json={"id": tasks[0].task_id}, timeout=5).status_code == 401
+        assert requests.post(f"{url}/callbacks/vidu", json={"id": tasks[0].vendor_id}, timeout=5).status_code == 401
         assert requests.post(f"{url}/callbacks/kling", json={"task_id": "x"}, timeout=5).status_code == 401
         hook = f"{url}/callbacks/vidu"
         headers = vidu_callback_headers(DEMO_VIDU_KEY, hook, formatdate(usegmt=True), str(uuid.uuid4()))

@@ -74,7 +74,7 @@ def test_open_tabs_do_not_multiply_vendor_queries(browser, studio_and_simulator)
     wait_for(lambda: store.find("local")[0].state is State.SUCCEEDED, seconds=120)
     task = store.find("local")[0]
     log = requests.get(f"{simulator_url}/_sim/requests", timeout=5).json()
-    queries = [r["time"] for r in log if r["method"] == "GET" and task.task_id in r["path"]]
+    queries = [r["time"] for r in log if r["method"] == "GET" and task.vendor_id in r["path"]]
     span = queries[-1] - queries[0]
     assert len(queries) >= 2
     assert len(queries) <= span / FIRST_INTERVAL + 1, (len(queries), span)

@@ -50,7 +50,7 @@ def test_creates_in_flight_at_a_kill_are_found_after_restart_and_never_sent_twic
         studio.wait()
         context.close()
         unanswered = store.find("local")
-        assert len(unanswered) == 2 and all(t.state is State.SUBMITTED and not t.task_id for t in unanswered)
+        assert len(unanswered) == 2 and all(t.state is State.SUBMITTED and not t.vendor_id for t in unanswered)
         # A create from long ago that Vidu never made: nothing will match it.
         stale = Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": NEVER_MADE, "duration": 8},
                      created_at=time.time() - 600)
@@ -68,10 +68,10 @@ def test_creates_in_flight_at_a_kill_are_found_after_restart_and_never_sent_twic
                               timeout=5).json()["tasks"]
         (video,) = listed
         video_task = done[Endpoint.VIDU_TEXT2VIDEO]
-        assert video["id"] == video_task.task_id and video["payload"] == payload_tag(video_task.id)
+        assert video["id"] == video_task.vendor_id and video["payload"] == payload_tag(video_task.id)
 
         stale = wait_for(lambda: (t := store.get(stale.id)).error_message and t, 30, "the stale task was looked up")
-        assert stale.state is State.SUBMITTED and stale.task_id is None
+        assert stale.state is State.SUBMITTED and stale.vendor_id is None
 
         page = browser.new_page()
         page.goto(f"{url}/history")

@@ -37,7 +37,7 @@ def studio(tmp_path_factory):
     files = {}
     for owner in ("ann", "bob"):
         task = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq2", "prompt": f"{owner}'s video", "watermark": True},
-                    owner=owner, task_id=f"{owner}-v", state=State.SUCCEEDED)
+                    owner=owner, vendor_id=f"{owner}-v", state=State.SUCCEEDED)
         copies = {copy: copy_name(owner, task.id, 1, copy, "mp4")
                   for copy in ("archived", "archived_cover", "archived_watermarked")}
         for copy, name in copies.items():

@@ -24,7 +24,7 @@ def test_tasks_in_flight_survive_a_kill_and_are_archived_after_restart(page, tmp
             page.locator(f".st-key-{prefix}_submit button").click()
             wait_until_idle(page)
         deadline = time.monotonic() + 30  # the page can look idle a moment before the submission runs
-        while not (len(store.in_flight()) == 2 and all(t.task_id for t in store.in_flight())):
+        while not (len(store.in_flight()) == 2 and all(t.vendor_id for t in store.in_flight())):
             assert time.monotonic() < deadline, store.find("local")
             time.sleep(0.2)
 

@@ -107,7 +107,7 @@ def submit(page: Page, prefix: str, prompt: str | None = None, *, landed: tuple[
     deadline = time.monotonic() + RESULT_SECONDS
     while True:
         tasks = store.find(owner)
-        if len(tasks) >= count and all(t.task_id or t.state.terminal for t in tasks):
+        if len(tasks) >= count and all(t.vendor_id or t.state.terminal for t in tasks):
             break
         assert time.monotonic() < deadline, describe(tasks)
         time.sleep(0.2)
@@ -123,7 +123,7 @@ def add_event(page: Page, start: str, end: str, sound: str) -> None:
 
 
 def describe(tasks) -> str:
-    return "\n".join(f"{t.params.get('prompt') or t.params.get('timing_prompts')}: {t.state} task_id={t.task_id} "
+    return "\n".join(f"{t.params.get('prompt') or t.params.get('timing_prompts')}: {t.state} vendor_id={t.vendor_id} "
                      f"{t.error_message}" for t in tasks)
 
 
