@@ -49,21 +49,21 @@ def owner_dir(owner: str) -> str:
     return hashlib.sha256(owner.encode()).hexdigest()[:16]
 
 
-def media_name(owner: str, task_id: str, number: int, format: str) -> str:
-    return f"{owner_dir(owner)}/{task_id}-{number}.{format}"
+def media_name(owner: str, studio_id: str, number: int, format: str) -> str:
+    return f"{owner_dir(owner)}/{studio_id}-{number}.{format}"
 
 
-def cover_name(owner: str, task_id: str, number: int) -> str:
-    return f"{owner_dir(owner)}/{task_id}-{number}-cover.jpg"
+def cover_name(owner: str, studio_id: str, number: int) -> str:
+    return f"{owner_dir(owner)}/{studio_id}-{number}-cover.jpg"
 
 
-def copy_name(owner: str, task_id: str, number: int, copy: str, format: str) -> str:
+def copy_name(owner: str, studio_id: str, number: int, copy: str, format: str) -> str:
     """The name of one of a result's copies (`copy` is a key of COPIES)."""
     if copy == "archived_cover":
-        return cover_name(owner, task_id, number)
+        return cover_name(owner, studio_id, number)
     if copy == "archived_watermarked":
-        return f"{owner_dir(owner)}/{task_id}-{number}-watermarked.mp4"
-    return media_name(owner, task_id, number, format)
+        return f"{owner_dir(owner)}/{studio_id}-{number}-watermarked.mp4"
+    return media_name(owner, studio_id, number, format)
 
 
 def is_archive_name(name) -> bool:
