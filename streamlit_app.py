@@ -3,14 +3,14 @@ import importlib
 
 import streamlit as st
 
-from lib.endpoints import SPECS
+from lib.core.endpoints import SPECS
 from lib.ui import auth, chrome, server
 from pages import history, settings
 
 
 def main() -> None:
     st.set_page_config(page_title="Cue Studio", page_icon=":material/graphic_eq:", layout="wide")
-    # One page per endpoint spec (lib.endpoints), then the library and studio pages.
+    # One page per endpoint spec (lib.core.endpoints), then the library and studio pages.
     pages = {spec.page: st.Page(importlib.import_module(spec.module).page, title=spec.label, icon=spec.icon,
                                 url_path=spec.page, default=number == 0)
              for number, spec in enumerate(SPECS.values())}

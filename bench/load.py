@@ -2,7 +2,7 @@
 
 The studio's engine (store, vendor clients, archive, worker; no Streamlit) runs in this process against a
 stand-in vendor (`bench/standin.py`) on loopback. Half the tasks are Vidu sounds, half Kling sounds, all
-submitted at once through `lib.studio.submit`; the stand-in runs them at the vendors' real pace (about 9 s)
+submitted at once through `lib.service.studio.submit`; the stand-in runs them at the vendors' real pace (about 9 s)
 with no concurrency limit, so they are all in flight together.
 
 - "success" is when the stand-in turned the task to success (its own record);
@@ -24,16 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.standin import StandIn
-from lib import studio
-from lib.app import Studio, build
-from lib.config import load_settings
-from lib.endpoints import spec
-from lib.poller import FIRST_INTERVAL
+from lib.service import studio
+from lib.service.app import Studio, build
+from lib.service.config import load_settings
+from lib.core.endpoints import spec
+from lib.service.poller import FIRST_INTERVAL
 from lib.sim import kling as sim_kling
 from lib.sim import vidu as sim_vidu
 from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
-from lib.store import IN_FLIGHT
-from lib.tasks import Endpoint, Provider, State, Task
+from lib.store.sqlite import IN_FLIGHT
+from lib.core.tasks import Endpoint, Provider, State, Task
 
 OWNER = "local"
 LATENCY, TRICKLE = 0.3, 40.0

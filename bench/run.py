@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit
 
 from bench import load, media_size, playable, script_time
-from lib import poller
+from lib.service import poller
 from lib.ui import tasks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

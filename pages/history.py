@@ -4,9 +4,9 @@ import time
 
 import streamlit as st
 
-from lib.endpoints import SPECS
-from lib.history import STATE_LABELS
-from lib.tasks import Endpoint, Provider, State
+from lib.core.endpoints import SPECS
+from lib.core.history import STATE_LABELS
+from lib.core.tasks import Endpoint, Provider, State
 from lib.ui import auth, tasks
 from lib.ui.runtime import services
 

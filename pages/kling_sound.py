@@ -1,10 +1,10 @@
 """Kling sound: Kling text-to-audio."""
 import streamlit as st
 
-from lib.forms import key, to_body
-from lib.tasks import Endpoint
+from lib.core.forms import key, to_body
+from lib.core.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import KLING_PROMPT_MAX, KLING_SECONDS
+from lib.core.validation import KLING_PROMPT_MAX, KLING_SECONDS
 
 ENDPOINT = Endpoint.KLING_TEXT2AUDIO
 

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from lib.errors import StudioError
-from lib.plain import plain
-from lib.transfer import Limits, import_zip
+from lib.core.errors import StudioError
+from lib.core.plain import plain
+from lib.service.transfer import Limits, import_zip
 from lib.ui import auth, keys, links
 from lib.ui.runtime import services
 

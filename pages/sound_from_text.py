@@ -1,10 +1,10 @@
 """Sound from text: Vidu text-to-audio (sound effects and music)."""
 import streamlit as st
 
-from lib.forms import key, to_body
-from lib.tasks import Endpoint
+from lib.core.forms import key, to_body
+from lib.core.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS
+from lib.core.validation import VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS
 
 ENDPOINT = Endpoint.VIDU_TEXT2AUDIO
 

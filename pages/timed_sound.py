@@ -1,12 +1,12 @@
 """Timed sound: Vidu timing-to-audio, with a timeline editor."""
 import streamlit as st
 
-from lib import timeline
-from lib.forms import key, to_body
-from lib.plain import plain
-from lib.tasks import Endpoint
+from lib.core import timeline
+from lib.core.forms import key, to_body
+from lib.core.plain import plain
+from lib.core.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import TIMING_EVENTS_MAX, VIDU_AUDIO_SECONDS, event_problems, too_many_events
+from lib.core.validation import TIMING_EVENTS_MAX, VIDU_AUDIO_SECONDS, event_problems, too_many_events
 
 ENDPOINT = Endpoint.VIDU_TIMING2AUDIO
 EVENTS = key(ENDPOINT, "timing_prompts")

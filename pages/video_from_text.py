@@ -1,10 +1,10 @@
 """Video from text: Vidu text-to-video."""
 import streamlit as st
 
-from lib.forms import key, to_body
-from lib.tasks import Endpoint
+from lib.core.forms import key, to_body
+from lib.core.tasks import Endpoint
 from lib.ui import auth, form, tasks
-from lib.validation import (MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
+from lib.core.validation import (MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
                             WATERMARK_POSITIONS, is_q3, video_rules)
 
 ENDPOINT = Endpoint.VIDU_TEXT2VIDEO

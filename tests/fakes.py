@@ -5,10 +5,10 @@ engineer's report): answers are dicts of Task fields or exceptions, taken in ord
 """
 from __future__ import annotations
 
-from lib.kling import KlingClient
-from lib.studio import Vendors
-from lib.tasks import Endpoint, Provider, State, Task
-from lib.vidu import ViduClient
+from lib.vendors.kling import KlingClient
+from lib.service.studio import Vendors
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.vendors.vidu import ViduClient
 
 
 class ScriptedClient:

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.forms import key
-from lib.plain import plain
-from lib.tasks import Endpoint, Media, State, Task
+from lib.core.forms import key
+from lib.core.plain import plain
+from lib.core.tasks import Endpoint, Media, State, Task
 from lib.ui.runtime import services
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")

@@ -1,4 +1,4 @@
-"""The composition root: `lib.app.build(settings)` gives a whole, working studio engine without Streamlit."""
+"""The composition root: `lib.service.app.build(settings)` gives a whole, working studio engine without Streamlit."""
 from __future__ import annotations
 
 import re
@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from lib import studio
-from lib.app import build
-from lib.config import Settings, load_settings
-from lib.errors import ConfigError
-from lib.poller import POLL_CONCURRENCY
+from lib.service import studio
+from lib.service.app import build
+from lib.service.config import Settings, load_settings
+from lib.core.errors import ConfigError
+from lib.service.poller import POLL_CONCURRENCY
 from lib.sim import DEMO_VIDU_KEY
-from lib.tasks import Endpoint, State
+from lib.core.tasks import Endpoint, State
 from tests.fakes import settled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def test_demo_mode_signs_vidu_callbacks_with_the_demo_key(tmp_path):
 
 
 def test_the_engine_imports_no_streamlit():
-    code = "import sys, lib.app; assert not [m for m in sys.modules if m.startswith('streamlit')], 'streamlit'"
+    code = "import sys, lib.service.app; assert not [m for m in sys.modules if m.startswith('streamlit')], 'streamlit'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -74,7 +74,7 @@ def test_only_the_composition_root_imports_the_simulator():
     production = [*(ROOT / "lib").rglob("*.py"), *(ROOT / "pages").rglob("*.py"), ROOT / "streamlit_app.py"]
     importers = sorted(str(path.relative_to(ROOT)) for path in production
                        if ROOT / "lib" / "sim" not in path.parents and pattern.search(path.read_text()))
-    assert importers == ["lib/app.py"], importers
+    assert importers == ["lib/service/app.py"], importers
 
 
 def test_poll_concurrency_and_simulator_speed_come_from_the_environment():

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from lib import kling, timeline, vidu
-from lib.errors import InvalidRequest
-from lib.forms import key
-from lib.plain import JOINER, plain
-from lib.tasks import Endpoint
+from lib.vendors import kling, vidu
+from lib.core import timeline
+from lib.core.errors import InvalidRequest
+from lib.core.forms import key
+from lib.core.plain import JOINER, plain
+from lib.core.tasks import Endpoint
 from lib.ui.runtime import services
-from lib.validation import (TIMING_EVENTS_MAX, event_problems, too_long, too_many_events, validate_kling_text2audio,
+from lib.core.validation import (TIMING_EVENTS_MAX, event_problems, too_long, too_many_events, validate_kling_text2audio,
                             validate_vidu_text2audio, validate_vidu_timing2audio)
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")

@@ -1,6 +1,6 @@
 """Vendor callbacks: what is verified, what is refused, and that a verified callback updates the store at once.
 
-Three levels: the pure receiver functions in `lib.callbacks`; the Starlette routes of `lib.ui.server` served by
+Three levels: the pure receiver functions in `lib.service.callbacks`; the Starlette routes of `lib.ui.server` served by
 uvicorn on loopback; and the in-process simulator delivering real signed callbacks over HTTP to those routes
 served by uvicorn, with no poller running, so every change in the store can only have come from a callback.
 """
@@ -20,20 +20,20 @@ import uvicorn
 from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
-from lib import callbacks, studio
-from lib.app import build
-from lib.callbacks import Receiver, own_address, receive_kling, receive_vidu
-from lib.config import Settings
-from lib.kling import KlingClient
-from lib.poller import Poller
-from lib.signatures import vidu_callback_headers, vidu_signature, webhook_signature
+from lib.service import callbacks, studio
+from lib.service.app import build
+from lib.service.callbacks import Receiver, own_address, receive_kling, receive_vidu
+from lib.service.config import Settings
+from lib.vendors.kling import KlingClient
+from lib.service.poller import Poller
+from lib.vendors.signatures import vidu_callback_headers, vidu_signature, webhook_signature
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
-from lib.store import Store
-from lib.studio import Vendors
-from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.store.sqlite import Store
+from lib.service.studio import Vendors
+from lib.core.tasks import Endpoint, Media, Provider, State, Task
 from lib.ui.runtime import services
 from lib.ui.server import make_routes
-from lib.vidu import ViduClient
+from lib.vendors.vidu import ViduClient
 from tests.e2e.conftest import free_port
 from tests.fakes import ScriptedClient, settled, vendors
 
@@ -256,7 +256,7 @@ def test_refusals_are_logged_with_the_reason_only(store, caplog):
     add_vidu_task(store)
     path, query, headers, body = signed_vidu({**VIDU_SUCCESS, "payload": "secret-payload"}, key="vda_wrong_key",
                                              nonce="nonce-xyz")
-    with caplog.at_level(logging.INFO, logger="lib.callbacks"):
+    with caplog.at_level(logging.INFO, logger="lib.service.callbacks"):
         receive_vidu(make_receiver(store), path, query, headers, body)
         receive_kling(make_receiver(store, secret=WEBHOOK_SECRET), *signed_kling(secret=WEBHOOK_SECRET[:-4] + "AA=="))
     assert "Vidu callback refused (401): signature does not match" in caplog.text

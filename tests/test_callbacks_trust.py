@@ -15,16 +15,17 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from lib import callbacks, fetch, studio
-from lib.callbacks import ConfirmLimit, Receiver, callback_address_problems, receive_kling, receive_vidu
-from lib.config import Settings
-from lib.errors import InvalidRequest
-from lib.poller import Poller
-from lib.signatures import vidu_callback_headers, webhook_signature
+from lib.service import callbacks, studio
+from lib.vendors import fetch
+from lib.service.callbacks import ConfirmLimit, Receiver, callback_address_problems, receive_kling, receive_vidu
+from lib.service.config import Settings
+from lib.core.errors import InvalidRequest
+from lib.service.poller import Poller
+from lib.vendors.signatures import vidu_callback_headers, webhook_signature
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
 from lib.sim.callbacks import Dispatcher
-from lib.store import Store
-from lib.tasks import Endpoint, Provider, State, Task
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Provider, State, Task
 from tests.fakes import ScriptedClient, vendors
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
@@ -97,7 +98,7 @@ def test_the_confirming_poll_runs_in_the_background_and_its_failure_is_logged(ca
         release.wait(10)
         raise RuntimeError("the store went away")
 
-    with caplog.at_level(logging.ERROR, logger="lib.callbacks"):
+    with caplog.at_level(logging.ERROR, logger="lib.service.callbacks"):
         callbacks.in_background(slow)  # returns at once, while the job still runs
         assert started.wait(10)
         release.set()
@@ -209,7 +210,7 @@ def test_a_vidu_callback_signed_with_the_public_demo_key_is_refused_when_hosted(
     headers = vidu_callback_headers(DEMO_VIDU_KEY, url, formatdate(usegmt=True), "n-1")
     body = json.dumps({"id": VIDU_ID, "state": "failed", "err_code": "UserCancelled", "creations": []}).encode()
     hosted = receiver(store, refused=frozenset({Provider.VIDU, Provider.KLING}))
-    with caplog.at_level(logging.INFO, logger="lib.callbacks"):
+    with caplog.at_level(logging.INFO, logger="lib.service.callbacks"):
         answer = receive_vidu(hosted, "/callbacks/vidu", "", headers, body)
     assert answer.status == 403 and "demo keys" in answer.body["error"]
     assert store.get(task.id).state is State.QUEUED
@@ -247,7 +248,7 @@ def test_a_callback_address_is_refused_if_any_of_its_addresses_is_private():
     assert callback_address_problems("https://hooks.example/x", lambda host: ["93.184.216.34", "10.0.0.1"])
     assert callback_address_problems("https://hooks.example/x", public) == []
     assert callback_address_problems("", public) == [] and callback_address_problems(None, public) == []
-    assert callback_address_problems("ftp://x", public) == []  # not a web address: lib.validation says so
+    assert callback_address_problems("ftp://x", public) == []  # not a web address: lib.core.validation says so
 
 
 def test_a_hosted_studio_refuses_a_private_callback_address_before_sending(store):

@@ -14,13 +14,13 @@ import jwt
 import pytest
 import requests
 
-from lib import kling, vidu
-from lib.errors import NetworkError, VendorError
-from lib.kling import KlingClient
+from lib.vendors import kling, vidu
+from lib.core.errors import NetworkError, VendorError
+from lib.vendors.kling import KlingClient
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_API_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
-from lib.tasks import Endpoint, State, Task
-from lib.transport import MAX_RETRIES, Transport
-from lib.vidu import ViduClient
+from lib.core.tasks import Endpoint, State, Task
+from lib.vendors.transport import MAX_RETRIES, Transport
+from lib.vendors.vidu import ViduClient
 
 SPEED = 50
 KEYS = (DEMO_VIDU_KEY, DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_KLING_API_KEY)

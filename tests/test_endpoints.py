@@ -1,4 +1,4 @@
-"""One spec per endpoint (lib.endpoints) and one client interface (lib.vendor.VendorClient)."""
+"""One spec per endpoint (lib.core.endpoints) and one client interface (lib.vendors.vendor.VendorClient)."""
 import ast
 import dataclasses
 import importlib
@@ -11,18 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from lib import endpoints, forms, history, poller, pricing, studio
-from lib.archive import Archiver
-from lib.endpoints import SPECS, spec
-from lib.errors import NotSupported
-from lib.kling import KlingClient
-from lib.store import MIGRATIONS, Store
-from lib.tasks import Endpoint, Provider, State, Task
-from lib.transfer import VERSION, export_zip, import_zip
+from lib.core import endpoints, forms, history
+from lib.service import poller, studio
+from lib.vendors import pricing
+from lib.media.archive import Archiver
+from lib.core.endpoints import SPECS, spec
+from lib.core.errors import NotSupported
+from lib.vendors.kling import KlingClient
+from lib.store.sqlite import MIGRATIONS, Store
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.service.transfer import VERSION, export_zip, import_zip
 from lib.ui import form
-from lib.validation import validate
-from lib.vendor import VendorClient
-from lib.vidu import ViduClient
+from lib.core.validation import validate
+from lib.vendors.vendor import VendorClient
+from lib.vendors.vidu import ViduClient
 from tests.fakes import ScriptedClient, vendors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,10 +136,10 @@ def test_cancel_goes_through_the_interface(tmp_path):
     assert kling.queried == []
 
 
-# Modules that may tell the vendors apart: the vendors' own, the simulator and the registry; lib/app.py builds
-# each vendor's client from its own kind of credentials, lib/ui/keys.py asks for them, and lib/callbacks.py
+# Modules that may tell the vendors apart: the vendors' own, the simulator and the registry; lib/service/app.py builds
+# each vendor's client from its own kind of credentials, lib/ui/keys.py asks for them, and lib/service/callbacks.py
 # checks each vendor's own signature scheme. None of them creates, queries or cancels a task.
-ALLOWED = {"lib/vidu.py", "lib/kling.py", "lib/endpoints.py", "lib/app.py", "lib/ui/keys.py", "lib/callbacks.py"}
+ALLOWED = {"lib/vendors/vidu.py", "lib/vendors/kling.py", "lib/core/endpoints.py", "lib/service/app.py", "lib/ui/keys.py", "lib/service/callbacks.py"}
 CALLS = {"create", "query", "cancel", "find_created", "create_task", "query_task", "cancel_task"}
 
 

@@ -15,15 +15,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib import studio, vidu
-from lib.archive import Archiver
-from lib.kling import KlingClient
-from lib.poller import Poller
+from lib.service import studio
+from lib.vendors import vidu
+from lib.media.archive import Archiver
+from lib.vendors.kling import KlingClient
+from lib.service.poller import Poller
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
-from lib.store import Store
-from lib.tasks import Endpoint, State
-from lib.transport import Transport
-from lib.vidu import ViduClient
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, State
+from lib.vendors.transport import Transport
+from lib.vendors.vidu import ViduClient
 from tests.fakes import settled
 from tests.test_clients_sim import assert_plain
 

@@ -2,10 +2,10 @@
 import pandas as pd
 import pytest
 
-from lib import forms, history, timeline
-from lib.endpoints import spec
-from lib.tasks import Endpoint, State, Task
-from lib.validation import validate
+from lib.core import forms, history, timeline
+from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, State, Task
+from lib.core.validation import validate
 
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))

@@ -8,10 +8,10 @@ import zipfile
 
 import pytest
 
-from lib.archive import Archiver, media_name, owner_dir
-from lib.store import Store
-from lib.tasks import Endpoint, State
-from lib.transfer import ImportProblem, Limits, import_id, import_zip, record_problems
+from lib.media.archive import Archiver, media_name, owner_dir
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, State
+from lib.service.transfer import ImportProblem, Limits, import_id, import_zip, record_problems
 
 SOURCE = uuid.uuid4().hex  # the exporting instance's task id
 
@@ -208,7 +208,7 @@ def test_a_long_list_of_skipped_tasks_is_summed_up(instance):
 
 
 def test_the_quota_is_configured_in_megabytes_and_must_be_above_zero():
-    from lib.config import ConfigError, load_settings
+    from lib.service.config import ConfigError, load_settings
 
     assert load_settings({"STUDIO_MEDIA_QUOTA_MB": "20"}).media_quota_mb == 20
     assert load_settings({}).media_quota_mb == 5120

@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
-from lib.archive import Archiver, cover_name, is_archive_name, media_name, owner_dir, playback, web_address
-from lib.store import Store
-from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.media.archive import Archiver, cover_name, is_archive_name, media_name, owner_dir, playback, web_address
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Media, Provider, State, Task
 
 TASK = uuid.uuid4().hex
 

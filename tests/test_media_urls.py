@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from lib.media_urls import REFUSED, MediaLinks, route, server_secret
+from lib.media.links import REFUSED, MediaLinks, route, server_secret
 
 NAME = "a1b2c3d4e5f60718/0123456789abcdef0123456789abcdef-1.mp3"
 CONTENT = bytes(range(256)) * 40  # 10,240 bytes

@@ -20,12 +20,14 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib import archive, kling, studio, vidu
-from lib.errors import InvalidRequest, Problem, StudioError, VendorError
-from lib.store import Store
-from lib.tasks import Endpoint, Media, State, Task
-from lib.transport import json_or_none
-from lib.validation import (KLING_FIELDS, MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_FIELDS, validate,
+from lib.media import archive
+from lib.vendors import kling, vidu
+from lib.service import studio
+from lib.core.errors import InvalidRequest, Problem, StudioError, VendorError
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.vendors.transport import json_or_none
+from lib.core.validation import (KLING_FIELDS, MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_FIELDS, validate,
                             validate_kling_text2audio, validate_vidu_text2audio, validate_vidu_text2video,
                             validate_vidu_timing2audio)
 

@@ -7,14 +7,16 @@ import time
 import pytest
 import requests
 
-from lib import forms, poller as poller_module, studio, vidu
-from lib.kling import KlingClient
-from lib.poller import Poller
+from lib.core import forms
+from lib.service import poller as poller_module, studio
+from lib.vendors import vidu
+from lib.vendors.kling import KlingClient
+from lib.service.poller import Poller
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
-from lib.store import Store
-from lib.tasks import Endpoint, State, Task
-from lib.transport import Transport
-from lib.vidu import ViduClient, best_match, parse_time, payload_tag, rfc3339, same_request
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, State, Task
+from lib.vendors.transport import Transport
+from lib.vendors.vidu import ViduClient, best_match, parse_time, payload_tag, rfc3339, same_request
 from tests.fakes import ScriptedClient, vendors
 
 VIDEO = {"model": "viduq2", "prompt": "A kite over the dunes", "duration": 1, "resolution": "540p"}

@@ -1,4 +1,4 @@
-"""Redirect-safe downloads (`lib.fetch`): the address rule on every hop and on the address actually connected to.
+"""Redirect-safe downloads (`lib.vendors.fetch`): the address rule on every hop and on the address actually connected to.
 
 Real HTTP on loopback: small servers that answer a file or a redirect and count what reached them, a real
 `Transport`, and the real `Archiver`.
@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lib import fetch
-from lib.archive import ArchiveError, Archiver
-from lib.tasks import Endpoint, Media, State, Task
-from lib.transport import Transport
+from lib.vendors import fetch
+from lib.media.archive import ArchiveError, Archiver
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.vendors.transport import Transport
 
 
 class Server:
@@ -200,7 +200,7 @@ def test_the_peer_check_does_not_retry(servers, monkeypatch):
 def test_the_simulator_s_redirect_fault_is_refused_by_a_hosted_archive(servers, tmp_path):
     """The e2e attack in miniature: the demo simulator (trusted) answers its media URL with a 302 elsewhere."""
     from lib.sim import DEMO_VIDU_KEY, start
-    from lib.vidu import ViduClient
+    from lib.vendors.vidu import ViduClient
 
     inside = servers()
     with start(speed=50) as sim:

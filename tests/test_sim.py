@@ -17,7 +17,7 @@ import jwt
 import pytest
 import requests
 
-from lib.signatures import vidu_signature_valid, webhook_signature_valid
+from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_API_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
 
 

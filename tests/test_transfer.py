@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
-from lib.archive import Archiver, media_name, owner_dir
-from lib.store import Store
-from lib.tasks import Endpoint, Media, State, Task
-from lib.transfer import EXPORT_KEEP_SECONDS, NOT_FOLLOWED, Exports, ImportProblem, export_zip, import_id, import_zip
+from lib.media.archive import Archiver, media_name, owner_dir
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.service.transfer import EXPORT_KEEP_SECONDS, NOT_FOLLOWED, Exports, ImportProblem, export_zip, import_id, import_zip
 
 ANN_TASK, QUEUED_TASK = uuid.uuid4().hex, uuid.uuid4().hex
 

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.tasks import Endpoint
-from lib.validation import (KLING_FIELDS, PAYLOAD_MAX, SEED_MAX, VIDU_FIELDS, validate, validate_kling_text2audio,
+from lib.core.tasks import Endpoint
+from lib.core.validation import (KLING_FIELDS, PAYLOAD_MAX, SEED_MAX, VIDU_FIELDS, validate, validate_kling_text2audio,
                             validate_vidu_text2audio, validate_vidu_text2video, validate_vidu_timing2audio)
 from tests.http_fakes import examples
 
@@ -262,7 +262,7 @@ def test_validators_never_crash(body, endpoint):
 
 
 def test_native_audio_only_on_viduq3_and_off_peak_is_a_flag():
-    from lib.validation import validate_vidu_text2video
+    from lib.core.validation import validate_vidu_text2video
     base = {"model": "viduq3-turbo", "prompt": "a storm at sea", "audio": True, "off_peak": "true"}
     assert validate_vidu_text2video(base) == []
     problems = validate_vidu_text2video({**base, "model": "viduq2"})
@@ -272,6 +272,6 @@ def test_native_audio_only_on_viduq3_and_off_peak_is_a_flag():
 
 
 def test_off_peak_costs_about_half():
-    from lib.pricing import vidu_video_credits
+    from lib.vendors.pricing import vidu_video_credits
     assert vidu_video_credits("viduq1", "1080p", 5, off_peak=True) == 40
     assert vidu_video_credits("viduq2", "720p", 5) == 35 and vidu_video_credits("viduq2", "720p", 5, True) == 18

@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from lib import forms, history, kling, pricing, studio, vendor, vidu
-from lib.errors import VendorError
-from lib.kling import KlingClient
-from lib.poller import Poller
+from lib.core import forms, history
+from lib.vendors import kling, pricing, vendor, vidu
+from lib.service import studio
+from lib.core.errors import VendorError
+from lib.vendors.kling import KlingClient
+from lib.service.poller import Poller
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
 from lib.sim import vidu as sim_vidu
 from lib.sim.engine import Phase
-from lib.store import Store
-from lib.tasks import Endpoint, Provider, State, Task
-from lib.transport import Transport
-from lib.validation import validate_vidu_text2video
-from lib.vidu import ViduClient
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.vendors.transport import Transport
+from lib.core.validation import validate_vidu_text2video
+from lib.vendors.vidu import ViduClient
 from tests.http_fakes import ScriptedHTTP, response
 
 Q3 = {"model": "viduq3-turbo", "prompt": "A fox in the snow", "duration": 1, "resolution": "540p"}
@@ -115,7 +117,7 @@ def test_kling_task_whose_create_answer_was_lost_is_found_and_finishes(sim, clie
 # --- 3. a state word the studio does not know yet --------------------------------------------------------------
 
 def test_unknown_state_word_is_followed_and_logged_once_per_task(caplog):
-    caplog.set_level(logging.WARNING, logger="lib.vendor")
+    caplog.set_level(logging.WARNING, logger="lib.vendors.vendor")
     for vendor_id in ("t-1", "t-1", "t-2"):
         assert vidu.parse_query({"id": vendor_id, "state": "rendering"}).state is State.RUNNING
     logged = [r for r in caplog.records if "does not know yet" in r.getMessage()]

@@ -14,17 +14,17 @@ from collections import defaultdict
 import pytest
 import requests
 
-from lib import poller as poller_module
-from lib.archive import Archiver
-from lib.errors import VendorError
-from lib.endpoints import spec
-from lib.poller import FIRST_INTERVAL, MAX_INTERVAL, Poller, copy_failure, describe, near_end, next_interval
+from lib.service import poller as poller_module
+from lib.media.archive import Archiver
+from lib.core.errors import VendorError
+from lib.core.endpoints import spec
+from lib.service.poller import FIRST_INTERVAL, MAX_INTERVAL, Poller, copy_failure, describe, near_end, next_interval
 from lib.sim import DEMO_VIDU_KEY, start
-from lib.store import Store
-from lib.studio import Vendors
-from lib.tasks import Endpoint, Media, State, Task
-from lib.transport import Transport, single_attempt
-from lib.vidu import ViduClient
+from lib.store.sqlite import Store
+from lib.service.studio import Vendors
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.vendors.transport import Transport, single_attempt
+from lib.vendors.vidu import ViduClient
 from tests.fakes import ScriptedClient, settled, vendors
 
 SECRET = "vda_very_secret_key_123"
@@ -277,7 +277,7 @@ def test_a_poll_raising_a_plain_error_is_contained(store, running, caplog):
 
     vidu = Client(answer)
     bad, good = in_flight(store, vendor_id="bad"), in_flight(store, vendor_id="good")
-    caplog.set_level(logging.WARNING, logger="lib.poller")
+    caplog.set_level(logging.WARNING, logger="lib.service.poller")
     running(Poller(store, vendors(vidu=vidu), tick=0.01, secrets=(SECRET,)))
     wait_for(lambda: store.poll_plan(bad.id)[0] > FIRST_INTERVAL, what="the failing task to be backed off")
     wait_for(lambda: store.get(good.id).state is State.SUCCEEDED, what="the other task")

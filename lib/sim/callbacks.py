@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-from lib import fetch
+from lib.vendors import fetch
 
 RETRY_DELAYS = (1, 5, 30)  # seconds before each retry, divided by the simulator's speed
 TIMEOUT = 10

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 import jwt
 
-from lib.endpoints import spec
-from lib.pricing import KLING_UNITS_PER_TASK
-from lib.signatures import webhook_signature
+from lib.core.endpoints import spec
+from lib.vendors.pricing import KLING_UNITS_PER_TASK
+from lib.vendors.signatures import webhook_signature
 from lib.sim import assets, faults
 from lib.sim.callbacks import Delivery
 from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
-from lib.tasks import Endpoint
-from lib.validation import as_number, validate_kling_text2audio
+from lib.core.tasks import Endpoint
+from lib.core.validation import as_number, validate_kling_text2audio
 
 if TYPE_CHECKING:
     from lib.sim.server import Simulator

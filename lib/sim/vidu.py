@@ -13,18 +13,18 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
-from lib import pricing
-from lib.endpoints import spec
-from lib.errors import Problem
-from lib.signatures import vidu_callback_headers
+from lib.vendors import pricing
+from lib.core.endpoints import spec
+from lib.core.errors import Problem
+from lib.vendors.signatures import vidu_callback_headers
 from lib.sim import assets, faults, media
 from lib.sim.callbacks import Delivery
 from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
-from lib.validation import (SEED_MAX, VIDU_AUDIO_DEFAULT_SECONDS, as_bool, as_number, validate_vidu_text2audio,
+from lib.core.validation import (SEED_MAX, VIDU_AUDIO_DEFAULT_SECONDS, as_bool, as_number, validate_vidu_text2audio,
                             validate_vidu_text2video, validate_vidu_timing2audio, video_rules)
-from lib.tasks import Endpoint
-from lib.vidu import parse_time
+from lib.core.tasks import Endpoint
+from lib.vendors.vidu import parse_time
 
 if TYPE_CHECKING:
     from lib.sim.server import Simulator

@@ -8,7 +8,7 @@
   keys are not offered (there is no account to bind them to).
 - "local": nothing configured: one local user, for a laptop.
 
-Password sign-ins are throttled per client and per account (`lib.accounts.Throttle`).
+Password sign-ins are throttled per client and per account (`lib.service.accounts.Throttle`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import threading
 
 import streamlit as st
 
-from lib import accounts
+from lib.service import accounts
 from lib.ui.runtime import services
 
 LOCAL_USER = "local"

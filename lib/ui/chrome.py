@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.plain import plain
+from lib.core.plain import plain
 from lib.ui import auth
 from lib.ui.runtime import services
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.errors import StudioError
-from lib.keyring import NO_ACCOUNT
-from lib.plain import plain
-from lib.tasks import Provider
+from lib.core.errors import StudioError
+from lib.service.keyring import NO_ACCOUNT
+from lib.core.plain import plain
+from lib.core.tasks import Provider
 from lib.ui import auth
 from lib.ui.runtime import services
 

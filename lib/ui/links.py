@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from lib.archive import owner_dir
-from lib.media_urls import EXPORTS_ROUTE
+from lib.media.archive import owner_dir
+from lib.media.links import EXPORTS_ROUTE
 from lib.ui.runtime import services
 
 

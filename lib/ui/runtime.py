@@ -1,12 +1,12 @@
-"""The studio engine for this server process (`lib.app.build`), built once and shared by every session."""
+"""The studio engine for this server process (`lib.service.app.build`), built once and shared by every session."""
 from __future__ import annotations
 
 import os
 
 import streamlit as st
 
-from lib.app import Studio, build
-from lib.config import load_settings
+from lib.service.app import Studio, build
+from lib.service.config import load_settings
 
 
 def _secrets() -> dict:

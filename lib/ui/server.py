@@ -19,8 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
-from lib import callbacks, media_urls
-from lib.tasks import Provider
+from lib.service import callbacks
+from lib.media import links as media_urls
+from lib.core.tasks import Provider
 from lib.ui.runtime import services
 
 
@@ -36,7 +37,7 @@ async def lifespan(app):
 
 
 def make_routes(receiver: Callable[[], callbacks.Receiver]) -> list[Route]:
-    """The callback routes; each one reads the request and hands it to `lib.callbacks` off the event loop
+    """The callback routes; each one reads the request and hands it to `lib.service.callbacks` off the event loop
     (verifying, the store and archiving a result all block)."""
     async def body_of(request: Request) -> bytes | None:
         body = bytearray()

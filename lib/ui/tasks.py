@@ -5,13 +5,14 @@ import time
 
 import streamlit as st
 
-from lib import history, studio
-from lib.archive import Archiver, Playback, playback
-from lib.endpoints import spec
-from lib.errors import StudioError
-from lib.forms import key, to_values
-from lib.plain import plain
-from lib.tasks import Endpoint, Media, State, Task
+from lib.core import history
+from lib.service import studio
+from lib.media.archive import Archiver, Playback, playback
+from lib.core.endpoints import spec
+from lib.core.errors import StudioError
+from lib.core.forms import key, to_values
+from lib.core.plain import plain
+from lib.core.tasks import Endpoint, Media, State, Task
 from lib.ui import auth
 from lib.ui.links import media_link
 from lib.ui.runtime import services
@@ -33,7 +34,7 @@ def reuse_settings(task: Task) -> None:
 
 
 def _source(media: Media, owner: str, archive: Archiver) -> Playback:
-    """The archive's own copy, else an http(s) address for the browser: never any other path (lib.archive)."""
+    """The archive's own copy, else an http(s) address for the browser: never any other path (lib.media.archive)."""
     return playback(media, owner, archive)
 
 

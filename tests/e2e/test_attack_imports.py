@@ -17,11 +17,11 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib import accounts
-from lib.archive import cover_name, media_name, owner_dir
-from lib.store import Store
-from lib.tasks import Endpoint, Media, State, Task
-from lib.transfer import import_id
+from lib.service import accounts
+from lib.media.archive import cover_name, media_name, owner_dir
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.service.transfer import import_id
 from tests.e2e.conftest import download_export, sign_in, start_studio, stop, wait_until_idle
 
 PASSWORD = "pw-imports-for-everyone"

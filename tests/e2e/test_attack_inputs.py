@@ -17,9 +17,9 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.plain import JOINER
-from lib.store import Store
-from lib.tasks import Endpoint, State, Task
+from lib.core.plain import JOINER
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, State, Task
 from lib.sim.options import DEMO_VIDU_KEY
 from tests.e2e import hostile_client as hc
 from tests.e2e.conftest import download_export, start_simulator, start_studio, stop, vendors_at, wait_until_idle
@@ -148,7 +148,7 @@ def test_markdown_in_a_prompt_and_a_vendor_error_shows_as_text(studio, fault, pa
     wait_until_idle(page)
     alerts = page.get_by_test_id("stAlert").filter(has_text="![pixel](http")
     expect(alerts.first).to_be_visible()
-    for n in range(alerts.count()):  # the page's word joiners (see lib.plain) aside, the text as written
+    for n in range(alerts.count()):  # the page's word joiners (see lib.core.plain) aside, the text as written
         assert HOSTILE_MARKDOWN in alerts.nth(n).inner_text().replace(JOINER, "")
         assert alerts.nth(n).locator("a, img, strong, .katex").count() == 0, alerts.nth(n).inner_html()
     expect(page.locator("img[src*='pixel.png'], a[href*='evil.example']")).to_have_count(0)

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from lib.store import Store
+from lib.store.sqlite import Store
 from lib.ui.server import SECURITY_HEADERS
 from tests.e2e.conftest import start_studio, stop, wait_until_idle
 

@@ -8,9 +8,9 @@ import requests
 from playwright.sync_api import expect
 
 from lib.sim import DEMO_VIDU_KEY
-from lib.store import Store
-from lib.tasks import Endpoint, State, Task
-from lib.vidu import payload_tag
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, State, Task
+from lib.vendors.vidu import payload_tag
 from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
 
 SLOW = 8  # seconds the simulator holds each create before making the task and answering

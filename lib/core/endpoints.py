@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lib import pricing
-from lib.errors import Problem
-from lib.tasks import Endpoint, Provider
-from lib.validation import (VIDU_AUDIO_DEFAULT_SECONDS, validate_kling_text2audio, validate_vidu_text2audio,
+from lib.vendors import pricing
+from lib.core.errors import Problem
+from lib.core.tasks import Endpoint, Provider
+from lib.core.validation import (VIDU_AUDIO_DEFAULT_SECONDS, validate_kling_text2audio, validate_vidu_text2audio,
                             validate_vidu_text2video, validate_vidu_timing2audio)
 
 
@@ -27,7 +27,7 @@ class EndpointSpec:
     module: str  # the module in pages/ whose page() draws the form
     prefix: str  # widget keys: f"{prefix}_{field}"
     fields: Mapping[str, object]  # form field -> default; a default of "" or 0 for an optional field: not sent
-    validator: Callable[[dict], list[Problem]]  # the limit checks themselves live in lib.validation
+    validator: Callable[[dict], list[Problem]]  # the limit checks themselves live in lib.core.validation
     price: Callable[[dict], float | None]  # what a request body should cost, in `unit`; None if it cannot be told
     unit: str  # "credits" | "units"
     typical_seconds: float  # processing time, for the estimate shown before the vendor reports progress

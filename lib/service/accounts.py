@@ -2,8 +2,8 @@
 
 Accounts are a `[users]` table in `.streamlit/secrets.toml` (name = argon2 hash). Make a line for it with
 
-    .venv/bin/python -m lib.accounts hash "Ann Lee"            # asks for the password twice, without echo
-    printf '%s\n' "$PASSWORD" | .venv/bin/python -m lib.accounts hash "Ann Lee" --stdin
+    .venv/bin/python -m lib.service.accounts hash "Ann Lee"            # asks for the password twice, without echo
+    printf '%s\n' "$PASSWORD" | .venv/bin/python -m lib.service.accounts hash "Ann Lee" --stdin
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-HASH_COMMAND = "python -m lib.accounts hash"
+HASH_COMMAND = "python -m lib.service.accounts hash"
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -189,7 +189,7 @@ def ordinal(number: int) -> str:
 # --- the command ---------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.accounts",
+    parser = argparse.ArgumentParser(prog="python -m lib.service.accounts",
                                      description="Make a [users] line for .streamlit/secrets.toml.")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("hash", help="hash a password for one account")

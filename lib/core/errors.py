@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lib.tasks import Task
+    from lib.core.tasks import Task
 
 
 class StudioError(Exception):

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import requests
 
-from lib import history, studio
-from lib.errors import NetworkError, StudioError, VendorError, redact
-from lib.endpoints import spec
-from lib.keyring import Keyring
-from lib.store import Store
-from lib.tasks import Provider, State, Task
-from lib.transport import single_attempt
+from lib.core import history
+from lib.service import studio
+from lib.core.errors import NetworkError, StudioError, VendorError, redact
+from lib.core.endpoints import spec
+from lib.service.keyring import Keyring
+from lib.store.sqlite import Store
+from lib.core.tasks import Provider, State, Task
+from lib.vendors.transport import single_attempt
 
 log = logging.getLogger(__name__)
 

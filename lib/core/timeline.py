@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from lib.errors import InvalidRequest
-from lib.validation import TIMING_EVENTS_MAX, as_number, too_many_events
+from lib.core.errors import InvalidRequest
+from lib.core.validation import TIMING_EVENTS_MAX, as_number, too_many_events
 
 COLUMNS = ("from", "to", "prompt")
 UNUSABLE_EDIT = "The table sent changes the studio cannot use, so they were undone. Edit the table again."

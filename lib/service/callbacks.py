@@ -5,7 +5,7 @@ which only hand the request's parts to `receive_vidu` / `receive_kling` here). P
 so a callback that never arrives, or is refused, costs nothing but speed.
 
 - Vidu: an HMAC signature made with the API key that created the task over the method, the callback address's
-  path and query as called, `Date` and `x-request-nonce` (`lib.signatures`); `Date` must be within 5 minutes
+  path and query as called, `Date` and `x-request-nonce` (`lib.vendors.signatures`); `Date` must be within 5 minutes
   and the nonce unused (nonces are kept in the store for 10 minutes, so a replay after a restart is refused too).
 - Kling with a webhook secret: the Standard Webhooks signature over id, timestamp and body, timestamp within
   5 minutes, and each `webhook-id` once (a replay is answered 200 "already received", so a sender retrying a
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from lib import fetch, kling, vidu
-from lib.errors import Problem, StudioError
-from lib.signatures import vidu_signature_valid, webhook_signature_valid
-from lib.store import Store
-from lib.tasks import Provider, Task
+from lib.vendors import fetch, kling, vidu
+from lib.core.errors import Problem, StudioError
+from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
+from lib.store.sqlite import Store
+from lib.core.tasks import Provider, Task
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ _confirm_limit = ConfirmLimit()  # one per server process, shared by the receive
 
 def receiver_for(settings, store: Store, poller, vidu_key: str) -> Receiver:
     """The receiver for a running studio: its store, its poller, and `vidu_key`, the key its Vidu tasks are
-    created with (the configured key, or the simulator's demo key in demo mode: `lib.app.Studio.vidu_key`)."""
+    created with (the configured key, or the simulator's demo key in demo mode: `lib.service.app.Studio.vidu_key`)."""
     return Receiver(store=store, apply=poller.apply, confirm=poller.poll, vidu_keys=(vidu_key,),
                     kling_webhook_secret=settings.kling_webhook_secret, refused=refused_vendors(settings),
                     confirm_limit=_confirm_limit)
@@ -256,7 +256,7 @@ def callback_address_problems(url: str | None, resolver: Callable[[str], list[st
     """On a hosted studio, a callback address the vendor is asked to call must be a public web address: one
     inside the server's own network would have the vendor (or the demo simulator next to the studio) send
     requests to machines only the server can reach. Pure given `resolver` (the system's DNS by default). An
-    address that is not a web address at all is left to `lib.validation`, which already says so."""
+    address that is not a web address at all is left to `lib.core.validation`, which already says so."""
     if not url:
         return []
     try:

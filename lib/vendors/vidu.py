@@ -13,12 +13,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from lib import endpoints
-from lib.errors import ConfigError, InvalidRequest, NetworkError, VendorError
-from lib.tasks import Endpoint, Media, Provider, State, Task
-from lib.transport import Transport, json_or_none, retry_after_seconds
-from lib.validation import as_number, validate
-from lib.vendor import Dialect, text
+from lib.core import endpoints
+from lib.core.errors import ConfigError, InvalidRequest, NetworkError, VendorError
+from lib.core.tasks import Endpoint, Media, Provider, State, Task
+from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
+from lib.core.validation import as_number, validate
+from lib.vendors.vendor import Dialect, text
 
 # profile: (base URL, Authorization scheme). kkiai resells Vidu under the same paths with Bearer auth.
 PROFILES = {

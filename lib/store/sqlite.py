@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from lib.tasks import Endpoint, Media, Provider, State, Task
+from lib.core.tasks import Endpoint, Media, Provider, State, Task
 
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS = [

@@ -19,8 +19,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from lib.errors import StudioError
-from lib.transport import POOL_SIZE
+from lib.core.errors import StudioError
+from lib.vendors.transport import POOL_SIZE
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib import sim
-from lib.archive import Archiver
-from lib.config import Settings
-from lib.keyring import Keyring
-from lib.media_urls import MediaLinks, server_secret
-from lib.kling import KlingClient
-from lib.poller import Poller
-from lib.store import Store
-from lib.transfer import Exports
-from lib.studio import Vendors
-from lib.tasks import Provider
-from lib.vidu import ViduClient
+from lib.media.archive import Archiver
+from lib.service.config import Settings
+from lib.service.keyring import Keyring
+from lib.media.links import MediaLinks, server_secret
+from lib.vendors.kling import KlingClient
+from lib.service.poller import Poller
+from lib.store.sqlite import Store
+from lib.service.transfer import Exports
+from lib.service.studio import Vendors
+from lib.core.tasks import Provider
+from lib.vendors.vidu import ViduClient
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Studio:
     keyring: Keyring
     worker: Poller
     simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
-    links: MediaLinks  # signed, expiring addresses of archived results and exports (lib.media_urls.route)
+    links: MediaLinks  # signed, expiring addresses of archived results and exports (lib.media.links.route)
     exports: Exports  # finished history exports, downloaded by signed link
 
     @property

@@ -10,7 +10,7 @@ import json
 import math
 from urllib.parse import urlparse
 
-from lib.errors import Problem
+from lib.core.errors import Problem
 
 SEED_MAX = 2_147_483_647
 PAYLOAD_MAX = 1_048_576
@@ -308,7 +308,7 @@ def validate_kling_text2audio(body) -> list[Problem]:
 
 
 def validate(endpoint, body) -> list[Problem]:
-    """The validator of `endpoint`'s spec (lib.endpoints), given an `Endpoint` or its value."""
-    from lib.endpoints import spec  # the specs point at the validators above
+    """The validator of `endpoint`'s spec (lib.core.endpoints), given an `Endpoint` or its value."""
+    from lib.core.endpoints import spec  # the specs point at the validators above
 
     return spec(endpoint).validator(body)

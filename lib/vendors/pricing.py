@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from lib.validation import VIDEO_MODELS, as_number, video_rules
+from lib.core.validation import VIDEO_MODELS, as_number, video_rules
 
 VIDU_AUDIO = {"up_to_5s": 10, "above_5s": 20}
 # viduq2: a base price covering the first second plus a price per further second.
@@ -38,7 +38,7 @@ def vidu_video_credits(model: str, resolution: str, duration: int, off_peak: boo
     return math.ceil(full * (OFF_PEAK_SHARE if off_peak else 1))
 
 
-# Each endpoint's price function (lib.endpoints): what a request body should cost, None when it cannot be told.
+# Each endpoint's price function (lib.core.endpoints): what a request body should cost, None when it cannot be told.
 def vidu_audio_price(body: dict) -> int:
     return vidu_audio_credits(as_number(body.get("duration")) or 10)
 

@@ -1,4 +1,4 @@
-"""Form fields (from each endpoint's spec, lib.endpoints): defaults, widget keys, and the two-way mapping between
+"""Form fields (from each endpoint's spec, lib.core.endpoints): defaults, widget keys, and the two-way mapping between
 a form and a request body.
 
 Kept free of Streamlit so that "Use these settings again" (body -> form) and submitting (form -> body) are plain,
@@ -6,10 +6,10 @@ tested functions.
 """
 from __future__ import annotations
 
-from lib.endpoints import spec
-from lib.tasks import Endpoint
-from lib.validation import VIDEO_MODELS, is_q3, video_rules
-from lib.vidu import is_payload_tag
+from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint
+from lib.core.validation import VIDEO_MODELS, is_q3, video_rules
+from lib.vendors.vidu import is_payload_tag
 
 # Sent even when equal to their default, because the vendor requires them or they change the result.
 ALWAYS_SENT = {"prompt", "duration", "timing_prompts", "model"}

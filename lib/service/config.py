@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib import accounts, kling, vidu
-from lib.errors import ConfigError
-from lib.validation import as_number
+from lib.service import accounts
+from lib.vendors import kling, vidu
+from lib.core.errors import ConfigError
+from lib.core.validation import as_number
 
 
 def _secret():
@@ -39,7 +40,7 @@ class Settings:
     hosted: bool = False  # a shared instance: stricter about what the server itself fetches
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
-    poll_concurrency: int = 32  # queries in flight per vendor (lib/poller.py says why 32)
+    poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
 
     @property

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from lib.errors import VendorError, redact
-from lib.tasks import Endpoint, Provider, State, Task
-from lib.transport import should_retry
+from lib.core.errors import VendorError, redact
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.vendors.transport import should_retry
 
 log = logging.getLogger(__name__)
 DETAIL_MAX = 300  # characters of the vendor's own message worth showing

@@ -11,12 +11,12 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 
-from lib.callbacks import callback_address_problems
-from lib.errors import InvalidRequest, NetworkError, VendorError
-from lib.store import Store
-from lib.tasks import Endpoint, Provider, State, Task
-from lib.validation import validate
-from lib.vendor import VendorClient
+from lib.service.callbacks import callback_address_problems
+from lib.core.errors import InvalidRequest, NetworkError, VendorError
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.core.validation import validate
+from lib.vendors.vendor import VendorClient
 
 # Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
 DUPLICATE_WINDOW_SECONDS = 10
@@ -66,7 +66,7 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click).
 
     `own_key` marks a task sent with a key the person pasted, so it is polled only with that key. `hosted`: a
-    shared instance, where a callback address must be public (`lib.callbacks.callback_address_problems`).
+    shared instance, where a callback address must be public (`lib.service.callbacks.callback_address_problems`).
     """
     problems = validate(endpoint, body) + (callback_address_problems(body.get("callback_url")) if hosted else [])
     if problems:

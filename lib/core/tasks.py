@@ -38,13 +38,13 @@ class Endpoint(StrEnum):
 
     @property
     def provider(self) -> Provider:
-        from lib.endpoints import spec  # the specs import this module
+        from lib.core.endpoints import spec  # the specs import this module
 
         return spec(self).provider
 
     @property
     def media_kind(self) -> str:
-        from lib.endpoints import spec
+        from lib.core.endpoints import spec
 
         return spec(self).media_kind
 

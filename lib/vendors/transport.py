@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from lib.errors import NetworkError
+from lib.core.errors import NetworkError
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.archive import COPIES, Archiver, copy_name, is_archive_name, owner_dir, web_address
-from lib.errors import StudioError
-from lib.store import Store
-from lib.tasks import Endpoint, Media, State, Task
-from lib.endpoints import SPECS
+from lib.media.archive import COPIES, Archiver, copy_name, is_archive_name, owner_dir, web_address
+from lib.core.errors import StudioError
+from lib.store.sqlite import Store
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.core.endpoints import SPECS
 
 FORMAT = "cue-studio-history"
 VERSION = 2  # 2: the vendor's id is `vendor_id` (version 1 called it `task_id`)
@@ -32,7 +32,7 @@ CHUNK = 1 << 16
 NOT_FOLLOWED = "not_followed"
 KINDS = {"audio": ("mp3", "wav"), "video": ("mp4",)}
 EXPORT_NAME = re.compile(r"[0-9a-f]{16}/[0-9a-f]{32}\.zip")
-EXPORT_KEEP_SECONDS = 8 * 3600  # longer than a download link lives (lib.media_urls), then the file goes
+EXPORT_KEEP_SECONDS = 8 * 3600  # longer than a download link lives (lib.media.links), then the file goes
 LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the studio wrote
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 import time
 
-from lib import endpoints, kling, vidu
-from lib.endpoints import spec
-from lib.tasks import Endpoint, Provider, State, Task
+from lib.core import endpoints
+from lib.vendors import kling, vidu
+from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, Provider, State, Task
 
 STATE_LABELS = {
     State.SUBMITTED: ("Submitting", "gray"),

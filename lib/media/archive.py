@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib import fetch
-from lib.errors import StudioError
-from lib.tasks import Task
-from lib.transport import Transport
+from lib.vendors import fetch
+from lib.core.errors import StudioError
+from lib.core.tasks import Task
+from lib.vendors.transport import Transport
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_SECONDS = 300  # a download that trickles for longer than this is given up, whatever its pace
@@ -175,7 +175,7 @@ class Archiver:
         # The time limit covers the whole download, waiting for the server's answer (and redirects) included: a
         # server slow to start sending holds up the poller just as much as one that trickles.
         deadline = time.monotonic() + self.max_seconds
-        try:  # every redirect hop, and the address actually connected to, pass the address rule (lib.fetch)
+        try:  # every redirect hop, and the address actually connected to, pass the address rule (lib.vendors.fetch)
             response = fetch.get(self.transport, url, allow_private=self.allow_private, trusted_prefixes=self.trusted)
         except fetch.FetchError as error:
             raise ArchiveError(str(error)) from None

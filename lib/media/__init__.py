@@ -1,0 +1,1 @@
+"""The archive of results and their signed links."""

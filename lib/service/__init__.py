@@ -1,0 +1,1 @@
+"""The composition root, submit, worker, callbacks, keyring, settings, accounts, transfer."""

@@ -1,0 +1,1 @@
+"""Transport, the client interface, both vendors' clients, signatures, pricing, safe downloads."""
