@@ -15,14 +15,8 @@ PAGES = ["sound", "timed", "video", "kling", "history", "settings"]
 
 
 @pytest.fixture(autouse=True)
-def demo_studio(tmp_path, monkeypatch):
-    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
-    services.clear()
-    yield
-    services.clear()
+def demo_studio(demo):
+    """Every page here runs in demo mode (tests/conftest.py)."""
 
 
 def open_page(name: str | None = None) -> AppTest:

@@ -163,17 +163,6 @@ def test_vendor_error_redacts_code_detail_and_reference(client):
 
 # --- the pages (AppTest) --------------------------------------------------------------------------------------
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
-    services.clear()
-    yield
-    services.clear()
-
-
 def _open(name: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30).run()
     at.session_state["open_page"] = name

@@ -12,7 +12,7 @@ from lib.service import poller as poller_module, studio
 from lib.vendors import vidu
 from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
+from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
 from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, State, Task
 from lib.vendors.transport import Transport
@@ -24,13 +24,6 @@ SOUND = {"model": "audio1.0", "prompt": "Gulls over the harbour", "duration": 2}
 TIMED = {"model": "audio1.0", "duration": 4, "timing_prompts": [{"from": 0, "to": 2, "prompt": "A bell"},
                                                                 {"from": 2, "to": 4, "prompt": "A horn"}]}
 NOW = 1_780_000_000.0
-
-
-@pytest.fixture(scope="module")
-def sim():
-    simulator = start(speed=50)
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture(autouse=True)

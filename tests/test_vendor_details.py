@@ -15,7 +15,7 @@ from lib.service import studio
 from lib.core.errors import VendorError
 from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
+from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
 from lib.sim import vidu as sim_vidu
 from lib.sim.engine import Phase
 from lib.store.sqlite import Store
@@ -26,13 +26,6 @@ from lib.vendors.vidu import ViduClient
 from tests.http_fakes import ScriptedHTTP, response
 
 Q3 = {"model": "viduq3-turbo", "prompt": "A fox in the snow", "duration": 1, "resolution": "540p"}
-
-
-@pytest.fixture(scope="module")
-def sim():
-    simulator = start(speed=50)
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -206,19 +199,6 @@ def test_credits_from_the_simulator(sim, clients):
 
 # --- the pages (AppTest, demo mode) ----------------------------------------------------------------------------
 
-@pytest.fixture
-def demo_app(tmp_path, monkeypatch):
-    from lib.ui.runtime import services
-
-    for name in ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
-    services.clear()
-    yield
-    services.clear()
-
-
 def open_app_page(name: str):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -231,7 +211,7 @@ def open_app_page(name: str):
     return at
 
 
-def test_video_page_offers_no_background_music_on_q3(demo_app):
+def test_video_page_offers_no_background_music_on_q3(demo):
     at = open_app_page("video")
     model, bgm = (forms.key(Endpoint.VIDU_TEXT2VIDEO, field) for field in ("model", "bgm"))
     at.selectbox(key=model).set_value("viduq2").run()
@@ -241,7 +221,7 @@ def test_video_page_offers_no_background_music_on_q3(demo_app):
     assert "3:4" in at.selectbox(key=forms.key(Endpoint.VIDU_TEXT2VIDEO, "aspect_ratio")).options
 
 
-def test_settings_show_balances_named_remaining_credits(demo_app, monkeypatch):
+def test_settings_show_balances_named_remaining_credits(demo, monkeypatch):
     monkeypatch.setattr(ViduClient, "credits", lambda self: {"remaining_credits": [BALANCE], "packages": []})
     at = open_app_page("settings")
     assert any(metric.value == "420" for metric in at.metric)
