@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from lib.sim import start
+from lib.service import studio
+from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
+from lib.store.sqlite import Store
+from lib.vendors.kling import KlingClient
+from lib.vendors.transport import Transport
+from lib.vendors.vidu import ViduClient
 
 VENDOR_ENV = ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD")
 
@@ -14,6 +19,29 @@ def sim():
     simulator = start(speed=50)
     yield simulator
     simulator.stop()
+
+
+@pytest.fixture
+def fresh_sim(sim):
+    """The module's simulator with no tasks and no faults left from an earlier test."""
+    sim.reset()
+    sim.clear_faults()
+    return sim
+
+
+@pytest.fixture
+def clients(sim):
+    """Both vendors' clients against the simulator, as if live; retries cost no time."""
+    fast = {"sleep": lambda seconds: None}
+    return studio.Vendors(ViduClient(DEMO_VIDU_KEY, base_url=sim.url, transport=Transport(vendor="Vidu", **fast)),
+                          KlingClient(api_key=DEMO_KLING_API_KEY, base_url=sim.url,
+                                      transport=Transport(vendor="Kling", **fast)),
+                          vidu_live=True, kling_live=True)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "studio.db")
 
 
 @pytest.fixture

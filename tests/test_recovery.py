@@ -10,13 +10,11 @@ import requests
 from lib.core import forms
 from lib.service import poller as poller_module, studio
 from lib.vendors import vidu
-from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
+from lib.sim import DEMO_VIDU_KEY
 from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, State, Task
-from lib.vendors.transport import Transport
-from lib.vendors.vidu import ViduClient, best_match, parse_time, payload_tag, rfc3339, same_request
+from lib.vendors.vidu import best_match, parse_time, payload_tag, rfc3339, same_request
 from tests.fakes import ScriptedClient, vendors
 
 VIDEO = {"model": "viduq2", "prompt": "A kite over the dunes", "duration": 1, "resolution": "540p"}
@@ -27,23 +25,8 @@ NOW = 1_780_000_000.0
 
 
 @pytest.fixture(autouse=True)
-def fresh(sim):
-    sim.reset()
-    sim.clear_faults()
-
-
-@pytest.fixture
-def clients(sim) -> studio.Vendors:
-    fast = {"sleep": lambda seconds: None}
-    return studio.Vendors(ViduClient(DEMO_VIDU_KEY, base_url=sim.url, transport=Transport(vendor="Vidu", **fast)),
-                          KlingClient(api_key=DEMO_KLING_API_KEY, base_url=sim.url,
-                                      transport=Transport(vendor="Kling", **fast)),
-                          vidu_live=True, kling_live=True)
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "studio.db")
+def fresh(fresh_sim):
+    """Every test starts with an empty simulator (tests/conftest.py)."""
 
 
 def entry(body: dict, created: float = NOW, **fields) -> dict:

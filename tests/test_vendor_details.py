@@ -13,14 +13,10 @@ from lib.core import forms, history
 from lib.vendors import kling, pricing, vendor, vidu
 from lib.service import studio
 from lib.core.errors import VendorError
-from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
 from lib.sim import vidu as sim_vidu
 from lib.sim.engine import Phase
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Provider, State, Task
-from lib.vendors.transport import Transport
 from lib.core.validation import validate_vidu_text2video
 from lib.vendors.vidu import ViduClient
 from tests.http_fakes import ScriptedHTTP, response
@@ -29,23 +25,8 @@ Q3 = {"model": "viduq3-turbo", "prompt": "A fox in the snow", "duration": 1, "re
 
 
 @pytest.fixture(autouse=True)
-def fresh(sim):
-    sim.reset()
-    sim.clear_faults()
-
-
-@pytest.fixture
-def clients(sim) -> studio.Vendors:
-    fast = {"sleep": lambda seconds: None}  # retries cost no time
-    return studio.Vendors(ViduClient(DEMO_VIDU_KEY, base_url=sim.url, transport=Transport(vendor="Vidu", **fast)),
-                          KlingClient(api_key=DEMO_KLING_API_KEY, base_url=sim.url,
-                                      transport=Transport(vendor="Kling", **fast)),
-                          vidu_live=True, kling_live=True)
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "studio.db")
+def fresh(fresh_sim):
+    """Every test starts with an empty simulator (tests/conftest.py)."""
 
 
 def until(check, timeout: float = 20):
