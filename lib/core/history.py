@@ -65,12 +65,16 @@ def estimate(task: Task, now: float) -> str | None:
     """Roughly how long is left, from the vendor's progress when it gives one, else from typical durations."""
     if task.state.terminal or task.state is State.SUBMITTED:
         return None
-    if task.state is State.RUNNING and task.started_at and task.progress:
-        elapsed = now - task.started_at
-        left = elapsed * (100 - task.progress) / task.progress
-    else:
-        left = spec(task.endpoint).typical_seconds - (now - (task.started_at or now))
+    left = seconds_left(task, now)
     return f"about {seconds(left)} left" if left > 1 else "almost done"
+
+
+def seconds_left(task: Task, now: float) -> float:
+    """How long the vendor should still need: from its progress while it reports some, else from the endpoint's
+    typical duration (the poller's near-the-end polling uses the same figure)."""
+    if task.state is State.RUNNING and task.started_at and task.progress:
+        return (now - task.started_at) * (100 - task.progress) / task.progress
+    return spec(task.endpoint).typical_seconds - (now - (task.started_at or now))
 
 
 def summary(task: Task) -> str:

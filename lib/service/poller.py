@@ -75,7 +75,7 @@ def near_end(task: Task, now: float) -> bool:
         return False
     elapsed, typical = now - task.started_at, spec(task.endpoint).typical_seconds
     if task.progress:
-        return elapsed * (100 - task.progress) / task.progress <= max(MAX_INTERVAL, typical / 2)
+        return history.seconds_left(task, now) <= max(MAX_INTERVAL, typical / 2)
     return typical / 2 - MAX_INTERVAL <= elapsed <= 3 * typical
 
 
@@ -274,7 +274,7 @@ class Poller:
             self.store.schedule(task.id, now + interval, interval)
             return task
         if found:
-            with self._locks[hash(task.id) % len(self._locks)]:
+            with self._lock_for(task.id):
                 stored = self.store.get(task.id)
                 if stored is None or stored.vendor_id or stored.state is not State.SUBMITTED:
                     return stored or task

@@ -86,6 +86,11 @@ def estimate(endpoint: Endpoint, body: dict) -> str:
     return f"Estimated cost: {cost}" + (f" ({note})" if note else "")
 
 
+def _listed(problems) -> str:
+    """Problems as a Markdown list of plain-text items."""
+    return "\n".join(f"- {plain(p.message)}" for p in problems)
+
+
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
     """Problems, estimate and the Generate button; submitting shows the task below at once."""
     problems = validate(endpoint, body)
@@ -101,15 +106,14 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
     if not clicked:
         return
     if problems:
-        st.error("Please fix these first:\n\n" + "\n".join(f"- {plain(p.message)}" for p in problems),
-                 icon=":material/edit:")
+        st.error("Please fix these first:\n\n" + _listed(problems), icon=":material/edit:")
         return
     try:
         with st.spinner("Sending to the vendor…"):
             task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key,
                                       hosted=current.settings.hosted)
     except InvalidRequest as error:
-        st.error("\n".join(f"- {plain(p.message)}" for p in error.problems))
+        st.error(_listed(error.problems))
         return
     except StudioError as error:
         st.error(plain(error))
