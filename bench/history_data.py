@@ -11,11 +11,11 @@ import random
 import time
 from pathlib import Path
 
-from lib.media.archive import copy_name
 from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import copy_name
 from lib.sim import media
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Media, State, Task
 
 OWNER = "local"  # the one user of a studio without a password
 FOLDER = "bench"  # inside the archive folder (data/media), next to where real archived files go

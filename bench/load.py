@@ -24,16 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.standin import StandIn
+from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.service import studio
 from lib.service.app import Studio, build
 from lib.service.config import load_settings
-from lib.core.endpoints import spec
 from lib.service.poller import FIRST_INTERVAL
 from lib.sim import kling as sim_kling
 from lib.sim import vidu as sim_vidu
 from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
 from lib.store.sqlite import IN_FLIGHT
-from lib.core.tasks import Endpoint, Provider, State, Task
 
 OWNER = "local"
 LATENCY, TRICKLE = 0.3, 40.0

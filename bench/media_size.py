@@ -29,12 +29,12 @@ from playwright.sync_api import Page, sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from bench import script_time
-from lib.service import accounts
-from lib.media.archive import copy_name
 from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import copy_name
+from lib.service import accounts
 from lib.sim import media
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Media, State, Task
 from lib.ui.runtime import services
 from pages.history import PAGE_SIZE
 from tests.e2e.conftest import (

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from lib.store.sqlite import Store
 from lib.core.tasks import State, Task
+from lib.store.sqlite import Store
 from tests.e2e.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -3,8 +3,8 @@ import streamlit as st
 
 from lib.core.forms import key, to_body
 from lib.core.tasks import Endpoint
-from lib.ui import auth, form, tasks
 from lib.core.validation import KLING_PROMPT_MAX, KLING_SECONDS
+from lib.ui import auth, form, tasks
 
 ENDPOINT = Endpoint.KLING_TEXT2AUDIO
 

@@ -3,8 +3,8 @@ import streamlit as st
 
 from lib.core.forms import key, to_body
 from lib.core.tasks import Endpoint
-from lib.ui import auth, form, tasks
 from lib.core.validation import VIDU_AUDIO_PROMPT_MAX, VIDU_AUDIO_SECONDS
+from lib.ui import auth, form, tasks
 
 ENDPOINT = Endpoint.VIDU_TEXT2AUDIO
 

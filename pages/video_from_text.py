@@ -3,9 +3,16 @@ import streamlit as st
 
 from lib.core.forms import key, to_body
 from lib.core.tasks import Endpoint
+from lib.core.validation import (
+    MOVEMENTS,
+    STYLES,
+    VIDEO_MODELS,
+    VIDU_VIDEO_PROMPT_MAX,
+    WATERMARK_POSITIONS,
+    is_q3,
+    video_rules,
+)
 from lib.ui import auth, form, tasks
-from lib.core.validation import (MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_VIDEO_PROMPT_MAX,
-                            WATERMARK_POSITIONS, is_q3, video_rules)
 
 ENDPOINT = Endpoint.VIDU_TEXT2VIDEO
 

@@ -5,9 +5,9 @@ engineer's report): answers are dicts of Task fields or exceptions, taken in ord
 """
 from __future__ import annotations
 
-from lib.vendors.kling import KlingClient
-from lib.service.studio import Vendors
 from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.service.studio import Vendors
+from lib.vendors.kling import KlingClient
 from lib.vendors.vidu import ViduClient
 
 

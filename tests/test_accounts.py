@@ -5,13 +5,13 @@ import tomllib
 
 import pytest
 
+from lib.core.errors import ConfigError
+from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.service import accounts
 from lib.service.accounts import DELAY_AFTER, LOCKOUT_AFTER, LOCKOUT_SECONDS, Throttle
 from lib.service.config import load_settings
-from lib.core.errors import ConfigError
 from lib.service.keyring import NO_ACCOUNT, Keyring
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Provider, State, Task
 from tests.fakes import vendors
 
 ALICE_HASH = accounts.hash_password("alice pw")

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from lib.core.errors import ConfigError
+from lib.core.tasks import Endpoint, State
 from lib.service import studio
 from lib.service.app import build
 from lib.service.config import Settings, load_settings
-from lib.core.errors import ConfigError
 from lib.service.poller import POLL_CONCURRENCY
 from lib.sim import DEMO_VIDU_KEY
-from lib.core.tasks import Endpoint, State
 from tests.fakes import settled
 
 ROOT = Path(__file__).resolve().parents[1]

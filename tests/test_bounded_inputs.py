@@ -11,15 +11,22 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from lib.vendors import kling, vidu
 from lib.core import timeline
 from lib.core.errors import InvalidRequest
 from lib.core.forms import key
 from lib.core.plain import JOINER, plain
 from lib.core.tasks import Endpoint
+from lib.core.validation import (
+    TIMING_EVENTS_MAX,
+    event_problems,
+    too_long,
+    too_many_events,
+    validate_kling_text2audio,
+    validate_vidu_text2audio,
+    validate_vidu_timing2audio,
+)
 from lib.ui.runtime import services
-from lib.core.validation import (TIMING_EVENTS_MAX, event_problems, too_long, too_many_events, validate_kling_text2audio,
-                            validate_vidu_text2audio, validate_vidu_timing2audio)
+from lib.vendors import kling, vidu
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 KEY = "vda_secret_key_0123456789"

@@ -20,19 +20,23 @@ import uvicorn
 from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
+from lib.core.tasks import Endpoint, Media, Provider, State, Task
 from lib.service import callbacks, studio
 from lib.service.app import build
 from lib.service.callbacks import Receiver, own_address, receive_kling, receive_vidu
 from lib.service.config import Settings
-from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.vendors.signatures import vidu_callback_headers, vidu_signature, webhook_signature
+from lib.service.studio import Vendors
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
 from lib.store.sqlite import Store
-from lib.service.studio import Vendors
-from lib.core.tasks import Endpoint, Media, Provider, State, Task
 from lib.ui.runtime import services
 from lib.ui.server import make_routes
+from lib.vendors.kling import KlingClient
+from lib.vendors.signatures import (
+    vidu_callback_headers,
+    vidu_signature,
+    webhook_signature,
+)
 from lib.vendors.vidu import ViduClient
 from tests.e2e.conftest import free_port
 from tests.fakes import ScriptedClient, settled, vendors

@@ -15,17 +15,23 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from lib.service import callbacks, studio
-from lib.vendors import fetch
-from lib.service.callbacks import ConfirmLimit, Receiver, callback_address_problems, receive_kling, receive_vidu
-from lib.service.config import Settings
 from lib.core.errors import InvalidRequest
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.service import callbacks, studio
+from lib.service.callbacks import (
+    ConfirmLimit,
+    Receiver,
+    callback_address_problems,
+    receive_kling,
+    receive_vidu,
+)
+from lib.service.config import Settings
 from lib.service.poller import Poller
-from lib.vendors.signatures import vidu_callback_headers, webhook_signature
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
 from lib.sim.callbacks import Dispatcher
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.vendors import fetch
+from lib.vendors.signatures import vidu_callback_headers, webhook_signature
 from tests.fakes import ScriptedClient, vendors
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="

@@ -14,11 +14,17 @@ import jwt
 import pytest
 import requests
 
-from lib.vendors import kling, vidu
 from lib.core.errors import NetworkError, VendorError
-from lib.vendors.kling import KlingClient
-from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_API_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
 from lib.core.tasks import Endpoint, State, Task
+from lib.sim import (
+    DEMO_KLING_ACCESS_KEY,
+    DEMO_KLING_API_KEY,
+    DEMO_KLING_SECRET_KEY,
+    DEMO_VIDU_KEY,
+    start,
+)
+from lib.vendors import kling, vidu
+from lib.vendors.kling import KlingClient
 from lib.vendors.transport import MAX_RETRIES, Transport
 from lib.vendors.vidu import ViduClient
 

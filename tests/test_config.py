@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.service.config import Settings, load_settings
 from lib.core.errors import ConfigError
+from lib.service.config import Settings, load_settings
 
 VIDU_KEY = "vda_FAKE_KEY_recognisable_7f3a9c"
 KLING_AK = "AK_FAKE_recognisable_41d2"

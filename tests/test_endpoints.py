@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 from lib.core import endpoints, forms, history
-from lib.service import poller, studio
-from lib.vendors import pricing
-from lib.media.archive import Archiver
 from lib.core.endpoints import SPECS, spec
 from lib.core.errors import NotSupported
-from lib.vendors.kling import KlingClient
-from lib.store.sqlite import MIGRATIONS, Store
 from lib.core.tasks import Endpoint, Provider, State, Task
-from lib.service.transfer import VERSION, export_zip, import_zip
-from lib.ui import form
 from lib.core.validation import validate
+from lib.media.archive import Archiver
+from lib.service import poller, studio
+from lib.service.transfer import VERSION, export_zip, import_zip
+from lib.store.sqlite import MIGRATIONS, Store
+from lib.ui import form
+from lib.vendors import pricing
+from lib.vendors.kling import KlingClient
 from lib.vendors.vendor import VendorClient
 from lib.vendors.vidu import ViduClient
 from tests.fakes import ScriptedClient, vendors

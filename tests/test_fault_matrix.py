@@ -15,14 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib.service import studio
-from lib.vendors import vidu
+from lib.core.tasks import Endpoint, State
 from lib.media.archive import Archiver
-from lib.vendors.kling import KlingClient
+from lib.service import studio
 from lib.service.poller import Poller
 from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, State
+from lib.vendors import vidu
+from lib.vendors.kling import KlingClient
 from lib.vendors.transport import Transport
 from lib.vendors.vidu import ViduClient
 from tests.fakes import settled

@@ -6,9 +6,9 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.core.tasks import Endpoint, State, Task
 from lib.service import accounts
 from lib.service.keyring import NO_ACCOUNT
-from lib.core.tasks import Endpoint, State, Task
 from lib.ui import auth
 from lib.ui.runtime import services
 from tests.test_app import APP, PAGES

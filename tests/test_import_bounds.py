@@ -8,10 +8,16 @@ import zipfile
 
 import pytest
 
-from lib.media.archive import Archiver, media_name, owner_dir
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, State
-from lib.service.transfer import ImportProblem, Limits, import_id, import_zip, record_problems
+from lib.media.archive import Archiver, media_name, owner_dir
+from lib.service.transfer import (
+    ImportProblem,
+    Limits,
+    import_id,
+    import_zip,
+    record_problems,
+)
+from lib.store.sqlite import Store
 
 SOURCE = uuid.uuid4().hex  # the exporting instance's task id
 

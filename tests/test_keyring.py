@@ -3,10 +3,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.core.errors import ConfigError
+from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.service.keyring import Keyring
 from lib.service.poller import Poller
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.ui.runtime import services
 from tests.fakes import ScriptedClient, vendors
 from tests.test_app import APP, demo_studio  # noqa: F401  (the demo-mode fixture, used by name below)

@@ -4,10 +4,17 @@ import re
 import jwt
 import pytest
 
-from lib.vendors import kling
 from lib.core.errors import ConfigError, InvalidRequest, NetworkError, VendorError
-from lib.vendors.kling import KlingClient, KlingToken, error_from_response, parse_created, parse_query, parse_task
 from lib.core.tasks import Endpoint, Media, State
+from lib.vendors import kling
+from lib.vendors.kling import (
+    KlingClient,
+    KlingToken,
+    error_from_response,
+    parse_created,
+    parse_query,
+    parse_task,
+)
 from tests.http_fakes import ScriptedHTTP, examples, response
 
 EXAMPLES = examples("kling")

@@ -4,9 +4,17 @@ import uuid
 
 import pytest
 
-from lib.media.archive import Archiver, cover_name, is_archive_name, media_name, owner_dir, playback, web_address
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
+from lib.media.archive import (
+    Archiver,
+    cover_name,
+    is_archive_name,
+    media_name,
+    owner_dir,
+    playback,
+    web_address,
+)
+from lib.store.sqlite import Store
 
 TASK = uuid.uuid4().hex
 

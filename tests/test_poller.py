@@ -3,11 +3,17 @@ import time
 
 import pytest
 
-from lib.service import poller as poller_module
 from lib.core.errors import NetworkError, StudioError, VendorError
-from lib.service.poller import FIRST_INTERVAL, MAX_ERROR_INTERVAL, MAX_INTERVAL, Poller, next_interval
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.service import poller as poller_module
+from lib.service.poller import (
+    FIRST_INTERVAL,
+    MAX_ERROR_INTERVAL,
+    MAX_INTERVAL,
+    Poller,
+    next_interval,
+)
+from lib.store.sqlite import Store
 from tests.fakes import ScriptedClient, settled, vendors
 
 SOUND = Media("audio", "http://sim/a.mp3", "mp3", 5.0)

@@ -20,16 +20,25 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib.media import archive
-from lib.vendors import kling, vidu
-from lib.service import studio
 from lib.core.errors import InvalidRequest, Problem, StudioError, VendorError
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.core.validation import (
+    KLING_FIELDS,
+    MOVEMENTS,
+    STYLES,
+    VIDEO_MODELS,
+    VIDU_FIELDS,
+    validate,
+    validate_kling_text2audio,
+    validate_vidu_text2audio,
+    validate_vidu_text2video,
+    validate_vidu_timing2audio,
+)
+from lib.media import archive
+from lib.service import studio
+from lib.store.sqlite import Store
+from lib.vendors import kling, vidu
 from lib.vendors.transport import json_or_none
-from lib.core.validation import (KLING_FIELDS, MOVEMENTS, STYLES, VIDEO_MODELS, VIDU_FIELDS, validate,
-                            validate_kling_text2audio, validate_vidu_text2audio, validate_vidu_text2video,
-                            validate_vidu_timing2audio)
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

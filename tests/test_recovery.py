@@ -8,12 +8,13 @@ import pytest
 import requests
 
 from lib.core import forms
-from lib.service import poller as poller_module, studio
-from lib.vendors import vidu
+from lib.core.tasks import Endpoint, State, Task
+from lib.service import poller as poller_module
+from lib.service import studio
 from lib.service.poller import Poller
 from lib.sim import DEMO_VIDU_KEY
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, State, Task
+from lib.vendors import vidu
 from lib.vendors.vidu import best_match, parse_time, payload_tag, rfc3339, same_request
 from tests.fakes import ScriptedClient, vendors
 

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lib.vendors import fetch
-from lib.media.archive import ArchiveError, Archiver
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import ArchiveError, Archiver
+from lib.vendors import fetch
 from lib.vendors.transport import Transport
 
 

@@ -1,8 +1,14 @@
 """Callback signatures against the vendors' published test vectors, and tampering."""
 import pytest
 
-from lib.vendors.signatures import (vidu_callback_headers, vidu_signature, vidu_signature_valid, vidu_signing_string,
-                            webhook_signature, webhook_signature_valid)
+from lib.vendors.signatures import (
+    vidu_callback_headers,
+    vidu_signature,
+    vidu_signature_valid,
+    vidu_signing_string,
+    webhook_signature,
+    webhook_signature_valid,
+)
 
 # vidu_api.md §8.2
 VIDU_SECRET = "vda_test_key"

@@ -17,9 +17,14 @@ import jwt
 import pytest
 import requests
 
+from lib.sim import (
+    DEMO_KLING_ACCESS_KEY,
+    DEMO_KLING_API_KEY,
+    DEMO_KLING_SECRET_KEY,
+    DEMO_VIDU_KEY,
+    start,
+)
 from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
-from lib.sim import DEMO_KLING_ACCESS_KEY, DEMO_KLING_API_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY, start
-
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOK_SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="

@@ -3,8 +3,8 @@ import sqlite3
 import threading
 import time
 
-from lib.store.sqlite import MIGRATIONS, Store
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.store.sqlite import MIGRATIONS, Store
 
 
 def task(owner="ann", endpoint=Endpoint.VIDU_TEXT2AUDIO, state=State.QUEUED, created_at=1.0, **fields):

@@ -1,10 +1,10 @@
 """Submitting: the record comes first, one click is one task, and no answer never means no record."""
 import pytest
 
-from lib.service import studio
 from lib.core.errors import InvalidRequest, NetworkError, VendorError
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, State
+from lib.service import studio
+from lib.store.sqlite import Store
 from tests.fakes import ScriptedClient, vendors
 
 RAIN = {"model": "audio1.0", "prompt": "rain on a tin roof", "duration": 5}

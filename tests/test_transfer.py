@@ -7,10 +7,18 @@ import zipfile
 
 import pytest
 
-from lib.media.archive import Archiver, media_name, owner_dir
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, State, Task
-from lib.service.transfer import EXPORT_KEEP_SECONDS, NOT_FOLLOWED, Exports, ImportProblem, export_zip, import_id, import_zip
+from lib.media.archive import Archiver, media_name, owner_dir
+from lib.service.transfer import (
+    EXPORT_KEEP_SECONDS,
+    NOT_FOLLOWED,
+    Exports,
+    ImportProblem,
+    export_zip,
+    import_id,
+    import_zip,
+)
+from lib.store.sqlite import Store
 
 ANN_TASK, QUEUED_TASK = uuid.uuid4().hex, uuid.uuid4().hex
 

@@ -8,7 +8,13 @@ import pytest
 import requests
 
 from lib.core.errors import NetworkError
-from lib.vendors.transport import MAX_WAIT, Transport, retry_after_seconds, retry_delay, should_retry
+from lib.vendors.transport import (
+    MAX_WAIT,
+    Transport,
+    retry_after_seconds,
+    retry_delay,
+    should_retry,
+)
 from tests.http_fakes import ScriptedHTTP, response
 
 URL = "https://api.vidu.com/ent/v2/tasks/1/creations"

@@ -4,8 +4,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.core.tasks import Endpoint
-from lib.core.validation import (KLING_FIELDS, PAYLOAD_MAX, SEED_MAX, VIDU_FIELDS, validate, validate_kling_text2audio,
-                            validate_vidu_text2audio, validate_vidu_text2video, validate_vidu_timing2audio)
+from lib.core.validation import (
+    KLING_FIELDS,
+    PAYLOAD_MAX,
+    SEED_MAX,
+    VIDU_FIELDS,
+    validate,
+    validate_kling_text2audio,
+    validate_vidu_text2audio,
+    validate_vidu_text2video,
+    validate_vidu_timing2audio,
+)
 from tests.http_fakes import examples
 
 T2A = {"model": "audio1.0", "prompt": "rain on a tin roof"}

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from lib.core import forms, history
-from lib.vendors import kling, pricing, vendor, vidu
-from lib.service import studio
 from lib.core.errors import VendorError
+from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.core.validation import validate_vidu_text2video
+from lib.service import studio
 from lib.service.poller import Poller
 from lib.sim import vidu as sim_vidu
 from lib.sim.engine import Phase
-from lib.core.tasks import Endpoint, Provider, State, Task
-from lib.core.validation import validate_vidu_text2video
+from lib.vendors import kling, pricing, vendor, vidu
 from lib.vendors.vidu import ViduClient
 from tests.http_fakes import ScriptedHTTP, response
 

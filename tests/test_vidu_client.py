@@ -2,10 +2,16 @@
 docs say (and nothing when the input is invalid)."""
 import pytest
 
-from lib.vendors import vidu
 from lib.core.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.core.tasks import Endpoint, Media, State
-from lib.vendors.vidu import ViduClient, describe_failure, error_from_response, parse_created, parse_query
+from lib.vendors import vidu
+from lib.vendors.vidu import (
+    ViduClient,
+    describe_failure,
+    error_from_response,
+    parse_created,
+    parse_query,
+)
 from tests.http_fakes import ScriptedHTTP, examples, response
 
 EXAMPLES = examples("vidu")

@@ -14,15 +14,23 @@ from collections import defaultdict
 import pytest
 import requests
 
-from lib.service import poller as poller_module
-from lib.media.archive import Archiver
-from lib.core.errors import VendorError
 from lib.core.endpoints import spec
-from lib.service.poller import FIRST_INTERVAL, MAX_INTERVAL, Poller, copy_failure, describe, near_end, next_interval
+from lib.core.errors import VendorError
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import Archiver
+from lib.service import poller as poller_module
+from lib.service.poller import (
+    FIRST_INTERVAL,
+    MAX_INTERVAL,
+    Poller,
+    copy_failure,
+    describe,
+    near_end,
+    next_interval,
+)
+from lib.service.studio import Vendors
 from lib.sim import DEMO_VIDU_KEY, start
 from lib.store.sqlite import Store
-from lib.service.studio import Vendors
-from lib.core.tasks import Endpoint, Media, State, Task
 from lib.vendors.transport import Transport, single_attempt
 from lib.vendors.vidu import ViduClient
 from tests.fakes import ScriptedClient, settled, vendors

@@ -8,11 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lib.vendors import pricing
 from lib.core.errors import Problem
 from lib.core.tasks import Endpoint, Provider
-from lib.core.validation import (VIDU_AUDIO_DEFAULT_SECONDS, validate_kling_text2audio, validate_vidu_text2audio,
-                            validate_vidu_text2video, validate_vidu_timing2audio)
+from lib.core.validation import (
+    VIDU_AUDIO_DEFAULT_SECONDS,
+    validate_kling_text2audio,
+    validate_vidu_text2audio,
+    validate_vidu_text2video,
+    validate_vidu_timing2audio,
+)
+from lib.vendors import pricing
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ import re
 import time
 
 from lib.core import endpoints
-from lib.vendors import kling, vidu
 from lib.core.endpoints import spec
 from lib.core.tasks import Endpoint, Provider, State, Task
+from lib.vendors import kling, vidu
 
 STATE_LABELS = {
     State.SUBMITTED: ("Submitting", "gray"),

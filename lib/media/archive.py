@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.vendors import fetch
 from lib.core.errors import StudioError
 from lib.core.tasks import Task
+from lib.vendors import fetch
 from lib.vendors.transport import Transport
 
 MAX_BYTES = 512 * 1024 * 1024

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib import sim
+from lib.core.tasks import Provider
 from lib.media.archive import Archiver
+from lib.media.links import MediaLinks, server_secret
 from lib.service.config import Settings
 from lib.service.keyring import Keyring
-from lib.media.links import MediaLinks, server_secret
-from lib.vendors.kling import KlingClient
 from lib.service.poller import Poller
-from lib.store.sqlite import Store
-from lib.service.transfer import Exports
 from lib.service.studio import Vendors
-from lib.core.tasks import Provider
+from lib.service.transfer import Exports
+from lib.store.sqlite import Store
+from lib.vendors.kling import KlingClient
 from lib.vendors.vidu import ViduClient
 
 

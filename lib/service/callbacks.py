@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from lib.vendors import fetch, kling, vidu
 from lib.core.errors import Problem, StudioError
-from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
-from lib.store.sqlite import Store
 from lib.core.tasks import Provider, Task
+from lib.store.sqlite import Store
+from lib.vendors import fetch, kling, vidu
+from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
 
 log = logging.getLogger(__name__)
 

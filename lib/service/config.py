@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.service import accounts
-from lib.vendors import kling, vidu
 from lib.core.errors import ConfigError
 from lib.core.validation import as_number
+from lib.service import accounts
+from lib.vendors import kling, vidu
 
 
 def _secret():

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 
 from lib.core.errors import ConfigError
-from lib.service.studio import Vendors
 from lib.core.tasks import Provider, Task
+from lib.service.studio import Vendors
 
 NEEDS_KEY = "Waiting for your own {vendor} key: enter it again in Settings to follow this task."
 NO_ACCOUNT = ("Your own keys need personal accounts or single sign-on: with only a team password the studio "

@@ -27,12 +27,12 @@ from pathlib import Path
 import requests
 
 from lib.core import history
-from lib.service import studio
-from lib.core.errors import NetworkError, StudioError, VendorError, redact
 from lib.core.endpoints import spec
+from lib.core.errors import NetworkError, StudioError, VendorError, redact
+from lib.core.tasks import Provider, State, Task
+from lib.service import studio
 from lib.service.keyring import Keyring
 from lib.store.sqlite import Store
-from lib.core.tasks import Provider, State, Task
 from lib.vendors.transport import single_attempt
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 
-from lib.service.callbacks import callback_address_problems
 from lib.core.errors import InvalidRequest, NetworkError, VendorError
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.core.validation import validate
+from lib.service.callbacks import callback_address_problems
+from lib.store.sqlite import Store
 from lib.vendors.vendor import VendorClient
 
 # Two clicks on the same request this close together are one task (double clicks, reruns, page switches).

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 import struct
+import time
 import uuid
 import zipfile
 import zlib
@@ -19,11 +19,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.media.archive import COPIES, Archiver, copy_name, is_archive_name, owner_dir, web_address
-from lib.core.errors import StudioError
-from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, Media, State, Task
 from lib.core.endpoints import SPECS
+from lib.core.errors import StudioError
+from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import (
+    COPIES,
+    Archiver,
+    copy_name,
+    is_archive_name,
+    owner_dir,
+    web_address,
+)
+from lib.store.sqlite import Store
 
 FORMAT = "cue-studio-history"
 VERSION = 2  # 2: the vendor's id is `vendor_id` (version 1 called it `task_id`)

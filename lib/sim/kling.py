@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import jwt
 
 from lib.core.endpoints import spec
-from lib.vendors.pricing import KLING_UNITS_PER_TASK
-from lib.vendors.signatures import webhook_signature
+from lib.core.tasks import Endpoint
+from lib.core.validation import as_number, validate_kling_text2audio
 from lib.sim import assets, faults
 from lib.sim.callbacks import Delivery
 from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
-from lib.core.tasks import Endpoint
-from lib.core.validation import as_number, validate_kling_text2audio
+from lib.vendors.pricing import KLING_UNITS_PER_TASK
+from lib.vendors.signatures import webhook_signature
 
 if TYPE_CHECKING:
     from lib.sim.server import Simulator

@@ -13,17 +13,25 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
-from lib.vendors import pricing
 from lib.core.endpoints import spec
 from lib.core.errors import Problem
-from lib.vendors.signatures import vidu_callback_headers
+from lib.core.tasks import Endpoint
+from lib.core.validation import (
+    SEED_MAX,
+    VIDU_AUDIO_DEFAULT_SECONDS,
+    as_bool,
+    as_number,
+    validate_vidu_text2audio,
+    validate_vidu_text2video,
+    validate_vidu_timing2audio,
+    video_rules,
+)
 from lib.sim import assets, faults, media
 from lib.sim.callbacks import Delivery
 from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
 from lib.sim.messages import Reply, Request
-from lib.core.validation import (SEED_MAX, VIDU_AUDIO_DEFAULT_SECONDS, as_bool, as_number, validate_vidu_text2audio,
-                            validate_vidu_text2video, validate_vidu_timing2audio, video_rules)
-from lib.core.tasks import Endpoint
+from lib.vendors import pricing
+from lib.vendors.signatures import vidu_callback_headers
 from lib.vendors.vidu import parse_time
 
 if TYPE_CHECKING:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.service import callbacks, studio
 from lib.core import endpoints, forms
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
+from lib.core.validation import SEED_MAX, as_number, too_long, validate
+from lib.service import callbacks, studio
 from lib.ui import auth
 from lib.ui.runtime import services
-from lib.core.validation import SEED_MAX, as_number, too_long, validate
 
 
 def init(endpoint: Endpoint) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.errors import StudioError
-from lib.service.keyring import NO_ACCOUNT
 from lib.core.plain import plain
 from lib.core.tasks import Provider
+from lib.service.keyring import NO_ACCOUNT
 from lib.ui import auth
 from lib.ui.runtime import services
 

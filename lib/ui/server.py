@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit
-
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,9 +18,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
-from lib.service import callbacks
-from lib.media import links as media_urls
 from lib.core.tasks import Provider
+from lib.media import links as media_urls
+from lib.service import callbacks
 from lib.ui.runtime import services
 
 

@@ -6,13 +6,13 @@ import time
 import streamlit as st
 
 from lib.core import history
-from lib.service import studio
-from lib.media.archive import Archiver, Playback, playback
 from lib.core.endpoints import spec
 from lib.core.errors import StudioError
 from lib.core.forms import key, to_values
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import Archiver, Playback, playback
+from lib.service import studio
 from lib.ui import auth
 from lib.ui.links import media_link
 from lib.ui.runtime import services

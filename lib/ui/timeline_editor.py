@@ -11,7 +11,12 @@ from lib.core import timeline
 from lib.core.forms import key
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
-from lib.core.validation import TIMING_EVENTS_MAX, VIDU_AUDIO_SECONDS, event_problems, too_many_events
+from lib.core.validation import (
+    TIMING_EVENTS_MAX,
+    VIDU_AUDIO_SECONDS,
+    event_problems,
+    too_many_events,
+)
 
 ENDPOINT = Endpoint.VIDU_TIMING2AUDIO
 EVENTS = key(ENDPOINT, "timing_prompts")

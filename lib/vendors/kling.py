@@ -13,10 +13,17 @@ import jwt
 import requests
 
 from lib.core.endpoints import spec
-from lib.core.errors import ConfigError, InvalidRequest, NetworkError, NotSupported, Problem, VendorError
+from lib.core.errors import (
+    ConfigError,
+    InvalidRequest,
+    NetworkError,
+    NotSupported,
+    Problem,
+    VendorError,
+)
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
-from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
 from lib.core.validation import as_number, validate_kling_text2audio
+from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
 from lib.vendors.vendor import Dialect, text
 
 REGIONS = {"singapore": "https://api-singapore.klingai.com", "beijing": "https://api-beijing.klingai.com"}

@@ -16,8 +16,8 @@ import requests
 from lib.core import endpoints
 from lib.core.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
-from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
 from lib.core.validation import as_number, validate
+from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
 from lib.vendors.vendor import Dialect, text
 
 # profile: (base URL, Authorization scheme). kkiai resells Vidu under the same paths with Bearer auth.

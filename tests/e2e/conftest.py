@@ -116,7 +116,11 @@ def start_simulator(log_path: Path, *options: str) -> tuple[subprocess.Popen, st
 
 def vendors_at(simulator_url: str) -> dict:
     """Environment that makes both vendors "live" against an external simulator, with its demo keys."""
-    from lib.sim.options import DEMO_KLING_ACCESS_KEY, DEMO_KLING_SECRET_KEY, DEMO_VIDU_KEY
+    from lib.sim.options import (
+        DEMO_KLING_ACCESS_KEY,
+        DEMO_KLING_SECRET_KEY,
+        DEMO_VIDU_KEY,
+    )
 
     return {"VIDU_API_KEY": DEMO_VIDU_KEY, "VIDU_BASE_URL": simulator_url,
             "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY, "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY,

@@ -19,12 +19,19 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.vendors import fetch
-from lib.vendors.signatures import vidu_callback_headers, webhook_signature
+from lib.core.tasks import Endpoint, State, Task
 from lib.sim.options import DEMO_KLING_API_KEY, DEMO_VIDU_KEY
 from lib.store.sqlite import Store, _to_row
-from lib.core.tasks import Endpoint, State, Task
-from tests.e2e.conftest import sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from lib.vendors import fetch
+from lib.vendors.signatures import vidu_callback_headers, webhook_signature
+from tests.e2e.conftest import (
+    sign_in,
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 PASSWORD = "correct horse battery staple"
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="

@@ -18,10 +18,10 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from lib.core.tasks import Endpoint, State, Task
 from lib.service import accounts
 from lib.service.keyring import NO_ACCOUNT
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, State, Task
 from lib.ui.auth import TEAM_LIBRARY
 from tests.e2e.conftest import start_studio, stop, wait_until_idle
 

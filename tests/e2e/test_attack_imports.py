@@ -17,12 +17,18 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.service import accounts
-from lib.media.archive import cover_name, media_name, owner_dir
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import cover_name, media_name, owner_dir
+from lib.service import accounts
 from lib.service.transfer import import_id
-from tests.e2e.conftest import download_export, sign_in, start_studio, stop, wait_until_idle
+from lib.store.sqlite import Store
+from tests.e2e.conftest import (
+    download_export,
+    sign_in,
+    start_studio,
+    stop,
+    wait_until_idle,
+)
 
 PASSWORD = "pw-imports-for-everyone"
 PEOPLE = ("ann", "bob", "carol", "dora", "eve", "frank")

@@ -18,11 +18,18 @@ import requests
 from playwright.sync_api import Page, expect
 
 from lib.core.plain import JOINER
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, State, Task
 from lib.sim.options import DEMO_VIDU_KEY
+from lib.store.sqlite import Store
 from tests.e2e import hostile_client as hc
-from tests.e2e.conftest import download_export, start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import (
+    download_export,
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 CPU_BOUND_SECONDS = 5  # a safety bound for one forged message; the unbounded code took 66 s
 HOSTILE_MARKDOWN = ("![pixel](http://127.0.0.1:9/pixel.png) [click me](https://evil.example) **loud** :red[red] "

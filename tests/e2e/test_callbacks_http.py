@@ -13,11 +13,17 @@ import requests
 from playwright.sync_api import expect
 
 import tests.e2e.conftest as e2e
-from lib.vendors.signatures import vidu_callback_headers, webhook_signature
+from lib.core.tasks import State
 from lib.sim.options import DEMO_VIDU_KEY
 from lib.store.sqlite import Store
-from lib.core.tasks import State
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from lib.vendors.signatures import vidu_callback_headers, webhook_signature
+from tests.e2e.conftest import (
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 FORMS = {"t2a": ("", "vidu", "Waves on a pebble beach"), "kt2a": ("kling", "kling", "A squeaky door opening")}

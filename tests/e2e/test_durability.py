@@ -6,10 +6,16 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from lib.core.tasks import State
 from lib.service.poller import FIRST_INTERVAL
 from lib.store.sqlite import Store
-from lib.core.tasks import State
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import (
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 
 @pytest.fixture

@@ -7,11 +7,17 @@ import time
 import requests
 from playwright.sync_api import expect
 
+from lib.core.tasks import Endpoint, State, Task
 from lib.sim import DEMO_VIDU_KEY
 from lib.store.sqlite import Store
-from lib.core.tasks import Endpoint, State, Task
 from lib.vendors.vidu import payload_tag
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import (
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 SLOW = 8  # seconds the simulator holds each create before making the task and answering
 PROMPTS = {"t2v": f"A lighthouse beam sweeping the fog [slow:{SLOW}]", "kt2a": f"A ship's horn far away [slow:{SLOW}]"}

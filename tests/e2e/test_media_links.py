@@ -16,10 +16,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.service import accounts
-from lib.media.archive import copy_name
-from lib.store.sqlite import Store
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.media.archive import copy_name
+from lib.service import accounts
+from lib.store.sqlite import Store
 from tests.e2e.conftest import download_export, sign_in, start_studio, stop
 
 PASSWORD = "pw-media-links"

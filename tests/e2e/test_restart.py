@@ -5,9 +5,15 @@ import time
 import requests
 from playwright.sync_api import expect
 
-from lib.store.sqlite import Store
 from lib.core.tasks import State
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from lib.store.sqlite import Store
+from tests.e2e.conftest import (
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 PROMPTS = {"t2a": "Waves on a pebble beach", "kt2a": "A squeaky door opening"}
 

@@ -22,9 +22,18 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.store.sqlite import Store
 from lib.core.tasks import State
-from tests.e2e.conftest import ROOT, download_export, sign_in, start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from lib.store.sqlite import Store
+from tests.e2e.conftest import (
+    ROOT,
+    download_export,
+    sign_in,
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 VIDU_KEY = "VDA_LEAKCHECK_7f3a91c2e5d84b06"
 KLING_ACCESS_KEY = "AK_LEAKCHECK_4b1e8d2a6c9f"
