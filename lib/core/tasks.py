@@ -60,6 +60,13 @@ class Media:
     archived: str | None = None  # path inside the archive folder once the studio has its own copy
     archived_cover: str | None = None
     archived_watermarked: str | None = None  # the studio's copy of `watermarked_url`, when one was asked for
+    # What the studio measured once on its own copy (lib.media.analysis); None until then, or for a video.
+    sample_rate: int | None = None
+    channels: int | None = None
+    bitrate: int | None = None  # bits per second
+    loudness: float | None = None  # integrated loudness, LUFS (ITU-R BS.1770)
+    true_peak: float | None = None  # dBTP
+    peaks: str | None = None  # archive name of the waveform peaks file written beside the copy
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,12 @@ class Task:
     finished_at: float | None = None
     own_key: bool = False  # sent with the person's own key, not the studio's
     imported: bool = False  # came from a history export: a finished record, never polled nor called back
+    group_id: str | None = None  # the takes of one request (several seeds, or both vendors) share it
+    seed: int | None = None  # the seed sent, or the one the vendor chose and echoed when 0 was sent
+    # The person's choices: written only through Store.choose, never by a poll's or a callback's save.
+    verdict: str = ""  # "" | "kept" | "rejected"
+    starred: bool = False
+    hidden: bool = False
 
     @property
     def provider(self) -> Provider:
@@ -112,6 +125,7 @@ class Task:
             error_code=update.error_code,
             error_message=update.error_message,
             trace_id=update.trace_id or self.trace_id,
+            seed=update.seed or self.seed,
             updated_at=now,
             started_at=self.started_at or (now if update.state is State.RUNNING or update.state.terminal else None),
             finished_at=self.finished_at or (now if update.state.terminal else None),

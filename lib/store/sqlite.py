@@ -64,9 +64,22 @@ MIGRATIONS = [
     DROP INDEX tasks_task_id;
     CREATE INDEX tasks_vendor_id ON tasks (vendor_id);
     """,
+    # 6: takes (a group of tasks from one request), the seed, and the person's choices on each take
+    """
+    ALTER TABLE tasks ADD COLUMN group_id TEXT;
+    ALTER TABLE tasks ADD COLUMN seed INTEGER;
+    ALTER TABLE tasks ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tasks_group ON tasks (group_id);
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
+# The person's choices on a take: set only by `Store.choose`, so a poll saving a task it read earlier never
+# undoes a choice made meanwhile.
+CHOICES = ("verdict", "starred", "hidden")
+VERDICTS = ("", "kept", "rejected")
 
 
 def _to_row(task: Task) -> dict:
@@ -82,7 +95,8 @@ def _to_task(row: sqlite3.Row) -> Task:
     values["params"] = json.loads(values["params"])
     values["media"] = tuple(Media(**m) for m in json.loads(values["media"]))
     values["endpoint"], values["state"] = Endpoint(values["endpoint"]), State(values["state"])
-    values["own_key"], values["imported"] = bool(values["own_key"]), bool(values["imported"])
+    for flag in ("own_key", "imported", "starred", "hidden"):
+        values[flag] = bool(values[flag])
     return Task(**values)
 
 
@@ -133,12 +147,28 @@ class Store:
         return task, True
 
     def save(self, task: Task) -> None:
-        """Write every field of an existing task (the task's own id is the key)."""
-        row = _to_row(task)
-        assignments = ", ".join(f"{name} = ?" for name in row if name != "id")
+        """Write every field of an existing task (the task's own id is the key) but the person's CHOICES."""
+        row = {name: value for name, value in _to_row(task).items() if name not in CHOICES and name != "id"}
+        assignments = ", ".join(f"{name} = ?" for name in row)
         with self._connect() as db:
-            db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?",
-                       [value for name, value in row.items() if name != "id"] + [task.id])
+            db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", [*row.values(), task.id])
+
+    def choose(self, studio_id: str, owner: str | None, *, verdict: str | None = None,
+               starred: bool | None = None, hidden: bool | None = None) -> bool:
+        """Record a person's choice on a take (None leaves that choice as it is); `owner` None: anyone's (the
+        team library). False when no such task is theirs."""
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r}")
+        changes = {name: value for name, value in (("verdict", verdict), ("starred", starred),
+                                                   ("hidden", hidden)) if value is not None}
+        if not changes:
+            return self.get(studio_id, owner) is not None
+        query = f"UPDATE tasks SET {', '.join(f'{name} = ?' for name in changes)} WHERE id = ?"
+        args = [*(int(v) if isinstance(v, bool) else v for v in changes.values()), studio_id]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            return db.execute(query, args).rowcount == 1
 
     def get(self, studio_id: str, owner: str | None = None) -> Task | None:
         query, args = "SELECT * FROM tasks WHERE id = ?", [studio_id]
