@@ -56,7 +56,7 @@ def test_overlaps_are_found_and_coloured():
     assert timeline.overlaps(events) == {0, 1}
     spec = timeline.lanes(events, 8.0)
     assert [row["status"] for row in spec["data"]["values"]] == [
-        "overlaps another event", "overlaps another event", "fits the clip"]
+        "overlaps another", "overlaps another", "fits the clip"]
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 8.0]
 
 

@@ -118,9 +118,10 @@ def _finite(value) -> bool:
 
 LABEL_MAX = 28  # characters of a prompt in a lane's label; the full prompt is in the tooltip
 LANE_PIXELS = 30  # height of one lane: labels one line apart at the chart's font size
+LABEL_PIXELS = 190  # the labels' column, left of the lanes: room for LABEL_MAX characters, and the legend's start
 STATUS_COLOURS = {"ok": "#4F46E5", "overlapping": "#F59E0B", "invalid": "#DC2626"}
-STATUS_LEGEND = {"ok": "fits the clip", "overlapping": "overlaps another event",
-                 "invalid": "red: ends before it starts or lies outside the clip"}
+STATUS_LEGEND = {"ok": "fits the clip", "overlapping": "overlaps another",
+                 "invalid": "red: reversed or outside the clip"}  # short: the legend is as wide as the lanes
 
 
 @dataclass(frozen=True)
@@ -190,17 +191,22 @@ def lanes(events: list[dict], duration: float) -> dict:
             for lane in layout if lane.draw]
     return {
         "usermeta": {"embedOptions": {"renderer": "svg"}},
+        "autosize": {"type": "fit-x", "contains": "padding"},  # the height is the lanes'; axis and legend add to it
+        "padding": {"top": 5, "left": 5, "right": 5, "bottom": 80},  # room for the legend, which sizes nothing
         "data": {"values": rows},
         "mark": {"type": "bar", "cornerRadius": 4, "height": {"band": 0.7}},
         "encoding": {
             "y": {"field": "lane", "type": "nominal", "sort": None, "title": None,
                   "scale": {"domain": [lane.label for lane in layout]},  # lanes with nothing to draw too
-                  "axis": {"labelLimit": 0, "labelOverlap": False}},
+                  "axis": {"labelAlign": "left", "labelPadding": LABEL_PIXELS, "labelLimit": LABEL_PIXELS - 8,
+                           "labelOverlap": False, "ticks": False}},
             "x": {"field": "draw_from", "type": "quantitative", "title": "seconds",
                   "scale": {"domain": [0, duration]}},
             "x2": {"field": "draw_to"},
             "color": {"field": "status", "type": "nominal", "title": None,
-                      "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 0},
+                      # under the x axis, from the labels' left edge: as wide as the whole picture
+                      "legend": {"orient": "none", "legendX": -LABEL_PIXELS, "legendY": LANE_PIXELS * max(len(layout), 1) + 40,
+                                 "direction": "vertical", "labelLimit": 0},
                       "scale": {"domain": list(STATUS_LEGEND.values()), "range": list(STATUS_COLOURS.values())}},
             "tooltip": [{"field": "prompt", "title": "sound"}, {"field": "from", "title": "from (s)"},
                         {"field": "to", "title": "to (s)"}, {"field": "problem"}],
