@@ -1,5 +1,7 @@
 """The Timed sound page's lanes picture in a real browser: 1, 3 and 20 events, every label readable, invalid
 events in red (issue 10, "The timeline editor, fixed")."""
+from itertools import pairwise
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -57,7 +59,7 @@ def assert_readable(chart: dict, labels: list[str]) -> None:
         assert frame["left"] <= label["left"] and label["right"] <= frame["right"] + 0.5, label
         assert frame["top"] <= label["top"] and label["bottom"] <= frame["bottom"] + 0.5, label
     tops = sorted(chart["lanes"], key=lambda lane: lane["top"])
-    assert all(upper["bottom"] <= lower["top"] for upper, lower in zip(tops, tops[1:])), tops
+    assert all(upper["bottom"] <= lower["top"] for upper, lower in pairwise(tops)), tops
     assert [label["text"] for label in chart["legend"]] == list(STATUS_LEGEND.values())
 
 
