@@ -121,7 +121,7 @@ LANE_PIXELS = 30  # height of one lane: labels one line apart at the chart's fon
 LABEL_PIXELS = 190  # the labels' column, left of the lanes: room for LABEL_MAX characters, and the legend's start
 STATUS_COLOURS = {"ok": "#4F46E5", "overlapping": "#F59E0B", "invalid": "#DC2626"}
 STATUS_LEGEND = {"ok": "fits the clip", "overlapping": "overlaps another",
-                 "invalid": "red: reversed or outside the clip"}  # short: the legend is as wide as the lanes
+                 "invalid": "red: ends before it starts, or outside the clip"}
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ def lanes(events: list[dict], duration: float) -> dict:
     """A Vega-Lite spec of `lane_layout`: every lane labelled on a 0…duration axis, coloured by status, drawn
     as SVG so its text can be read back."""
     layout = lane_layout(events, duration)
+    height = LANE_PIXELS * max(len(layout), 1)
     rows = [{"lane": lane.label, "prompt": lane.prompt or "(no prompt)", "from": lane.start, "to": lane.end,
              "draw_from": lane.draw[0], "draw_to": lane.draw[1], "status": STATUS_LEGEND[lane.status],
              "problem": " ".join(lane.problems) or "none"}
@@ -205,13 +206,13 @@ def lanes(events: list[dict], duration: float) -> dict:
             "x2": {"field": "draw_to"},
             "color": {"field": "status", "type": "nominal", "title": None,
                       # under the x axis, from the labels' left edge: as wide as the whole picture
-                      "legend": {"orient": "none", "legendX": -LABEL_PIXELS, "legendY": LANE_PIXELS * max(len(layout), 1) + 40,
+                      "legend": {"orient": "none", "legendX": -LABEL_PIXELS, "legendY": height + 40,
                                  "direction": "vertical", "labelLimit": 0},
                       "scale": {"domain": list(STATUS_LEGEND.values()), "range": list(STATUS_COLOURS.values())}},
             "tooltip": [{"field": "prompt", "title": "sound"}, {"field": "from", "title": "from (s)"},
                         {"field": "to", "title": "to (s)"}, {"field": "problem"}],
         },
-        "height": LANE_PIXELS * max(len(layout), 1),
+        "height": height,
     }
 
 
