@@ -47,17 +47,18 @@ def prompt_input(endpoint: Endpoint, limit: int, placeholder: str) -> None:
         st.warning(f"{over}.", icon=":material/content_cut:")
 
 
-EXAMPLE_UNDO = "example_undo"  # the form's values from before an example replaced them, and the example's
+EXAMPLE_UNDO = "example_undo"  # the form's values from before an example, and the values the example changed
 
 
 def _load_example(endpoint: Endpoint, example: dict, undoing: bool = False) -> None:
     """Fill the form with `example`; what the person had typed is kept for "Undo" (unless this is the undo)."""
-    before, loaded = values(endpoint), forms.to_values(endpoint, example)
+    before, loaded, defaults = values(endpoint), forms.to_values(endpoint, example), forms.defaults(endpoint)
     for field, value in loaded.items():
         st.session_state[forms.key(endpoint, field)] = value
     st.session_state[forms.key(endpoint, "revision")] += 1
-    typed = before not in (forms.defaults(endpoint), loaded)
-    st.session_state[forms.key(endpoint, EXAMPLE_UNDO)] = (before, loaded) if typed and not undoing else None
+    replaced = {field: value for field, value in loaded.items() if before[field] != value}
+    typed = any(before[field] != defaults[field] for field in replaced)
+    st.session_state[forms.key(endpoint, EXAMPLE_UNDO)] = (before, replaced) if typed and not undoing else None
 
 
 def forget_example_undo(endpoint: Endpoint) -> None:
@@ -74,7 +75,7 @@ def examples(endpoint: Endpoint) -> None:
                 label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
                 st.button(plain(label), key=forms.key(endpoint, f"example_{number}"), on_click=_load_example,
                           args=(endpoint, example), type="tertiary")
-        if undo and values(endpoint) == undo[1]:
+        if undo and all(values(endpoint)[field] == value for field, value in undo[1].items()):
             mine = "events" if "timing_prompts" in undo[0] else "prompt"
             st.button(f"Undo: bring back my {mine}", key=forms.key(endpoint, "example_undo_button"),
                       on_click=_load_example, args=(endpoint, undo[0]), kwargs={"undoing": True},
