@@ -118,7 +118,8 @@ def _finite(value) -> bool:
 
 LABEL_MAX = 28  # characters of a prompt in a lane's label; the full prompt is in the tooltip
 LANE_PIXELS = 30  # height of one lane: labels one line apart at the chart's font size
-LABEL_PIXELS = 190  # the labels' column, left of the lanes: room for LABEL_MAX characters, and the legend's start
+LABEL_PIXELS = 190  # the labels' column at its widest, left of the lanes: room for LABEL_MAX characters
+CHARACTER_PIXELS = 6  # a label character at the chart's font, with room to spare (the widest ones are ~5.5)
 STATUS_COLOURS = {"ok": "#4F46E5", "overlapping": "#F59E0B", "invalid": "#DC2626"}
 STATUS_LEGEND = {"ok": "fits the clip", "overlapping": "overlaps another",
                  "invalid": "red: ends before it starts, or outside the clip"}
@@ -186,6 +187,7 @@ def lanes(events: list[dict], duration: float) -> dict:
     as SVG so its text can be read back."""
     layout = lane_layout(events, duration)
     height = LANE_PIXELS * max(len(layout), 1)
+    labels = min(LABEL_PIXELS, 12 + CHARACTER_PIXELS * max((len(lane.label) for lane in layout), default=0))
     rows = [{"lane": lane.label, "prompt": lane.prompt or "(no prompt)", "from": lane.start, "to": lane.end,
              "draw_from": lane.draw[0], "draw_to": lane.draw[1], "status": STATUS_LEGEND[lane.status],
              "problem": " ".join(lane.problems) or "none"}
@@ -199,14 +201,14 @@ def lanes(events: list[dict], duration: float) -> dict:
         "encoding": {
             "y": {"field": "lane", "type": "nominal", "sort": None, "title": None,
                   "scale": {"domain": [lane.label for lane in layout]},  # lanes with nothing to draw too
-                  "axis": {"labelAlign": "left", "labelPadding": LABEL_PIXELS, "labelLimit": LABEL_PIXELS - 8,
+                  "axis": {"labelAlign": "left", "labelPadding": labels, "labelLimit": labels - 8,
                            "labelOverlap": False, "ticks": False}},
             "x": {"field": "draw_from", "type": "quantitative", "title": "seconds",
                   "scale": {"domain": [0, duration]}},
             "x2": {"field": "draw_to"},
             "color": {"field": "status", "type": "nominal", "title": None,
                       # under the x axis, from the labels' left edge: as wide as the whole picture
-                      "legend": {"orient": "none", "legendX": -LABEL_PIXELS, "legendY": height + 40,
+                      "legend": {"orient": "none", "legendX": -labels, "legendY": height + 40,
                                  "direction": "vertical", "labelLimit": 0},
                       "scale": {"domain": list(STATUS_LEGEND.values()), "range": list(STATUS_COLOURS.values())}},
             "tooltip": [{"field": "prompt", "title": "sound"}, {"field": "from", "title": "from (s)"},
