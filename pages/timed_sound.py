@@ -22,8 +22,7 @@ def page() -> None:
     with table:
         events = timeline_editor.editor(duration)
     with picture:
-        lanes = timeline.lanes(events, duration)
-        st.vega_lite_chart(lanes, width="stretch", height=lanes["height"])
+        st.vega_lite_chart(timeline.lanes(events, duration), width="stretch")
     timeline_editor.warnings(events, duration)
     with st.expander("Advanced"):
         form.seed_input(ENDPOINT)

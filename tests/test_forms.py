@@ -55,7 +55,8 @@ def test_overlaps_are_found_and_coloured():
               {"from": 5.0, "to": 6.0, "prompt": "c"}]
     assert timeline.overlaps(events) == {0, 1}
     spec = timeline.lanes(events, 8.0)
-    assert [row["overlap"] for row in spec["data"]["values"]] == ["overlaps another", "overlaps another", "alone"]
+    assert [row["status"] for row in spec["data"]["values"]] == [
+        "overlaps another", "overlaps another", "fits the clip"]
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 8.0]
 
 

@@ -47,18 +47,39 @@ def prompt_input(endpoint: Endpoint, limit: int, placeholder: str) -> None:
         st.warning(f"{over}.", icon=":material/content_cut:")
 
 
-def _load_example(endpoint: Endpoint, example: dict) -> None:
-    for field, value in forms.to_values(endpoint, example).items():
+EXAMPLE_UNDO = "example_undo"  # the form's values from before an example, and the values the example changed
+
+
+def _load_example(endpoint: Endpoint, example: dict, undoing: bool = False) -> None:
+    """Fill the form with `example`; what the person had typed is kept for "Undo" (unless this is the undo)."""
+    before, loaded, defaults = values(endpoint), forms.to_values(endpoint, example), forms.defaults(endpoint)
+    for field, value in loaded.items():
         st.session_state[forms.key(endpoint, field)] = value
     st.session_state[forms.key(endpoint, "revision")] += 1
+    replaced = {field: value for field, value in loaded.items() if before[field] != value}
+    typed = any(before[field] != defaults[field] for field in replaced)
+    st.session_state[forms.key(endpoint, EXAMPLE_UNDO)] = (before, replaced) if typed and not undoing else None
+
+
+def forget_example_undo(endpoint: Endpoint) -> None:
+    """Once the person edits a loaded example, "Undo" would throw their edit away, so it is no longer offered."""
+    st.session_state[forms.key(endpoint, EXAMPLE_UNDO)] = None
 
 
 def examples(endpoint: Endpoint) -> None:
-    with st.popover("Examples", icon=":material/lightbulb:"):
-        for number, example in enumerate(endpoints.spec(endpoint).examples):
-            label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
-            st.button(plain(label), key=forms.key(endpoint, f"example_{number}"), on_click=_load_example,
-                      args=(endpoint, example), type="tertiary")
+    """The examples, and while a loaded example is untouched, a way back to what was typed before it."""
+    undo = st.session_state.get(forms.key(endpoint, EXAMPLE_UNDO))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        with st.popover("Examples", icon=":material/lightbulb:"):
+            for number, example in enumerate(endpoints.spec(endpoint).examples):
+                label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
+                st.button(plain(label), key=forms.key(endpoint, f"example_{number}"), on_click=_load_example,
+                          args=(endpoint, example), type="tertiary")
+        if undo and all(values(endpoint)[field] == value for field, value in undo[1].items()):
+            mine = "events" if "timing_prompts" in undo[0] else "prompt"
+            st.button(f"Undo: bring back my {mine}", key=forms.key(endpoint, "example_undo_button"),
+                      on_click=_load_example, args=(endpoint, undo[0]), kwargs={"undoing": True},
+                      icon=":material/undo:")
 
 
 def advanced_callback(endpoint: Endpoint) -> None:

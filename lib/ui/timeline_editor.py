@@ -11,12 +11,8 @@ from lib.core import timeline
 from lib.core.forms import key
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
-from lib.core.validation import (
-    TIMING_EVENTS_MAX,
-    VIDU_AUDIO_SECONDS,
-    event_problems,
-    too_many_events,
-)
+from lib.core.validation import TIMING_EVENTS_MAX, event_problems, too_many_events
+from lib.ui import form
 
 ENDPOINT = Endpoint.VIDU_TIMING2AUDIO
 EVENTS = key(ENDPOINT, "timing_prompts")
@@ -40,19 +36,18 @@ def _editor_table() -> list[dict]:
             return _editor_table()
     if editor not in st.session_state or base[0] != revision:
         st.session_state["tim_base"] = (revision, timeline.frame(st.session_state[EVENTS]))
-    high = float(VIDU_AUDIO_SECONDS[1])
-    # No `required` and no `max_chars`: the editor would silently hold back a half-filled row and cut a long
-    # prompt; the studio's own checks name both instead.
+    # No `required`, `max_chars`, `min_value` nor `max_value`: the editor would silently hold back a half-filled
+    # row, cut a long prompt and clamp a time past the clip; the studio's own checks name all of them instead.
     edited = st.data_editor(
         st.session_state["tim_base"][1], key=editor, num_rows="dynamic", hide_index=True, width="stretch",
+        on_change=form.forget_example_undo, args=(ENDPOINT,),
         column_config={
-            "from": st.column_config.NumberColumn("From (s)", min_value=0.0, max_value=high, step=0.1,
-                                                  format="%.1f"),
-            "to": st.column_config.NumberColumn("To (s)", min_value=0.0, max_value=high, step=0.1,
-                                                format="%.1f"),
+            "from": st.column_config.NumberColumn("From (s)", step=0.1, format="%.1f"),
+            "to": st.column_config.NumberColumn("To (s)", step=0.1, format="%.1f"),
             "prompt": st.column_config.TextColumn("Sound", width="large"),
         })
     st.session_state[EVENTS] = timeline.events(edited)  # kept for page switches and "settings again"
+    st.caption(timeline.count_note(len(st.session_state[EVENTS]), timeline.blank_rows(edited)))
     return st.session_state[EVENTS]
 
 
@@ -79,11 +74,11 @@ def _add_event() -> None:
 
 
 def _add_event_form(duration: float) -> None:
+    """No bounds on the times: a box would clamp a time past the clip without a word; the checks report it."""
     with st.form("tim_add", clear_on_submit=True, border=False):
         start, end, sound, add = st.columns([1, 1, 3, 1.5], vertical_alignment="bottom")
-        start.number_input("From (s)", 0.0, duration, step=0.1, format="%.1f", key="tim_new_from")
-        end.number_input("To (s)", 0.0, duration, value=min(3.0, duration), step=0.1, format="%.1f",
-                         key="tim_new_to")
+        start.number_input("From (s)", value=0.0, step=0.1, format="%.1f", key="tim_new_from")
+        end.number_input("To (s)", value=min(3.0, duration), step=0.1, format="%.1f", key="tim_new_to")
         sound.text_input("Sound", key="tim_new_prompt", placeholder="A door creaks open")
         add.form_submit_button("Add event", on_click=_add_event, icon=":material/add:")
 
