@@ -619,6 +619,12 @@ _CHINESE = {
     "按钮": "button", "提示音": "notification", "通知": "notification", "哔": "beep", "门": "door", "敲": "knock",
     "键盘": "keyboard", "纸": "paper", "钟": "bell", "铃": "bell", "人群": "crowd", "掌声": "applause",
     "音乐": "music", "钢琴": "piano", "吉他": "guitar", "旋律": "melody",
+    # words for pictures (videos read the same prompt)
+    "夜晚": "night", "晚上": "night", "夜": "night", "日落": "sunset", "夕阳": "sunset", "日出": "sunrise",
+    "森林": "forest", "树": "trees", "城市": "city", "街道": "street", "街": "street", "沙漠": "desert",
+    "草地": "meadow", "船": "boat", "飞机": "plane", "气球": "balloon", "球": "ball", "红": "red", "橙": "orange",
+    "黄": "yellow", "绿": "green", "蓝": "blue", "紫": "purple", "粉": "pink", "白": "white", "黑": "black",
+    "灰": "grey", "金": "gold", "银": "silver", "行驶": "driving", "飞": "flying", "慢": "slow",
 }
 _CHINESE_ORDER = sorted(_CHINESE, key=len, reverse=True)
 
@@ -756,8 +762,197 @@ def _hsv_to_rgb(hue: np.ndarray, saturation: float, value: float) -> np.ndarray:
     return value - value * saturation * np.clip(np.minimum(k, 4 - k), 0, 1)
 
 
+def _words(*words) -> re.Pattern:
+    return re.compile(r"\b(?:%s)" % "|".join(words), re.IGNORECASE)
+
+
+# Colour words and the colour a thing so named is painted.
+_COLOURS = {
+    "red": (0.85, 0.1, 0.08), "crimson": (0.7, 0.05, 0.1), "orange": (1.0, 0.5, 0.05), "yellow": (1.0, 0.85, 0.1),
+    "gold": (0.95, 0.75, 0.2), "green": (0.15, 0.7, 0.2), "blue": (0.1, 0.3, 0.9), "cyan": (0.1, 0.8, 0.85),
+    "teal": (0.05, 0.55, 0.55), "purple": (0.5, 0.15, 0.7), "violet": (0.55, 0.3, 0.85), "pink": (1.0, 0.45, 0.7),
+    "white": (0.95, 0.95, 0.95), "black": (0.05, 0.05, 0.06), "grey": (0.5, 0.5, 0.52), "gray": (0.5, 0.5, 0.52),
+    "silver": (0.75, 0.77, 0.8), "brown": (0.45, 0.28, 0.12),
+}
+_COLOUR_WORDS = re.compile(r"\b(%s)\b" % "|".join(_COLOURS), re.IGNORECASE)
+# Time of day and weather: (sky at the top, sky at the horizon).
+_SKIES = [
+    (_words("sunset", "sunrise", "dusk", "dawn", "golden hour", "evening"), ((0.3, 0.18, 0.45), (1.0, 0.55, 0.2))),
+    (_words("night", "midnight", "star", "moon", "dark", "neon"), ((0.01, 0.02, 0.08), (0.07, 0.09, 0.22))),
+    (_words("storm", "rain", "cloudy", "overcast", "fog", "mist", "thunder"), ((0.33, 0.35, 0.4), (0.58, 0.6, 0.64))),
+]
+_DAY_SKY = ((0.22, 0.48, 0.9), (0.7, 0.85, 1.0))
+_FAST = _words("driv", "racing", "race", "speed", "fast", "rush", "running", "run", "flying", "fly", "chase", "zoom")
+_SLOW = _words("slow", "calm", "gentle", "still", "static", "parked", "peaceful", "quiet", "resting", "sleep")
+
+
+def _scene_words(prompt: str) -> dict:
+    """What the words ask for: setting, subject, colour, sky and how fast things move."""
+    words = english(prompt)
+
+    def first(table):
+        return next((name for name, pattern in table if pattern.search(words)), None)
+
+    colour = _COLOUR_WORDS.search(words)
+    settings = [("sea", _words("sea", "ocean", "wave", "beach", "surf", "lake", "boat", "ship", "sail", "shore")),
+                ("forest", _words("forest", "tree", "wood", "jungle", "pine")),
+                ("city", _words("city", "street", "road", "car", "traffic", "building", "town", "truck", "bus")),
+                ("desert", _words("desert", "sand", "dune")),
+                ("snow", _words("snow", "winter", "ice", "frozen", "mountain")),
+                ("field", _words("field", "meadow", "grass", "garden", "farm", "park", "hill"))]
+    subjects = [("car", _words("car", "truck", "bus", "vehicle", "taxi")), ("boat", _words("boat", "ship", "sail")),
+                ("plane", _words("plane", "airplane", "jet", "rocket")), ("bird", _words("bird", "eagle", "gull")),
+                ("balloon", _words("balloon")), ("ball", _words("ball")),
+                ("figure", _words("person", "man", "woman", "girl", "boy", "dancer", "runner", "child", "cat", "dog"))]
+    return {"setting": first(settings), "subject": first(subjects),
+            "colour": np.array(_COLOURS[colour[1].lower()]) if colour else None,
+            "sky": next((sky for pattern, sky in _SKIES if pattern.search(words)), _DAY_SKY),
+            "night": bool(_SKIES[1][0].search(words)), "sunset": bool(_SKIES[0][0].search(words)),
+            "rain": bool(_words("rain", "storm", "drizzle").search(words)),
+            "snowfall": bool(_words("snow", "blizzard").search(words)),
+            "fire": bool(_words("fire", "flame", "campfire", "burn", "lava").search(words)),
+            "speed": 3.0 if _FAST.search(words) else 0.15 if _SLOW.search(words) else 1.0}
+
+
+def _disc(x, y, cx, cy, radius, aspect):
+    """A soft-edged disc's coverage (0..1) at every pixel."""
+    return np.clip((radius - np.sqrt(((x - cx) * aspect) ** 2 + (y - cy) ** 2)) * 300, 0, 1)
+
+
+def _box(x, y, left, top, right, bottom):
+    return ((x >= left) & (x <= right) & (y >= top) & (y <= bottom)).astype(float)
+
+
+def _paint(image, coverage, colour) -> None:
+    image += coverage[..., None] * (np.asarray(colour) - image)
+
+
 def _scene(prompt: str, seed: int, width: int, height: int):
-    """Return frame(t) -> RGB float image: a drifting gradient with soft moving blobs."""
+    """Return frame(t) -> RGB float image: a scene built from the prompt's words, or soft blobs when it names none.
+
+    What stands still (sky, ground, trees, buildings) is drawn once; each frame adds only what moves.
+    """
+    found = _scene_words(prompt)
+    if not (found["setting"] or found["subject"] or found["fire"]):
+        return _blobs(prompt, seed, width, height, found["colour"])
+    rng = _rng(prompt, seed, "video")
+    x, y = np.linspace(0, 1, width)[None, :], np.linspace(0, 1, height)[:, None]
+    aspect, speed, night = width / height, found["speed"], found["night"]
+    setting = found["setting"] or {"car": "city", "boat": "sea"}.get(found["subject"], "field")
+    horizon = rng.uniform(0.5, 0.62)
+    sea_top = int(np.ceil(horizon * (height - 1)))  # first row of water
+    top, low = (np.array(c) for c in found["sky"])
+    backdrop = top + (low - top) * np.clip(y / horizon, 0, 1)[..., None] ** 1.3 + np.zeros((1, width, 1))
+    ground = np.array({"sea": (0.04, 0.25, 0.55), "forest": (0.1, 0.32, 0.12), "city": (0.26, 0.26, 0.28),
+                       "desert": (0.85, 0.68, 0.42), "snow": (0.9, 0.92, 0.97), "field": (0.3, 0.55, 0.2)}[setting])
+    ground = ground * (0.45 if night else 1.0)
+    if found["sunset"] and setting == "sea":
+        ground = 0.88 * ground + 0.12 * low  # the water mirrors a little of the orange sky
+    shade = 0.8 + 0.2 * np.clip((y - horizon) / (1 - horizon), 0, 1)
+    if setting == "desert":
+        shade = shade * (0.9 + 0.1 * np.sin(2 * np.pi * (3 * x + 5 * y)))
+    below = (y >= horizon) + np.zeros((1, width), bool)
+    backdrop[below] = (ground * shade[..., None] + np.zeros((1, width, 1)))[below]
+    if setting == "forest":
+        for centre, size in zip(rng.uniform(0, 1, 14), rng.uniform(0.08, 0.2, 14)):
+            tip = horizon - 1.6 * size
+            half = 0.35 * size * np.clip((y - tip) / (horizon - tip), 0, 1)
+            _paint(backdrop, ((np.abs(x - centre) < half) & (y > tip) & (y <= horizon + 0.02)).astype(float),
+                   (0.03, 0.2, 0.06))
+    if setting == "city":
+        for left, tall in zip(np.sort(rng.uniform(0, 1, 12)), rng.uniform(0.15, 0.4, 12)):
+            block = _box(x, y, left, horizon - tall, left + 0.07, horizon)
+            _paint(backdrop, block, (0.12, 0.12, 0.16) if night else (0.45, 0.47, 0.52))
+            if night:  # lit windows
+                _paint(backdrop, block * ((np.sin(300 * x) > 0.6) & (np.sin(260 * y) > 0.4)), (1.0, 0.85, 0.4))
+    open_sky = np.all(np.isclose(backdrop, top + (low - top) * np.clip(y / horizon, 0, 1)[..., None] ** 1.3), axis=2)
+    stars = np.nonzero((rng.random((height, width)) < 0.004) & open_sky) if night else None
+    sun_x = rng.uniform(0.2, 0.8)
+    sunny = found["sunset"] or found["sky"] is _DAY_SKY
+    lane = 0.5 * (1 + horizon)
+    lane_rows = slice(int(np.floor((lane - 0.006) * (height - 1))), int(np.ceil((lane + 0.006) * (height - 1))) + 1)
+    flakes = rng.random((120, 2)) if found["rain"] or found["snowfall"] else None
+    named = found["colour"] is not None
+    colour = found["colour"] if named else _hsv_to_rgb(rng.random(), 0.75, 0.9)
+    if found["subject"] == "bird" and not named:
+        colour = np.full(3, 0.1)
+    start = rng.uniform(0, 1)
+
+    def frame(t: float) -> np.ndarray:
+        image = backdrop.copy()
+        if sunny:  # the sun, sinking slowly at sunset
+            sun_y = horizon - 0.12 + 0.02 * t if found["sunset"] else horizon - 0.37
+            _paint(image, _disc(x, y, sun_x, sun_y, 0.07, aspect) * open_sky,
+                   (1.0, 0.8, 0.35) if found["sunset"] else (1, 1, 0.85))
+        if stars is not None:
+            twinkle = (0.6 + 0.4 * np.sin(7 * t + 40 * x[0, stars[1]]))[:, None]
+            image[stars] += twinkle * (np.array([1, 1, 0.9]) - image[stars])
+        if setting == "sea":  # bands of waves rolling towards the viewer
+            depth = np.clip((y[sea_top:] - horizon) / (1 - horizon), 0, 1)
+            crest = np.sin(2 * np.pi * (6 * depth ** 0.6 - 0.35 * speed * t) + 3 * np.sin(2 * np.pi * x + 0.3 * speed * t))
+            image[sea_top:] = ground * (0.75 + 0.35 * depth[..., None]) + 0.18 * np.clip(crest, 0, 1)[..., None] ** 4
+        if setting == "city":  # lane markings slide past
+            dashes = np.sin(2 * np.pi * (8 * x + 0.6 * speed * t)) > 0
+            _paint(image[lane_rows], dashes.astype(float) + np.zeros((image[lane_rows].shape[0], 1)), (0.9, 0.9, 0.8))
+        if found["fire"]:
+            flicker = 0.85 + 0.15 * np.sin(23 * t) * np.sin(7 * t + 1)
+            flame = np.exp(-(((x - 0.5) * aspect / 0.12) ** 2)) * np.exp(-((y - 0.85) / (0.18 * flicker)) ** 2)
+            flame *= 0.8 + 0.2 * np.sin(40 * y - 12 * t)
+            _paint(image, np.clip(1.6 * flame, 0, 1), (1.0, 0.55, 0.1))
+            _paint(image, np.clip(2.2 * flame - 1.2, 0, 1), (1.0, 0.95, 0.6))
+        _draw_subject(image, found["subject"], colour, x, y, aspect, horizon, start, speed, t)
+        if flakes is not None:
+            rain = found["rain"]
+            ys = ((flakes[:, 1] + (1.2 if rain else 0.12) * speed * t) % 1 * (height - 3)).astype(int)
+            sway = 0 if rain else 0.02 * np.sin(t + flakes[:, 1] * 9)
+            xs = ((flakes[:, 0] + sway) % 1 * (width - 1)).astype(int)
+            for step in range(3 if rain else 1):  # rain falls in streaks, snow in flakes
+                image[ys + step, xs] = 0.5 * image[ys + step, xs] + 0.5 * (0.85 if rain else 1.0)
+        return np.clip(image, 0, 1)
+
+    return frame
+
+
+def _draw_subject(image, subject, colour, x, y, aspect, horizon, start, speed, t) -> None:
+    """The thing the prompt is about, in its colour, moving as the motion words say."""
+    travel = (start + 0.12 * speed * t) % 1.3 - 0.15  # left to right, coming round again
+    if subject == "car":
+        road = 0.5 * (1 + horizon) + 0.06
+        _paint(image, _box(x, y, travel - 0.1, road - 0.07, travel + 0.1, road - 0.025), colour)
+        _paint(image, _box(x, y, travel - 0.05, road - 0.11, travel + 0.05, road - 0.07), colour * 0.8)
+        for wheel in (-0.065, 0.065):
+            _paint(image, _disc(x, y, travel + wheel, road - 0.02, 0.022, aspect), (0.05, 0.05, 0.05))
+    elif subject == "boat":
+        bob = horizon + 0.12 + 0.01 * np.sin(2 * t)
+        _paint(image, _box(x, y, travel - 0.09, bob - 0.03, travel + 0.09, bob) * (np.abs(x - travel) < 0.09 - (bob - y) * 0.8), colour)
+        _paint(image, _box(x, y, travel - 0.004, bob - 0.16, travel + 0.004, bob - 0.03), (0.2, 0.15, 0.1))
+        _paint(image, _box(x, y, travel, bob - 0.15, travel + 0.07, bob - 0.05) * (x - travel < (y - bob + 0.15) * 0.7), (0.95, 0.95, 0.9))
+    elif subject in ("plane", "bird"):
+        height_at = 0.18 + 0.05 * np.sin(start * 9)
+        if subject == "plane":
+            _paint(image, np.clip(1 - (((x - travel) * aspect / 0.09) ** 2 + ((y - height_at) / 0.018) ** 2), 0, 1) > 0, colour)
+            _paint(image, _box(x, y, travel - 0.02, height_at - 0.05, travel + 0.01, height_at + 0.05) * (np.abs(y - height_at) < 0.05 - (x - travel + 0.02)), colour * 0.85)
+        else:
+            for index in range(5):  # a small flock of flapping V shapes
+                cx, cy = travel - 0.05 * index, height_at + 0.04 * ((index % 2) - 0.5) + 0.01 * index
+                flap = 0.5 + 0.5 * np.sin(10 * t + index)
+                wing = (np.abs(x - cx) * aspect < 0.035) & (np.abs((y - cy) + flap * 0.4 * np.abs(x - cx) * aspect) < 0.006)
+                _paint(image, wing.astype(float), colour)
+    elif subject == "balloon":
+        rise = 0.85 - (0.05 * speed * t + start * 0.2) % 1.0
+        _paint(image, _disc(x, y, 0.3 + 0.4 * start, rise, 0.06, aspect), colour)
+    elif subject == "ball":
+        bounce = horizon + 0.3 - 0.3 * np.abs(np.sin(np.pi * t * 0.8 * max(speed, 0.3)))
+        _paint(image, _disc(x, y, travel, bounce - 0.05, 0.05, aspect), colour)
+    elif subject == "figure":
+        feet = horizon + 0.22
+        step = 0.01 * np.abs(np.sin(6 * t * max(speed, 0.3)))
+        _paint(image, _box(x, y, travel - 0.02, feet - 0.2 - step, travel + 0.02, feet - step), colour)
+        _paint(image, _disc(x, y, travel, feet - 0.24 - step, 0.03, aspect), colour * 0.9 + 0.1)
+
+
+def _blobs(prompt: str, seed: int, width: int, height: int, colour):
+    """For prompts that name no scene: a drifting gradient with soft moving blobs, in the prompt's colour if any."""
     rng = _rng(prompt, seed, "video")
     x, y = np.linspace(0, 1, width), np.linspace(0, 1, height)[:, None]
     aspect = width / height
@@ -765,6 +960,9 @@ def _scene(prompt: str, seed: int, width: int, height: int):
     top, bottom = _hsv_to_rgb(base_hue + rng.uniform(-0.1, 0.1, 2), 0.55, 0.45)
     blob_count = 4
     blob_colors = _hsv_to_rgb(base_hue + rng.uniform(-0.25, 0.25, blob_count), 0.6, 0.95)
+    if colour is not None:
+        top, bottom = 0.4 * top + 0.6 * colour * 0.6, 0.4 * bottom + 0.6 * colour * 0.6
+        blob_colors = 0.3 * blob_colors + 0.7 * colour
     radii = rng.uniform(0.12, 0.3, blob_count)
     speeds = rng.uniform(0.03, 0.12, (blob_count, 2))
     phases = rng.uniform(0, 2 * np.pi, (blob_count, 2))
