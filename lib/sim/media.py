@@ -839,13 +839,13 @@ def _scene(prompt: str, seed: int, width: int, height: int):
     x, y = np.linspace(0, 1, width)[None, :], np.linspace(0, 1, height)[:, None]
     aspect, speed, night = width / height, found["speed"], found["night"]
     setting = found["setting"] or {"car": "city", "boat": "sea"}.get(found["subject"], "field")
-    horizon = rng.uniform(0.5, 0.62)
+    horizon = rng.uniform(0.48, 0.64)
     sea_top = int(np.ceil(horizon * (height - 1)))  # first row of water
-    top, low = (np.array(c) for c in found["sky"])
+    top, low = (np.array(c) * rng.uniform(0.9, 1.1, 3) for c in found["sky"])  # each take its own light
     backdrop = top + (low - top) * np.clip(y / horizon, 0, 1)[..., None] ** 1.3 + np.zeros((1, width, 1))
     ground = np.array({"sea": (0.04, 0.25, 0.55), "forest": (0.1, 0.32, 0.12), "city": (0.26, 0.26, 0.28),
                        "desert": (0.85, 0.68, 0.42), "snow": (0.9, 0.92, 0.97), "field": (0.3, 0.55, 0.2)}[setting])
-    ground = ground * (0.45 if night else 1.0)
+    ground = ground * (0.45 if night else 1.0) * rng.uniform(0.9, 1.1, 3)
     if found["sunset"] and setting == "sea":
         ground = 0.88 * ground + 0.12 * low  # the water mirrors a little of the orange sky
     shade = 0.8 + 0.2 * np.clip((y - horizon) / (1 - horizon), 0, 1)
