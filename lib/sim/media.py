@@ -868,6 +868,8 @@ def _scene(prompt: str, seed: int, width: int, height: int):
     open_sky = np.all(np.isclose(backdrop, top + (low - top) * np.clip(y / horizon, 0, 1)[..., None] ** 1.3), axis=2)
     stars = np.nonzero((rng.random((height, width)) < 0.004) & open_sky) if night else None
     sun_x = rng.uniform(0.2, 0.8)
+    clouds = [] if night else list(zip(rng.uniform(0, 1.4, 3), rng.uniform(0.08, 0.3, 3) * horizon, rng.uniform(0.04, 0.08, 3)))
+    cloud_colour = 0.5 * low + 0.5 if found["sunset"] else (0.8, 0.8, 0.82) if found["rain"] else (1, 1, 1)
     sunny = found["sunset"] or found["sky"] is _DAY_SKY
     lane = 0.5 * (1 + horizon)
     lane_rows = slice(int(np.floor((lane - 0.006) * (height - 1))), int(np.ceil((lane + 0.006) * (height - 1))) + 1)
@@ -884,6 +886,10 @@ def _scene(prompt: str, seed: int, width: int, height: int):
             sun_y = horizon - 0.12 + 0.02 * t if found["sunset"] else horizon - 0.37
             _paint(image, _disc(x, y, sun_x, sun_y, 0.07, aspect) * open_sky,
                    (1.0, 0.8, 0.35) if found["sunset"] else (1, 1, 0.85))
+        for cloud_x, cloud_y, size in clouds:  # soft clouds drifting with the wind
+            cx = (cloud_x + 0.03 * (1 + speed) * t) % 1.4 - 0.2
+            puff = np.exp(-(((x - cx) * aspect / (2.2 * size)) ** 2)) * np.exp(-(((y - cloud_y) / size) ** 2))
+            _paint(image, 0.8 * puff * open_sky, cloud_colour)
         if stars is not None:
             twinkle = (0.6 + 0.4 * np.sin(7 * t + 40 * x[0, stars[1]]))[:, None]
             image[stars] += twinkle * (np.array([1, 1, 0.9]) - image[stars])
