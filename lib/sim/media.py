@@ -24,7 +24,7 @@ PEAK = 0.8
 FADE_SECONDS = 0.02
 CLIP_RELEASE_SECONDS = 0.3  # a whole clip just eases out; its layers already let bells ring out inside it
 EVENT_RELEASE_SECONDS = 1.0  # a timed event dies away before its window closes, whatever its layers do
-ROOM_TONE_DBFS = -70  # RMS of the pink-noise floor: not digital silence, yet 40+ dB below even a sparse event
+ROOM_TONE_DBFS = -72  # RMS of the pink-noise floor: not digital silence, yet 40+ dB below even a sparse event
 
 # Short sides of the offered resolutions and the offered aspect ratios.
 RESOLUTIONS = {"360p": 360, "540p": 540, "720p": 720, "1080p": 1080}
@@ -835,7 +835,8 @@ def _scene(prompt: str, seed: int, width: int, height: int):
     found = _scene_words(prompt)
     if not (found["setting"] or found["subject"] or found["fire"]):
         return _blobs(prompt, seed, width, height, found["colour"])
-    rng = _rng(prompt, seed, "video")
+    # The layout comes from the words but its colour words: "a red car" and "a blue car" share one street.
+    rng = _rng(_COLOUR_WORDS.sub("", english(prompt)).lower(), seed, "video")
     x, y = np.linspace(0, 1, width)[None, :], np.linspace(0, 1, height)[:, None]
     aspect, speed, night = width / height, found["speed"], found["night"]
     setting = found["setting"] or {"car": "city", "boat": "sea"}.get(found["subject"], "field")
@@ -929,10 +930,12 @@ def _draw_subject(image, subject, colour, x, y, aspect, horizon, start, speed, t
         for wheel in (-0.065, 0.065):
             _paint(image, _disc(x, y, travel + wheel, road - 0.02, 0.022, aspect), (0.05, 0.05, 0.05))
     elif subject == "boat":
-        bob = horizon + 0.12 + 0.01 * np.sin(2 * t)
-        _paint(image, _box(x, y, travel - 0.09, bob - 0.03, travel + 0.09, bob) * (np.abs(x - travel) < 0.09 - (bob - y) * 0.8), colour)
-        _paint(image, _box(x, y, travel - 0.004, bob - 0.16, travel + 0.004, bob - 0.03), (0.2, 0.15, 0.1))
-        _paint(image, _box(x, y, travel, bob - 0.15, travel + 0.07, bob - 0.05) * (x - travel < (y - bob + 0.15) * 0.7), (0.95, 0.95, 0.9))
+        bob = horizon + 0.14 + 0.01 * np.sin(2 * t)
+        hull = _box(x, y, travel - 0.13, bob - 0.06, travel + 0.13, bob) * (np.abs(x - travel) < 0.13 - (bob - y) * 0.8)
+        _paint(image, hull, colour)
+        _paint(image, _box(x, y, travel - 0.004, bob - 0.22, travel + 0.004, bob - 0.06), (0.2, 0.15, 0.1))
+        sail = _box(x, y, travel, bob - 0.21, travel + 0.09, bob - 0.08) * (x - travel < (y - bob + 0.21) * 0.7)
+        _paint(image, sail, (0.95, 0.95, 0.9))
     elif subject in ("plane", "bird"):
         height_at = 0.18 + 0.05 * np.sin(start * 9)
         if subject == "plane":
