@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from functools import cache
 
 import av
@@ -80,7 +81,7 @@ def test_a_red_car_drives_across_the_picture():
         return np.nonzero(red)[1].mean() if red.sum() > 50 else None
 
     places = [car_x(frame) for frame in video]
-    steps = np.array([after - before for before, after in zip(places, places[1:])
+    steps = np.array([after - before for before, after in itertools.pairwise(places)
                       if before is not None and after is not None and abs(after - before) < WIDTH / 4])  # not a wrap
     assert len(steps) > len(video) / 2 and np.all(steps >= 0) and steps.sum() > WIDTH / 4  # left to right
 

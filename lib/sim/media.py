@@ -763,7 +763,7 @@ def _hsv_to_rgb(hue: np.ndarray, saturation: float, value: float) -> np.ndarray:
 
 
 def _words(*words) -> re.Pattern:
-    return re.compile(r"\b(?:%s)" % "|".join(words), re.IGNORECASE)
+    return re.compile(rf"\b(?:{'|'.join(words)})", re.IGNORECASE)
 
 
 # Colour words and the colour a thing so named is painted.
@@ -774,7 +774,7 @@ _COLOURS = {
     "white": (0.95, 0.95, 0.95), "black": (0.05, 0.05, 0.06), "grey": (0.5, 0.5, 0.52), "gray": (0.5, 0.5, 0.52),
     "silver": (0.75, 0.77, 0.8), "brown": (0.45, 0.28, 0.12),
 }
-_COLOUR_WORDS = re.compile(r"\b(%s)\b" % "|".join(_COLOURS), re.IGNORECASE)
+_COLOUR_WORDS = re.compile(rf"\b({'|'.join(_COLOURS)})\b", re.IGNORECASE)
 # Time of day and weather: (sky at the top, sky at the horizon).
 _SKIES = [
     (_words("sunset", "sunrise", "dusk", "dawn", "golden hour", "evening"), ((0.3, 0.18, 0.45), (1.0, 0.55, 0.2))),
