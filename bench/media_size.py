@@ -116,6 +116,7 @@ def reruns(rounds: int = 25, warmup: int = 3) -> Reruns:
     for name in script_time.CREDENTIALS:
         os.environ.pop(name, None)
     os.environ.setdefault("STUDIO_SIM_SPEED", "50")
+    os.environ.setdefault("STUDIO_SIM_QUEUE_SECONDS", "0")
     with tempfile.TemporaryDirectory(prefix="cue-bench-media-") as folder:
         data_dir = Path(folder) / "data"
         seed(data_dir, [BIG] * PAGE_SIZE + [SMALL] * PAGE_SIZE)  # page 1: the big ones, page 2: the small ones

@@ -88,6 +88,7 @@ def run(tasks: int = 1000, rounds: int = 15, warmup: int = 3) -> dict[int, Timin
     for name in CREDENTIALS:
         os.environ.pop(name, None)
     os.environ.setdefault("STUDIO_SIM_SPEED", "50")
+    os.environ.setdefault("STUDIO_SIM_QUEUE_SECONDS", "0")
     results = {}
     with tempfile.TemporaryDirectory(prefix="cue-bench-") as folder:
         for count in (0, tasks):

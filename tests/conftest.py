@@ -53,6 +53,7 @@ def demo(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STUDIO_SIM_SPEED", "50")
+    monkeypatch.setenv("STUDIO_SIM_QUEUE_SECONDS", "0")  # the demo's queue, long enough to show Cancel, is not for tests
     services.clear()
     yield
     services.clear()

@@ -35,7 +35,7 @@ def wait_for_end(store, vendor_id: str, seconds: float = 30):
     (Endpoint.KLING_TEXT2AUDIO, {"prompt": "Fireworks over the harbour", "duration": 3}),
 ])
 def test_demo_mode_build_completes_a_task_against_the_embedded_simulator(tmp_path, endpoint, body):
-    with build(Settings(data_dir=tmp_path, sim_speed=50)).start() as engine:
+    with build(Settings(data_dir=tmp_path, sim_speed=50, sim_queue_seconds=0)).start() as engine:
         assert engine.simulator is not None and engine.poller is engine.worker
         task, new = studio.submit(engine.store, engine.vendors, endpoint, body, "ann")
         assert new and task.vendor_id

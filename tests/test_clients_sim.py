@@ -238,7 +238,7 @@ def test_vidu_cancel_of_a_running_task_is_refused_in_plain_words(slow_sim):
         api.cancel(task.vendor_id)
     error = raised.value
     assert (error.http_status, error.code, error.retryable) == (400, "BadRequest", False)
-    assert error.message.startswith("Vidu could not accept the request.") and "processing" in error.message
+    assert error.message == "Too late: Vidu has already started making it; it will finish and be charged."
     assert_plain(str(error))
     assert api.query(task.vendor_id).state is State.RUNNING
 

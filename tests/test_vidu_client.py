@@ -326,7 +326,7 @@ def test_cancel_sends_the_id_once(answer):
 def test_cancel_refused():
     refused = EXAMPLES["errors"]["cancel_not_allowed"]
     vidu_client, _ = client(response(refused["status"], refused["body"]))
-    with pytest.raises(VendorError, match="can not cancel"):
+    with pytest.raises(VendorError, match="Too late: Vidu has already started making it; it will finish and be charged"):
         vidu_client.cancel("911")
 
 

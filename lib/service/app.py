@@ -96,7 +96,8 @@ def build(settings: Settings) -> Studio:
     if not (settings.vidu_live and settings.kling_live):
         # On a hosted studio anyone may name a callback address, so the simulator then calls back only public
         # ones (never itself or the LAN).
-        simulator = sim.start(speed=settings.sim_speed, kling_webhook_secret=settings.kling_webhook_secret,
+        simulator = sim.start(speed=settings.sim_speed, queue_seconds=settings.sim_queue_seconds,
+                              kling_webhook_secret=settings.kling_webhook_secret,
                               public_callbacks_only=settings.hosted)
     try:
         store = Store(Path(settings.data_dir) / "studio.db")

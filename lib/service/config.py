@@ -42,6 +42,7 @@ class Settings:
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
     poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
+    sim_queue_seconds: float = 4.0  # demo mode: seconds a new task waits in the queue, long enough to show Cancel
 
     @property
     def vidu_live(self) -> bool:
@@ -69,6 +70,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
 
     users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
     concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
+    queue_seconds = as_number(get("STUDIO_SIM_QUEUE_SECONDS") or Settings.sim_queue_seconds)
     settings = Settings(
         vidu_api_key=get("VIDU_API_KEY"),
         vidu_profile=get("VIDU_PROFILE") or Settings.vidu_profile,
@@ -88,6 +90,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
         poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
         sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
+        sim_queue_seconds=-1.0 if queue_seconds is None else queue_seconds,  # not a number: reported below
     )
     problems = list(user_problems)
     if settings.task_timeout <= 0:
@@ -98,6 +101,8 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         problems.append("STUDIO_POLL_CONCURRENCY must be a whole number from 1 to 64.")
     if settings.sim_speed <= 0:
         problems.append("STUDIO_SIM_SPEED must be a number above 0.")
+    if not 0 <= settings.sim_queue_seconds <= 600:
+        problems.append("STUDIO_SIM_QUEUE_SECONDS must be a number of seconds from 0 to 600.")
     for check, value in ((vidu.profile_settings, settings.vidu_profile), (kling.region_url, settings.kling_region)):
         try:
             check(value)

@@ -13,7 +13,7 @@ def _options(args: argparse.Namespace) -> dict:
     chosen = {"speed": args.speed, "url_ttl": args.url_ttl, "vidu_keys": args.vidu_key,
               "kling_api_keys": args.kling_api_key, "kling_webhook_secret": args.kling_webhook_secret,
               "vidu_credits": args.vidu_credits, "kling_units": args.kling_units, "concurrency": args.concurrency,
-              "public_callbacks_only": args.public_callbacks_only or None}
+              "queue_seconds": args.queue_seconds, "public_callbacks_only": args.public_callbacks_only or None}
     if args.kling_access_key:
         chosen["kling_keys"] = {args.kling_access_key: args.kling_secret_key}
     return {name: value for name, value in chosen.items() if value is not None}
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vidu-credits", type=int, help=f"starting Vidu balance (default {defaults.vidu_credits})")
     parser.add_argument("--kling-units", type=float, help=f"starting Kling balance (default {defaults.kling_units})")
     parser.add_argument("--concurrency", type=int, help=f"running tasks per vendor (default {defaults.concurrency})")
+    parser.add_argument("--queue-seconds", type=float,
+                        help="real seconds every new task waits queued before it runs, so it can be cancelled "
+                             f"(default {defaults.queue_seconds:g})")
     parser.add_argument("--public-callbacks-only", action="store_true",
                         help="refuse callback addresses that are not public (loopback, private, this simulator)")
     args = parser.parse_args(argv)

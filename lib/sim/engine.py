@@ -98,8 +98,9 @@ class Engine:
     """Holds every task and advances them from a scheduler thread that sleeps until the next one is due."""
 
     def __init__(self, speed: float, concurrency: int, balances: dict[str, int | Decimal], assets: AssetStore,
-                 on_change: Callable[[Task], None]):
+                 on_change: Callable[[Task], None], queue_seconds: float = 0.0):
         self.speed = speed
+        self.queue_seconds = queue_seconds  # real seconds a new task stays queued, however fast the speed
         self.assets = assets
         self.on_change = on_change  # called under the lock on every phase change; must only enqueue work
         self._initial = dict(balances)
@@ -182,6 +183,8 @@ class Engine:
         """When the task next needs the scheduler; None while it waits on something that will notify."""
         if task.phase is Phase.ACCEPTED:
             return task.created + task.lifecycle.accept_seconds / self.speed
+        if task.phase is Phase.QUEUED and time.time() < self._runnable_at(task):
+            return self._runnable_at(task)
         if task.phase is Phase.RUNNING and (task.render is None or task.render.done()):
             return task.started + task.run_seconds / self.speed
         return None
@@ -195,9 +198,13 @@ class Engine:
                 self._finish(task, now)
         for vendor, account in self._accounts.items():
             running = sum(task.phase is Phase.RUNNING and task.vendor == vendor for task in self._tasks.values())
-            waiting = (task for task in self._tasks.values() if task.vendor == vendor and task.phase is Phase.QUEUED)
+            waiting = (task for task in self._tasks.values() if task.vendor == vendor and task.phase is Phase.QUEUED
+                       and self._runnable_at(task) <= now)
             for task in itertools.islice(waiting, max(0, account.limit - running)):
                 self._start(task, now)
+
+    def _runnable_at(self, task: Task) -> float:
+        return task.created + self.queue_seconds
 
     def _start(self, task: Task, now: float) -> None:
         task.started = now

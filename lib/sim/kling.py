@@ -17,7 +17,7 @@ from lib.core.tasks import Endpoint
 from lib.core.validation import as_number, validate_kling_text2audio
 from lib.sim import assets, faults
 from lib.sim.callbacks import Delivery
-from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task
+from lib.sim.engine import Lifecycle, NotEnoughCredit, Phase, Task, new_id
 from lib.sim.messages import Reply, Request
 from lib.vendors.pricing import KLING_UNITS_PER_TASK
 from lib.vendors.signatures import webhook_signature
@@ -134,13 +134,14 @@ def create(sim: Simulator, request: Request, key: str) -> Reply:
     if not sim.dispatcher.address_allowed(body.get("callback_url")):
         return error(1201, "callback_url must be a public http(s) address")
     duration = as_number(body["duration"])
-    seed = zlib.crc32(f"{prompt}\n{duration}".encode())  # Kling takes no seed: the same request sounds the same
-    recipe = assets.sound(prompt, duration, seed, ("mp3", "wav"))
+    task_id = new_id()
+    # Kling takes no seed, yet two tasks with one prompt are two takes: each task's id picks its variation.
+    recipe = assets.sound(prompt, duration, zlib.crc32(task_id.encode()), ("mp3", "wav"))
     external_id = body.get("external_task_id") or None  # the documented example sends "" for "none"
     task = Task(NAME, LIFECYCLE, {"duration": duration}, None if found.fail else sim.assets.add(recipe),
                 run_seconds=6 + 4 * (duration - 3) / 7,  # 6 s for 3 s of audio up to 10 s for 10 s
                 charge=Decimal(KLING_UNITS_PER_TASK), owner=key, callback_url=body.get("callback_url") or None,
-                external_id=external_id, fail_with=found.fail)
+                external_id=external_id, fail_with=found.fail, id=task_id)
     with sim.engine.lock:  # check and insert in one step, so two requests cannot both claim an external id
         if external_id and _find(sim, external_id=external_id):
             return error(1201, f"external_task_id already exists: {external_id}")

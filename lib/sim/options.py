@@ -27,12 +27,15 @@ class Options:
     vidu_credits: int = 10_000
     kling_units: Decimal = Decimal(1_000_000)
     concurrency: int = 5  # running tasks per vendor account; both vendors document 5 by default
+    queue_seconds: float = 0.0  # real seconds (not divided by speed) every new task waits queued before it runs
     media_cache_mb: int = 256  # rendered media kept in memory; evicted files are re-rendered on request
     public_callbacks_only: bool = False  # a hosted studio's simulator: callbacks only to public addresses
 
     def __post_init__(self):
         if self.speed <= 0:
             raise ValueError("speed must be positive")
+        if self.queue_seconds < 0:
+            raise ValueError("queue_seconds must not be negative")
         self.vidu_keys = tuple(self.vidu_keys)
         self.kling_api_keys = tuple(self.kling_api_keys)
         self.kling_units = Decimal(str(self.kling_units))

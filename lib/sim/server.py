@@ -53,7 +53,7 @@ class Simulator:
         self.faults = FaultTable()
         self.engine = Engine(options.speed, options.concurrency,
                              {vidu.NAME: options.vidu_credits, kling.NAME: options.kling_units},
-                             self.assets, self._on_change)
+                             self.assets, self._on_change, queue_seconds=options.queue_seconds)
         self._log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
         self._http = ThreadingHTTPServer((host, port), _Handler)
         self._http.daemon_threads = True

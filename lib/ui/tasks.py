@@ -120,7 +120,7 @@ def _progress(task: Task, now: float) -> None:
                            if task.own_key and task.owner == auth.key_owner() else services().vendors)
                 studio.cancel(services().store, vendors, task)
             except StudioError as error:
-                st.error(f"Could not cancel: {plain(error)}")
+                st.error(f"Could not cancel. {plain(error)}")
     if task.error_message and task.vendor_id and not task.state.terminal:
         if st.button("Check again", key=f"again_{task.id}", icon=":material/refresh:"):
             services().poller.check_again(task)

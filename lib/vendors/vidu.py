@@ -29,6 +29,13 @@ PROFILES = {
 PATHS = {s.endpoint: s.path for s in endpoints.of(Provider.VIDU)}
 AUDIO_FORMATS = ("mp3", "wav")
 CANCELLED = "UserCancelled"  # a cancelled task reports state "failed" with this err_code
+# Vidu cancels only tasks still waiting (created, queueing); later it answers 400 "task state is X, can not cancel".
+_CANCEL_REFUSED = re.compile(r"task state is (\w+), can not cancel")
+TOO_LATE_TO_CANCEL = {
+    "success": "Too late: Vidu has already finished it, and charged for it.",
+    "failed": "Too late: the task has already ended at Vidu.",
+}
+TOO_LATE_STARTED = "Too late: Vidu has already started making it; it will finish and be charged."
 LIST_PATH = "/ent/v2/tasks"
 LIST_PAGE_SIZE = 100  # the documented maximum of `paper.pagesz`
 LIST_MAX_PAGES = 20  # enough for 2,000 tasks in one lookup window; a lookup must never page forever
@@ -307,6 +314,12 @@ class ViduClient:
                 raise
             raise NetworkError("Vidu did not answer in time, so the task may or may not have been cancelled — "
                                "refresh it to see.", may_have_reached_server=True) from None
+        except VendorError as err:
+            refused = _CANCEL_REFUSED.search(err.message) if err.code == "BadRequest" else None
+            if refused is None:
+                raise
+            message = TOO_LATE_TO_CANCEL.get(refused[1], TOO_LATE_STARTED)  # processing, or an internal stage
+            raise VendorError(err.vendor, err.http_status, err.code, message, err.trace_id) from None
 
     def credits(self) -> dict:
         """The account's credit balances (`remains`) and purchased `packages`, as Vidu lists them. Some answers

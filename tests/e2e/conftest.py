@@ -50,7 +50,8 @@ def start_studio(data_dir: Path, log_path: Path, extra_env: dict | None = None) 
     port = free_port()
     keys = ("VIDU_API_KEY", "KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STUDIO_PASSWORD")
     env = {**{k: v for k, v in os.environ.items() if k not in keys},
-           "STUDIO_DATA_DIR": str(data_dir), "STUDIO_SIM_SPEED": "20", **(extra_env or {})}
+           "STUDIO_DATA_DIR": str(data_dir), "STUDIO_SIM_SPEED": "20", "STUDIO_SIM_QUEUE_SECONDS": "0",
+           **(extra_env or {})}
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
                "--server.address=127.0.0.1", f"--server.port={port}", "--server.fileWatcherType=none",
