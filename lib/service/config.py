@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from lib.core.errors import ConfigError
 from lib.core.validation import as_number
-from lib.service import accounts
+from lib.service import accounts, budget
 from lib.vendors import kling, vidu
 
 
@@ -42,6 +42,7 @@ class Settings:
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
     poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
+    budgets: budget.Budgets = field(default_factory=budget.Budgets)  # monthly, per person (lib/service/budget.py)
 
     @property
     def vidu_live(self) -> bool:
@@ -68,6 +69,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         return None
 
     users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
+    budgets, budget_problems = budget.parse_budgets((secrets or {}).get("budget"), get)
     concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
     settings = Settings(
         vidu_api_key=get("VIDU_API_KEY"),
@@ -88,8 +90,9 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
         poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
         sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
+        budgets=budgets,
     )
-    problems = list(user_problems)
+    problems = list(user_problems) + budget_problems
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     if settings.media_quota_mb <= 0:
