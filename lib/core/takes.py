@@ -40,6 +40,11 @@ class Plan:
         return sum(1 for endpoint, _ in self.requests if endpoint.provider is provider)
 
 
+def vendor_name(provider: Provider) -> str:
+    """"Vidu", "Kling": the vendor as people know it."""
+    return provider.value.capitalize()
+
+
 def take_count(value) -> int:
     """The Takes control's value as a number of takes; anything else a forged browser sends counts as one."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value in TAKES else 1
@@ -89,7 +94,7 @@ def adapt(body: dict, target: Endpoint) -> tuple[dict, list[str]]:
     each thing its rules made the studio change. Settings only one vendor has are left out; the callback address
     too (it names one vendor's route, and the studio follows every task itself)."""
     limit, (low, high), decimals = _LIMITS[target]
-    name = endpoints.spec(target).provider.value.capitalize()
+    name = vendor_name(target.provider)
     prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""
     changes = []
     if len(prompt) > limit:

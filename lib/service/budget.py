@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from lib.core import endpoints
 from lib.core.errors import NetworkError, StudioError, VendorError
+from lib.core.takes import vendor_name
 from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.core.validation import as_number
 from lib.service import accounts
@@ -27,7 +28,6 @@ BALANCE_SECONDS = 5.0  # how long a balance read from the vendor is trusted
 # overrides), or the environment variables for the defaults.
 SETTING_NAMES = {Provider.VIDU: "vidu_credits", Provider.KLING: "kling_units"}
 ENVIRONMENT_NAMES = {Provider.VIDU: "STUDIO_BUDGET_VIDU_CREDITS", Provider.KLING: "STUDIO_BUDGET_KLING_UNITS"}
-VENDOR_NAMES = {Provider.VIDU: "Vidu", Provider.KLING: "Kling"}
 
 
 class OverBudget(StudioError):
@@ -102,7 +102,8 @@ class Balances:
         self._lock = threading.Lock()
 
     def balance(self, client, now: float) -> float | None:
-        """The credits left, or None when they could not be read (or the client has no balance to read)."""
+        """The credits left, or None when they could not be read, or the client has none to read (Kling reports
+        no balance: only the budget applies to it)."""
         if not callable(getattr(client, "credits", None)):
             return None
         with self._lock:
@@ -137,7 +138,7 @@ def left_words(budgets: Budgets, tasks: Sequence[Task], owner: str, provider: Pr
     remaining = left(budgets, tasks, owner, provider)
     if remaining is None:
         return None
-    return (f"This month's {VENDOR_NAMES[provider]} budget: {_amount(remaining, provider)} left of "
+    return (f"This month's {vendor_name(provider)} budget: {_amount(remaining, provider)} left of "
             f"{budgets.limit(owner, provider):g}")
 
 
@@ -150,7 +151,7 @@ def problems(requests: Sequence[tuple[Endpoint, dict]], owner: str, budgets: Bud
         cost = sum(price(endpoint, body) for endpoint, body in requests if endpoint.provider is provider)
         if not cost:
             continue
-        name, what = VENDOR_NAMES[provider], _amount(cost, provider)
+        name, what = vendor_name(provider), _amount(cost, provider)
         remaining = left(budgets, tasks, owner, provider)
         if remaining is not None and cost > remaining:
             found.append(f"This would cost {what} with {name}, but only {_amount(remaining, provider)} of your "
@@ -165,14 +166,17 @@ def problems(requests: Sequence[tuple[Endpoint, dict]], owner: str, budgets: Bud
 _balances = Balances()
 
 
+def this_month(store, owner: str | None, budgets: Budgets, now: float) -> list[Task]:
+    """`owner`'s tasks this calendar month, read only when some budget is set."""
+    return store.month_tasks(owner, month_start(now)) if owner and (budgets.default or budgets.people) else []
+
+
 def check(store, vendors, requests: Sequence[tuple[Endpoint, dict]], owner: str, budgets: Budgets,
           now: float | None = None) -> None:
     """Raise OverBudget, with every reason, when `requests` cannot be paid; nothing is sent then."""
     now = time.time() if now is None else now
-    tasks = store.month_tasks(owner, month_start(now)) if budgets.default or budgets.people else []
-    def balance(provider: Provider) -> float | None:  # Kling reports no balance: only the budget applies
-        return _balances.balance(vendors.client(provider), now) if provider is Provider.VIDU else None
-
-    found = problems(requests, owner, budgets, tasks, balance)
+    tasks = this_month(store, owner, budgets, now)
+    found = problems(requests, owner, budgets, tasks,
+                     lambda provider: _balances.balance(vendors.client(provider), now))
     if found:
         raise OverBudget(" ".join(found))

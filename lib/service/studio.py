@@ -66,16 +66,15 @@ class Group:
 
 
 def submit_takes(store: Store, vendors: Vendors, requests: Sequence[tuple[Endpoint, dict]], owner: str,
-                 token: str | None = None, own_key: bool = False, hosted: bool = False,
-                 budgets: budget.Budgets | None = None) -> Group:
+                 token: str | None = None, own_keys: frozenset[Provider] = frozenset(),
+                 hosted: bool = False, budgets: budget.Budgets | None = None) -> Group:
     """Validate every request, check the budget, record them all as one group, then send them concurrently.
 
     `token` is the form's submission token: a rerun carrying one already used (a double click) gets that group
-    back and sends nothing. `own_key` marks tasks sent with a key the person pasted, so they are polled only
-    with that key. `budgets`: the monthly budgets per person, checked with the vendor's balance (`lib.service.budget`; None: no
-    guard, for callers that are not a person's form).
-    `hosted`: a shared instance, where a callback address must be public
-    (`lib.service.callbacks.callback_address_problems`). Raises InvalidRequest or budget.OverBudget, with
+    back and sends nothing. `own_keys`: the vendors whose tasks go with a key the person pasted, so they are
+    polled only with that key. `budgets`: the monthly budgets per person, checked with the vendor's balance
+    (`lib.service.budget`; None: no guard, for callers that are not a person's form). `hosted`: a shared
+    instance, where a callback address must be public (`lib.service.callbacks.callback_address_problems`). Raises InvalidRequest or budget.OverBudget, with
     nothing recorded nor sent.
     """
     problems = [problem for endpoint, body in requests for problem in validate(endpoint, body) + (
@@ -87,7 +86,7 @@ def submit_takes(store: Store, vendors: Vendors, requests: Sequence[tuple[Endpoi
     if budgets is not None:
         budget.check(store, vendors, requests, owner, budgets)
     group_id = uuid.uuid4().hex
-    tasks, new = store.add_group([_recorded(vendors, endpoint, body, owner, own_key, group_id)
+    tasks, new = store.add_group([_recorded(vendors, endpoint, body, owner, endpoint.provider in own_keys, group_id)
                                   for endpoint, body in requests], token)
     if not new:
         return Group(tasks[0].group_id or tasks[0].id, tuple(tasks), False)
@@ -101,7 +100,8 @@ def submit_takes(store: Store, vendors: Vendors, requests: Sequence[tuple[Endpoi
 def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str,
            own_key: bool = False, hosted: bool = False, token: str | None = None) -> tuple[Task, bool]:
     """One take (`submit_takes` with one request): the task, and whether it is new."""
-    group = submit_takes(store, vendors, [(endpoint, body)], owner, token, own_key, hosted)
+    group = submit_takes(store, vendors, [(endpoint, body)], owner, token,
+                         frozenset({endpoint.provider}) if own_key else frozenset(), hosted)
     return group.tasks[0], group.new
 
 
