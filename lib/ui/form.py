@@ -142,8 +142,8 @@ def _fingerprint(found: takes.Plan) -> str:
 
 
 def _send(endpoint: Endpoint, found: takes.Plan, token: str) -> None:
-    """The Generate button's callback, run before the page: the plan and the token are the ones the pressed button
-    was drawn with, so a second click on that button (a rerun carrying the same token) makes no second group."""
+    """Send `found` under the submission token the pressed button carried, then renew the token; what happened is
+    kept for the run that follows. A second rerun with the same token (a double click) makes no second group."""
     current, owner, key_owner = services(), auth.owner(), auth.key_owner()
     own_keys = frozenset(one.provider for one, _ in found.requests if current.keyring.has(key_owner, one.provider))
     vendors = current.keyring.vendors_for(key_owner, current.vendors)
@@ -157,9 +157,8 @@ def _send(endpoint: Endpoint, found: takes.Plan, token: str) -> None:
     except StudioError as error:
         state[outcome] = ("error", plain(error))
         return
-    if state.get(forms.key(endpoint, "token")) == token:  # a late click on an older button changes nothing
-        state[forms.key(endpoint, "token")] = uuid.uuid4().hex
-        state[forms.key(endpoint, "sent")] = _fingerprint(found)
+    state[forms.key(endpoint, "token")] = uuid.uuid4().hex
+    state[forms.key(endpoint, "sent")] = _fingerprint(found)
     refused = [task for task in group.tasks if task.error_code]
     if not group.new:
         state[outcome] = ("info", "This was already sent; it is shown below.")
@@ -189,9 +188,14 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
     state = st.session_state
     token = state[forms.key(endpoint, "token")]
     again = state.get(forms.key(endpoint, "sent")) == _fingerprint(found)
-    with st.container(key=forms.key(endpoint, "submit")):  # the button's own key changes with every submission
-        st.button("Another take" if again else label, type="primary", key=forms.key(endpoint, f"submit_{token}"),
-                  icon=":material/play_arrow:", on_click=_send, args=(endpoint, found, token))
+    # The button's own key carries the token, so a late click on a button already pressed is ignored.
+    with st.container(key=forms.key(endpoint, "submit")):
+        clicked = st.button("Another take" if again else label, type="primary",
+                            key=forms.key(endpoint, f"submit_{token}"), icon=":material/play_arrow:")
+    if clicked:
+        with st.spinner("Sending to the vendor…"):
+            _send(endpoint, found, token)
+        st.rerun()  # drawn again with the new token: the button now reads "Another take"
     kind, words = state.pop(forms.key(endpoint, "outcome"), (None, ""))
     if kind == "error":
         st.error(words, icon=":material/edit:")
