@@ -61,20 +61,20 @@ def test_only_this_months_own_tasks_count(store):
 def test_a_request_past_the_budget_is_refused_in_plain_words_and_the_balance_too():
     four = takes.plan(Endpoint.VIDU_TEXT2AUDIO, RAIN, 4).requests  # 40 credits
     spent = [Task(Endpoint.VIDU_TEXT2AUDIO, RAIN, vendor_id="1", credits=20.0)]
-    assert budget.problems(four, "bob", TEAM, spent, lambda provider: None) == [
+    assert budget.problems(four, "bob", TEAM, spent, lambda provider: None) == [(
         "This would cost 40 credits with Vidu, but only 30 credits of your monthly budget are left. "
-        "Ask for fewer takes, or ask an administrator for more."]
+        "Ask for fewer takes, or ask an administrator for more.")]
     assert budget.problems(four, "ann", TEAM, spent, lambda provider: 1000) == []
-    assert budget.problems(four, "ann", TEAM, spent, lambda provider: 35) == [
+    assert budget.problems(four, "ann", TEAM, spent, lambda provider: 35) == [(
         "This would cost 40 credits with Vidu, but the Vidu account has only 35 credits left. "
-        "Top it up, or ask for fewer takes."]
+        "Top it up, or ask for fewer takes.")]
 
 
 def test_kling_is_held_to_the_budget_only():
     five = [(Endpoint.KLING_TEXT2AUDIO, KLING_RAIN)] * 5  # 1.25 units
-    assert budget.problems(five, "bob", TEAM, [], lambda provider: None) == [
+    assert budget.problems(five, "bob", TEAM, [], lambda provider: None) == [(
         "This would cost 1.25 units with Kling, but only 1 units of your monthly budget are left. "
-        "Ask for fewer takes, or ask an administrator for more."]
+        "Ask for fewer takes, or ask an administrator for more.")]
     assert budget.problems(five, "bob", budget.Budgets(), [], lambda provider: None) == []
 
 

@@ -94,6 +94,15 @@ def test_a_compare_plan_asks_as_many_takes_of_each_vendor():
         (Endpoint.VIDU_TEXT2VIDEO, {"prompt": "x"}),)  # no other vendor makes videos
 
 
+def test_the_estimate_covers_every_take_of_each_vendor():
+    from lib.ui.form import estimate_takes
+
+    assert estimate_takes(takes.plan(Endpoint.VIDU_TEXT2AUDIO, RAIN, 1)) == "Estimated cost: 10 credits"
+    assert estimate_takes(takes.plan(Endpoint.VIDU_TEXT2AUDIO, RAIN, 4)) == "Estimated cost: 40 credits for 4 takes"
+    assert estimate_takes(takes.plan(Endpoint.VIDU_TEXT2AUDIO, RAIN, 2, compare=True)) == (
+        "Estimated cost: 20 credits for 2 Vidu takes + 0.5 units for 2 Kling takes (Kling bills per task)")
+
+
 # --- the Vidu client reads the seed ------------------------------------------------------------------------------
 
 def test_the_vidu_seed_is_read_from_create_and_query_answers_and_nonsense_is_dropped():

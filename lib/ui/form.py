@@ -90,7 +90,8 @@ def takes_controls(endpoint: Endpoint) -> None:
     same description with the other vendor too."""
     count, other = st.columns([1, 2], vertical_alignment="bottom")
     count.segmented_control("Takes", takes.TAKES, key=forms.key(endpoint, "takes"), persist_state="session",
-                            required=True, help="How many versions to make at once; each one is its own task, with its own seed.")
+                            required=True,
+                            help="How many versions to make at once; each one is its own task, with its own seed.")
     if endpoint in takes.COMPARE:
         name = takes.vendor_name(takes.COMPARE[endpoint].provider)
         other.toggle(f"Also try with {name}", key=forms.key(endpoint, "compare"), persist_state="session",

@@ -12,7 +12,13 @@ from playwright.sync_api import Page, expect
 
 from lib.core.tasks import Endpoint, Task
 from lib.store.sqlite import Store
-from tests.e2e.conftest import start_simulator, start_studio, stop, vendors_at, wait_until_idle
+from tests.e2e.conftest import (
+    start_simulator,
+    start_studio,
+    stop,
+    vendors_at,
+    wait_until_idle,
+)
 
 CREATES = {"/ent/v2/text2audio": Endpoint.VIDU_TEXT2AUDIO, "/v1/audio/text-to-audio": Endpoint.KLING_TEXT2AUDIO}
 KLING_BUDGET_UNITS = "0.5"  # two Kling takes a month: the compare test fits, four takes never do
