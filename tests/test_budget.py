@@ -34,6 +34,7 @@ def test_every_bad_budget_is_reported_at_once():
         load_settings({"STUDIO_BUDGET_KLING_UNITS": "lots"},
                       {"budget": {"vidu_credits": -1, "people": {"ann": {"kling_units": "x"}}}})
     assert str(bad.value).count("The budget") == 3 and "of ann: kling_units" in str(bad.value)
+    assert "The budget kling_units (or STUDIO_BUDGET_KLING_UNITS) must be a number" in str(bad.value)
 
 
 def test_the_month_starts_on_the_first_at_midnight_utc():

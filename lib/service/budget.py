@@ -60,7 +60,8 @@ def parse_budgets(section, environment: Callable[[str], str | None]) -> tuple[Bu
                 continue
             number = as_number(value)
             if number is None or number < 0:
-                problems.append(f"The budget {where}{name} must be a number of 0 or more.")
+                named = f"{where}{name}" if where else f"{name} (or {ENVIRONMENT_NAMES[provider]})"
+                problems.append(f"The budget {named} must be a number of 0 or more.")
             else:
                 found[provider] = number
         return found
