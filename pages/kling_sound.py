@@ -22,6 +22,7 @@ def page() -> None:
                       persist_state="session", max_chars=64,
                       help="Must be unique in your Kling account. Left empty, the studio makes one for you.")
         form.advanced_callback(ENDPOINT)
+    form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
     st.subheader("Your recent Kling sounds")
     tasks.live_tasks(auth.owner(), (ENDPOINT,), recent=3)

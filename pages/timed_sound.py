@@ -27,6 +27,7 @@ def page() -> None:
     with st.expander("Advanced"):
         form.seed_input(ENDPOINT)
         form.advanced_callback(ENDPOINT)
+    form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
     st.subheader("Your recent timed sounds")
     tasks.live_tasks(auth.owner(), (ENDPOINT,), recent=3)

@@ -69,6 +69,7 @@ def page() -> None:
         st.text_area("Payload passed back with the result (optional)", key=k("payload"), persist_state="session",
                      height=80)
         form.advanced_callback(ENDPOINT)
+    form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))
     st.subheader("Your recent videos")
     tasks.live_tasks(auth.owner(), (ENDPOINT,), recent=3)

@@ -230,10 +230,10 @@ def test_fault(case, shared_sim, closed_url, tmp_path):
         body = {**body, "prompt": f"{body['prompt']} {case.marker}".strip()}
 
         first = Studio(case, tmp_path, closed_url, sim.url, waits) if case.refused and case.at == CREATE else live
-        task, new = studio.submit(first.store, first.vendors, endpoint, body, OWNER)
+        task, new = studio.submit(first.store, first.vendors, endpoint, body, OWNER, token="form-1")
         assert new
-        if case.twice:
-            again, new = studio.submit(live.store, live.vendors, endpoint, body, OWNER)
+        if case.twice:  # a double click: a second rerun carrying the same submission token
+            again, new = studio.submit(live.store, live.vendors, endpoint, body, OWNER, token="form-1")
             assert (again.id, new) == (task.id, False)
 
         if case.refused and case.at == POLL:

@@ -151,10 +151,10 @@ def test_text_to_video_carries_a_tag_naming_the_task_unless_a_payload_was_typed(
     assert tagged.params["payload"] == payload_tag(tagged.id)
 
 
-def test_the_tag_does_not_defeat_double_click_detection(store):
+def test_a_tagged_video_submitted_twice_with_one_token_is_sent_once(store):
     fake = vendors(vidu=ScriptedClient(creates=[{}]))
-    first, new = studio.submit(store, fake, Endpoint.VIDU_TEXT2VIDEO, VIDEO, "ana")
-    again, new_again = studio.submit(store, fake, Endpoint.VIDU_TEXT2VIDEO, VIDEO, "ana")
+    first, new = studio.submit(store, fake, Endpoint.VIDU_TEXT2VIDEO, VIDEO, "ana", token="form-1")
+    again, new_again = studio.submit(store, fake, Endpoint.VIDU_TEXT2VIDEO, VIDEO, "ana", token="form-1")
     assert (new, new_again, again.id) == (True, False, first.id) and len(fake.vidu.created) == 1
 
 

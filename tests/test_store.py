@@ -71,7 +71,7 @@ def test_racing_duplicate_submissions_store_one_task(tmp_path):
 
     def submit():
         barrier.wait()
-        results.append(store.add(task(created_at=time.time()), request_key="same", dedupe_seconds=60)[1])
+        results.append(store.add(task(created_at=time.time()), request_key="same")[1])
 
     threads = [threading.Thread(target=submit) for _ in range(8)]
     for thread in threads:

@@ -45,16 +45,16 @@ def test_invalid_request_never_reaches_the_vendor_or_the_store(store):
 
 def test_double_click_makes_one_task(store):
     vidu = ScriptedClient(creates=[{"vendor_id": "1"}])
-    first, new_first = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
-    second, new_second = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
+    first, new_first = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann", token="t1")
+    second, new_second = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann", token="t1")
     assert (new_first, new_second) == (True, False) and first.id == second.id
     assert len(vidu.created) == 1 and store.count("ann") == 1
 
 
 def test_same_request_by_another_person_is_their_own_task(store):
     vidu = ScriptedClient(creates=[{"vendor_id": "1"}, {"vendor_id": "2"}])
-    studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann")
-    _, new = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "bob")
+    studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "ann", token="t1")
+    _, new = studio.submit(store, vendors(vidu=vidu), Endpoint.VIDU_TEXT2AUDIO, RAIN, "bob", token="t1")
     assert new and len(vidu.created) == 2
 
 

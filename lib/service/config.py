@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from lib.core.errors import ConfigError
 from lib.core.validation import as_number
-from lib.service import accounts
+from lib.service import accounts, budget
 from lib.vendors import kling, vidu
 
 
@@ -43,6 +43,7 @@ class Settings:
     poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
     sim_queue_seconds: float = 4.0  # demo mode: seconds a new task waits in the queue, long enough to show Cancel
+    budgets: budget.Budgets = field(default_factory=budget.Budgets)  # monthly, per person (lib/service/budget.py)
 
     @property
     def vidu_live(self) -> bool:
@@ -69,6 +70,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         return None
 
     users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
+    budgets, budget_problems = budget.parse_budgets((secrets or {}).get("budget"), get)
     concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
     queue_seconds = as_number(get("STUDIO_SIM_QUEUE_SECONDS") or Settings.sim_queue_seconds)
     settings = Settings(
@@ -91,8 +93,9 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
         sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
         sim_queue_seconds=-1.0 if queue_seconds is None else queue_seconds,  # not a number: reported below
+        budgets=budgets,
     )
-    problems = list(user_problems)
+    problems = list(user_problems) + budget_problems
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     if settings.media_quota_mb <= 0:

@@ -1,25 +1,25 @@
-"""What the pages ask of the studio: submit a request, refresh a task, cancel one.
+"""What the pages ask of the studio: submit a request's takes, refresh a task, cancel one.
 
-The record is written before the create request is sent, so a task the vendor may have accepted (and charged
+Every record is written before its create request is sent, so a task the vendor may have accepted (and charged
 for) is never lost: if the answer never arrives the task stays "submitted" with what is needed to find it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from lib.core.errors import InvalidRequest, NetworkError, VendorError
+from lib.core.takes import has_seed
 from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.core.validation import validate
+from lib.service import budget
 from lib.service.callbacks import callback_address_problems
 from lib.store.sqlite import Store
 from lib.vendors.vendor import VendorClient
 
-# Two clicks on the same request this close together are one task (double clicks, reruns, page switches).
-DUPLICATE_WINDOW_SECONDS = 10
 UNCONFIRMED_STATUSES = (502, 504)  # a proxy's answer: the request may have reached the vendor behind it
 OUTCOME_UNKNOWN = ("The vendor did not confirm this request. It may still have been created: "
                    "look it up in the vendor's console before trying again.")
@@ -56,37 +56,72 @@ class Vendors:
         return replace(self, **{provider.value: client, f"{provider.value}_live": True})
 
 
-def request_key(endpoint: Endpoint, body: dict) -> str:
-    same = {k: v for k, v in body.items() if k != "external_task_id"}
-    return hashlib.sha256(json.dumps([endpoint.value, same], sort_keys=True).encode()).hexdigest()
+@dataclass(frozen=True)
+class Group:
+    """The takes one submission made, in the order asked; `new` is False for a repeat of a submission token."""
+
+    id: str
+    tasks: tuple[Task, ...]
+    new: bool
+
+
+def submit_takes(store: Store, vendors: Vendors, requests: Sequence[tuple[Endpoint, dict]], owner: str,
+                 token: str | None = None, own_keys: frozenset[Provider] = frozenset(),
+                 hosted: bool = False, budgets: budget.Budgets | None = None) -> Group:
+    """Validate every request, check the budget, record them all as one group, then send them concurrently.
+
+    `token` is the form's submission token: a rerun carrying one already used (a double click) gets that group
+    back and sends nothing. `own_keys`: the vendors whose tasks go with a key the person pasted, so they are
+    polled only with that key. `budgets`: the monthly budgets per person, checked with the vendor's balance
+    (`lib.service.budget`; None: no guard, for callers that are not a person's form). `hosted`: a shared
+    instance, where a callback address must be public (`lib.service.callbacks.callback_address_problems`). Raises InvalidRequest or budget.OverBudget, with
+    nothing recorded nor sent.
+    """
+    problems = [problem for endpoint, body in requests for problem in validate(endpoint, body) + (
+        callback_address_problems(body.get("callback_url")) if hosted else [])]
+    if problems:
+        raise InvalidRequest(list(dict.fromkeys(problems)))  # the takes of one form share their problems
+    if token and (earlier := store.group_of(owner, token)):
+        return Group(earlier[0].group_id or earlier[0].id, tuple(earlier), False)
+    if budgets is not None:
+        budget.check(store, vendors, requests, owner, budgets)
+    group_id = uuid.uuid4().hex
+    tasks, new = store.add_group([_recorded(vendors, endpoint, body, owner, endpoint.provider in own_keys, group_id)
+                                  for endpoint, body in requests], token)
+    if not new:
+        return Group(tasks[0].group_id or tasks[0].id, tuple(tasks), False)
+    with _sending_lock:
+        _sending.update(task.id for task in tasks)
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="create") as pool:
+        sent = tuple(pool.map(lambda task: _sent(store, vendors, task), tasks))
+    return Group(group_id, sent, True)
 
 
 def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str,
-           own_key: bool = False, hosted: bool = False) -> tuple[Task, bool]:
-    """Validate, record, then send. Returns the task and whether it is new (False: a duplicate click).
+           own_key: bool = False, hosted: bool = False, token: str | None = None) -> tuple[Task, bool]:
+    """One take (`submit_takes` with one request): the task, and whether it is new."""
+    group = submit_takes(store, vendors, [(endpoint, body)], owner, token,
+                         frozenset({endpoint.provider}) if own_key else frozenset(), hosted)
+    return group.tasks[0], group.new
 
-    `own_key` marks a task sent with a key the person pasted, so it is polled only with that key. `hosted`: a
-    shared instance, where a callback address must be public (`lib.service.callbacks.callback_address_problems`).
-    """
-    problems = validate(endpoint, body) + (callback_address_problems(body.get("callback_url")) if hosted else [])
-    if problems:
-        raise InvalidRequest(problems)
-    key, studio_id = request_key(endpoint, body), uuid.uuid4().hex
+
+def _recorded(vendors: Vendors, endpoint: Endpoint, body: dict, owner: str, own_key: bool, group_id: str) -> Task:
+    """The record of one take, as written before it is sent."""
+    studio_id = uuid.uuid4().hex
     body = vendors.client(endpoint.provider).traceable(endpoint, body, studio_id)  # found even if the answer is lost
-    task = Task(endpoint, params=body, id=studio_id, owner=owner, external_id=body.get("external_task_id"),
-                own_key=own_key)
-    task, new = store.add(task, key, DUPLICATE_WINDOW_SECONDS)
-    if not new:
-        return task, False
-    with _sending_lock:
-        _sending.add(task.id)
+    seed = body.get("seed") if isinstance(body.get("seed"), int) and body.get("seed") else None
+    return Task(endpoint, params=body, id=studio_id, owner=owner, external_id=body.get("external_task_id"),
+                own_key=own_key, group_id=group_id, seed=seed)
+
+
+def _sent(store: Store, vendors: Vendors, task: Task) -> Task:
     try:
         task = _send(vendors, task)
         store.save(task)
     finally:
         with _sending_lock:
             _sending.discard(task.id)
-    return task, True
+    return task
 
 
 def _send(vendors: Vendors, task: Task) -> Task:
@@ -102,7 +137,11 @@ def _send(vendors: Vendors, task: Task) -> Task:
     except NetworkError as error:
         return (task.replace(error_message=OUTCOME_UNKNOWN) if error.may_have_reached_server
                 else failed(task, "NetworkError", str(error)))
-    return task.merged(created)
+    sent = task.merged(created)
+    if sent.seed and has_seed(task.endpoint) and not task.params.get("seed"):
+        # 0 asked the vendor to choose; the seed it echoed goes into the request, so reusing it makes this take
+        sent = sent.replace(params={**task.params, "seed": sent.seed})
+    return sent
 
 
 def failed(task: Task, code: str, message: str, trace_id: str | None = None) -> Task:

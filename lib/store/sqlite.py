@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -124,27 +123,46 @@ class Store:
         with self._connect() as db:
             return db.execute("PRAGMA user_version").fetchone()[0]
 
-    def add(self, task: Task, request_key: str | None = None, dedupe_seconds: float = 0) -> tuple[Task, bool]:
-        """Insert `task` unless the same owner sent the same request (`request_key`) within `dedupe_seconds`.
+    def add(self, task: Task, request_key: str | None = None) -> tuple[Task, bool]:
+        """Insert one task (a group of one: see `add_group`); the stored task and whether it is new."""
+        tasks, new = self.add_group([task], request_key)
+        return tasks[0], new
 
-        Returns the stored task and whether it is new; the check and the insert are one transaction, so two
-        clicks racing each other still make one task.
+    def add_group(self, tasks: list[Task], request_key: str | None = None) -> tuple[list[Task], bool]:
+        """Insert `tasks` (the takes of one submission, same owner) unless that owner already stored tasks under
+        `request_key` (the form's submission token): then those, oldest first, and False.
+
+        The check and the inserts are one transaction, so two reruns racing with the same token make one group.
         """
-        row = _to_row(task) | {"request_key": request_key}
+        owner = tasks[0].owner
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             if request_key:
-                twin = db.execute(
-                    "SELECT * FROM tasks WHERE owner = ? AND request_key = ? AND created_at >= ?"
-                    " ORDER BY created_at DESC LIMIT 1",
-                    (task.owner, request_key, time.time() - dedupe_seconds)).fetchone()
-                if twin:
+                twins = db.execute("SELECT * FROM tasks WHERE owner = ? AND request_key = ? ORDER BY created_at, rowid",
+                                   (owner, request_key)).fetchall()
+                if twins:
                     db.execute("COMMIT")
-                    return _to_task(twin), False
-            names = ", ".join(row)
-            db.execute(f"INSERT INTO tasks ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+                    return [_to_task(twin) for twin in twins], False
+            for task in tasks:
+                row = _to_row(task) | {"request_key": request_key}
+                db.execute(f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           list(row.values()))
             db.execute("COMMIT")
-        return task, True
+        return list(tasks), True
+
+    def group_of(self, owner: str, request_key: str) -> list[Task]:
+        """The tasks `owner` stored under a submission token, oldest first (none: the token is unused)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks WHERE owner = ? AND request_key = ? ORDER BY created_at, rowid",
+                              (owner, request_key)).fetchall()
+        return [_to_task(row) for row in rows]
+
+    def month_tasks(self, owner: str, since: float) -> list[Task]:
+        """`owner`'s own tasks (imports are records, not spending) created since `since`, for the budget."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks WHERE owner = ? AND created_at >= ? AND imported = 0",
+                              (owner, since)).fetchall()
+        return [_to_task(row) for row in rows]
 
     def save(self, task: Task) -> None:
         """Write every field of an existing task (the task's own id is the key) but the person's CHOICES."""

@@ -1,14 +1,18 @@
-"""Pieces every generation page shares: state set-up, examples, the Advanced section, estimate and submit."""
+"""Pieces every generation page shares: state set-up, examples, the Advanced section, takes, estimate and submit."""
 from __future__ import annotations
+
+import json
+import time
+import uuid
 
 import streamlit as st
 
-from lib.core import endpoints, forms
+from lib.core import endpoints, forms, takes
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
-from lib.core.validation import SEED_MAX, as_number, too_long, validate
-from lib.service import callbacks, studio
+from lib.core.validation import SEED_MAX, as_number, too_long
+from lib.service import budget, callbacks, studio
 from lib.ui import auth
 from lib.ui.runtime import services
 
@@ -18,6 +22,9 @@ def init(endpoint: Endpoint) -> None:
     for field, default in forms.defaults(endpoint).items():
         st.session_state.setdefault(forms.key(endpoint, field), default)
     st.session_state.setdefault(forms.key(endpoint, "revision"), 0)
+    st.session_state.setdefault(forms.key(endpoint, "takes"), 1)
+    st.session_state.setdefault(forms.key(endpoint, "compare"), False)
+    st.session_state.setdefault(forms.key(endpoint, "token"), uuid.uuid4().hex)
 
 
 def values(endpoint: Endpoint) -> dict:
@@ -99,6 +106,26 @@ def advanced_callback(endpoint: Endpoint) -> None:
                                     "results anyway."))
 
 
+def takes_controls(endpoint: Endpoint) -> None:
+    """The Takes control (1–4 takes per press of Generate) and, on the sound pages, the toggle that tries the
+    same description with the other vendor too."""
+    count, other = st.columns([1, 2], vertical_alignment="bottom")
+    count.segmented_control("Takes", takes.TAKES, key=forms.key(endpoint, "takes"), persist_state="session",
+                            required=True,
+                            help="How many versions to make at once; each one is its own task, with its own seed.")
+    if endpoint in takes.COMPARE:
+        name = takes.vendor_name(takes.COMPARE[endpoint].provider)
+        other.toggle(f"Also try with {name}", key=forms.key(endpoint, "compare"), persist_state="session",
+                     help=f"Sends the same description to {name} as well, fitted to its rules.")
+
+
+def plan(endpoint: Endpoint, body: dict) -> takes.Plan:
+    """What Generate would send now: the takes asked for, and the other vendor's when the toggle is on."""
+    state = st.session_state
+    return takes.plan(endpoint, body, takes.take_count(state.get(forms.key(endpoint, "takes"))),
+                      bool(state.get(forms.key(endpoint, "compare"))))
+
+
 def estimate(endpoint: Endpoint, body: dict) -> str:
     """Estimated cost shown before submitting, by the endpoint's own price function."""
     cost, note = endpoints.cost(endpoint, body), endpoints.spec(endpoint).price_note
@@ -107,41 +134,94 @@ def estimate(endpoint: Endpoint, body: dict) -> str:
     return f"Estimated cost: {cost}" + (f" ({note})" if note else "")
 
 
+def estimate_takes(found: takes.Plan) -> str:
+    """The estimate for every request of a plan: "Estimated cost: 40 credits for 4 takes", per vendor when both
+    are asked."""
+    if len(found.requests) == 1:
+        return estimate(*found.requests[0])
+    asked = list(dict.fromkeys(endpoint for endpoint, _ in found.requests))
+    parts, notes = [], []
+    for endpoint in asked:
+        spec = endpoints.spec(endpoint)
+        prices = [spec.price(body) for one, body in found.requests if one is endpoint]
+        if None in prices:
+            return "Estimated cost: choose a valid model, resolution and duration"
+        vendor = f" {takes.vendor_name(spec.provider)}" if len(asked) > 1 else ""
+        parts.append(f"{sum(prices):g} {spec.unit} for {len(prices)}{vendor} take{'s' if len(prices) > 1 else ''}")
+        notes += [spec.price_note] if spec.price_note else []
+    return "Estimated cost: " + " + ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _listed(problems) -> str:
     """Problems as a Markdown list of plain-text items."""
     return "\n".join(f"- {plain(p.message)}" for p in problems)
 
 
-def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
-    """Problems, estimate and the Generate button; submitting shows the task below at once."""
-    problems = validate(endpoint, body)
-    current, owner, key_owner = services(), auth.owner(), auth.key_owner()  # key_owner: None without accounts
-    own_key = current.keyring.has(key_owner, endpoint.provider)
+def _fingerprint(found: takes.Plan) -> str:
+    """What a plan asks for, seeds aside (they are drawn afresh on every run): the same means "Another take"."""
+    return json.dumps([[endpoint.value, {k: v for k, v in body.items() if k != "seed"}]
+                       for endpoint, body in found.requests], sort_keys=True, default=str)
+
+
+def _send(endpoint: Endpoint, found: takes.Plan, token: str) -> None:
+    """Send `found` under the submission token the pressed button carried, then renew the token; what happened is
+    kept for the run that follows. A second rerun with the same token (a double click) makes no second group."""
+    current, owner, key_owner = services(), auth.owner(), auth.key_owner()
+    own_keys = frozenset(one.provider for one, _ in found.requests if current.keyring.has(key_owner, one.provider))
     vendors = current.keyring.vendors_for(key_owner, current.vendors)
-    live = vendors.live(endpoint.provider)
-    cost = estimate(endpoint, body) + ("" if live else " · demo mode, nothing is charged") + (
-        " · charged to your own key" if own_key else "")
-    st.caption(cost)
-    clicked = st.button(label, type="primary", key=forms.key(endpoint, "submit"),
-                        icon=":material/play_arrow:")
-    if not clicked:
-        return
-    if problems:
-        st.error("Please fix these first:\n\n" + _listed(problems), icon=":material/edit:")
-        return
+    state, outcome = st.session_state, forms.key(endpoint, "outcome")
     try:
-        with st.spinner("Sending to the vendor…"):
-            task, new = studio.submit(current.store, vendors, endpoint, body, owner, own_key,
-                                      hosted=current.settings.hosted)
+        group = studio.submit_takes(current.store, vendors, found.requests, owner, token, own_keys,
+                                    hosted=current.settings.hosted, budgets=current.settings.budgets)
     except InvalidRequest as error:
-        st.error(_listed(error.problems))
+        state[outcome] = ("error", "Please fix these first:\n\n" + _listed(error.problems))
         return
     except StudioError as error:
-        st.error(plain(error))
+        state[outcome] = ("error", plain(error))
         return
-    if not new:
-        st.info("This exact request was just submitted; it is shown below.", icon=":material/info:")
-    elif task.error_code:
-        st.error(f"The vendor did not accept the request: {plain(task.error_message)}")
+    state[forms.key(endpoint, "token")] = uuid.uuid4().hex
+    state[forms.key(endpoint, "sent")] = _fingerprint(found)
+    refused = [task for task in group.tasks if task.error_code]
+    if not group.new:
+        state[outcome] = ("info", "This was already sent; it is shown below.")
+    elif refused:
+        state[outcome] = ("error", "The vendor did not accept the request: " + " ".join(
+            dict.fromkeys(plain(task.error_message) for task in refused)))
     else:
-        st.toast("Submitted: follow it below or in History.", icon=":material/check:")
+        state[outcome] = ("toast", "Submitted: follow it below or in History.")
+
+
+def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
+    """What will be changed for the other vendor, the estimate (and what is left of a budget), and the Generate
+    button ("Another take" once this form was sent); what the last press did shows below it."""
+    current, owner, key_owner = services(), auth.owner(), auth.key_owner()  # key_owner: None without accounts
+    found = plan(endpoint, body)
+    for change in found.changes:
+        st.caption(plain(change))
+    own_key = current.keyring.has(key_owner, endpoint.provider)
+    live = current.keyring.vendors_for(key_owner, current.vendors).live(endpoint.provider)
+    st.caption(estimate_takes(found) + ("" if live else " · demo mode, nothing is charged") + (
+        " · charged to your own key" if own_key else ""))
+    budgets = current.settings.budgets
+    month = budget.this_month(current.store, owner, budgets, time.time())
+    for provider in dict.fromkeys(one.provider for one, _ in found.requests):
+        if words := budget.left_words(budgets, month, owner, provider):
+            st.caption(words)
+    state = st.session_state
+    token = state[forms.key(endpoint, "token")]
+    again = state.get(forms.key(endpoint, "sent")) == _fingerprint(found)
+    # The button's own key carries the token, so a late click on a button already pressed is ignored.
+    with st.container(key=forms.key(endpoint, "submit")):
+        clicked = st.button("Another take" if again else label, type="primary",
+                            key=forms.key(endpoint, f"submit_{token}"), icon=":material/play_arrow:")
+    if clicked:
+        with st.spinner("Sending to the vendor…"):
+            _send(endpoint, found, token)
+        st.rerun()  # drawn again with the new token: the button now reads "Another take"
+    kind, words = state.pop(forms.key(endpoint, "outcome"), (None, ""))
+    if kind == "error":
+        st.error(words, icon=":material/edit:")
+    elif kind == "info":
+        st.info(words, icon=":material/info:")
+    elif kind == "toast":
+        st.toast(words, icon=":material/check:")

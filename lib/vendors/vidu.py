@@ -16,7 +16,7 @@ import requests
 from lib.core import endpoints
 from lib.core.errors import ConfigError, InvalidRequest, NetworkError, VendorError
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
-from lib.core.validation import as_number, validate
+from lib.core.validation import SEED_MAX, as_number, validate
 from lib.vendors.transport import Transport, json_or_none, retry_after_seconds
 from lib.vendors.vendor import Dialect, text
 
@@ -152,6 +152,7 @@ def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
     ended_badly = state in (State.FAILED, State.CANCELLED)
     progress = as_number(body.get("progress"))
     creations = [c for c in _creations(body) if text(c.get("url"))]
+    seed = as_number(body.get("seed"))  # the resolved seed a create answer echoes (0 asked Vidu to pick one)
     return Task(
         endpoint=endpoint,
         params=params,
@@ -163,6 +164,7 @@ def _task(endpoint: Endpoint, body: dict, params: dict) -> Task:
         media=tuple(_media(endpoint, creation) for creation in creations),
         error_code=(err_code or None) if ended_badly else None,
         error_message=describe_failure(err_code) if ended_badly else None,
+        seed=int(seed) if seed and seed == int(seed) and 0 < seed <= SEED_MAX else None,
     )
 
 
