@@ -324,34 +324,42 @@ class Store:
             args += list(skip_groups)
         where = " AND ".join(clauses)
         with self._connect() as db:
-            total = db.execute(f"SELECT COUNT(DISTINCT {GROUP}) FROM tasks WHERE {where}", args).fetchone()[0]
-            groups = [row[0] for row in db.execute(
-                f"SELECT {GROUP} AS take_group FROM tasks WHERE {where} GROUP BY take_group"
-                " ORDER BY MAX(created_at) DESC LIMIT ? OFFSET ?", args + [limit, offset])]
+            # One pass for the page of groups and the count of all (a window over the grouped rows); then the
+            # page's takes by the group index and the primary key.
+            page = db.execute(f"SELECT {GROUP} AS take_group, COUNT(*) OVER () FROM tasks WHERE {where}"
+                              " GROUP BY take_group ORDER BY MAX(created_at) DESC LIMIT ? OFFSET ?",
+                              args + [limit, offset]).fetchall()
+            groups = [row[0] for row in page]
             if not groups:
+                total = 0 if offset == 0 else db.execute(f"SELECT COUNT(DISTINCT {GROUP}) FROM tasks WHERE {where}",
+                                                         args).fetchone()[0]
                 return [], total
-            rows = db.execute(f"SELECT * FROM tasks WHERE {where} AND {GROUP} IN ({', '.join('?' * len(groups))})"
-                              " ORDER BY created_at", args + groups).fetchall()
-        takes: dict[str, list[Task]] = {group: [] for group in groups}
-        for row in rows:
-            task = _to_task(row)
-            takes[task.group_id or task.id].append(task)
-        return list(takes.values()), total
+            total, marks = page[0][1], ", ".join("?" * len(groups))
+            rows = db.execute(f"SELECT * FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE group_id IN"
+                              f" ({marks}) UNION ALL SELECT rowid FROM tasks WHERE id IN ({marks})) AND {where}"
+                              " ORDER BY created_at", groups + groups + args).fetchall()
+        return self._grouped(groups, rows), total
 
     def takes(self, groups, owner: str | None = None) -> list[list[Task]]:
         """Every take of each group key in `groups` (a group id, or the id of a task without a group), in that
         order, oldest take first; `owner` None: anyone's."""
         if not groups:
             return []
-        query, args = (f"SELECT * FROM tasks WHERE {GROUP} IN ({', '.join('?' * len(groups))})", list(groups))
+        marks = ", ".join("?" * len(groups))
+        query, args = f"SELECT * FROM tasks WHERE (group_id IN ({marks}) OR id IN ({marks}))", [*groups, *groups]
         if owner is not None:
             query, args = query + " AND owner = ?", args + [owner]
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+        return self._grouped(groups, rows)
+
+    @staticmethod
+    def _grouped(groups, rows) -> list[list[Task]]:
+        """`rows` as lists of takes in the order of the group keys in `groups`; none left empty."""
         found: dict[str, list[Task]] = {group: [] for group in groups}
-        for row in rows:
-            task = _to_task(row)
-            found[task.group_id or task.id].append(task)
+        for task in map(_to_task, rows):
+            if (group := task.group_id or task.id) in found:
+                found[group].append(task)
         return [takes for takes in found.values() if takes]
 
     def running_count(self, owner: str) -> int:

@@ -98,6 +98,11 @@ def _hide(ids: list[str], hidden: bool) -> None:
     st.session_state["hist_undo"] = ids if hidden else None
 
 
+def _star(ids: list[str], starred: bool) -> None:
+    for studio_id in ids:
+        services().store.choose(studio_id, auth.scope(), starred=starred)
+
+
 def _ask_delete(ids: list[str]) -> None:
     st.session_state["hist_delete"] = ids
 
@@ -131,6 +136,8 @@ def actions(groups: list[list[Task]]) -> None:
     with st.container(horizontal=True, vertical_alignment="center", key="hist_actions"):
         st.caption(f"{len(picked)} chosen" if picked else "Choose takes with the boxes to download, hide or delete them.")
         st.button("Download as ZIP", on_click=_zip, args=(picked,), disabled=not picked, icon=":material/archive:")
+        st.button("Star", on_click=_star, args=(ids, True), disabled=not picked, icon=":material/star:")
+        st.button("Unstar", on_click=_star, args=(ids, False), disabled=not picked, icon=":material/star_outline:")
         st.button("Hide", on_click=_hide, args=(ids, True), disabled=not picked, icon=":material/visibility_off:")
         st.button("Delete…", on_click=_ask_delete, args=(ids,), disabled=not picked, icon=":material/delete:")
     if problem := st.session_state.get("hist_zip_problem"):

@@ -23,7 +23,7 @@ LIVE_REFRESH_SECONDS = 0.25
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 VIDEO_WIDTH = 480
 TAKE_COLUMNS = 4
-ROW_COLUMNS = (0.4, 3, 6, 0.5)  # choose, player, what it is, star
+ROW_PLAYER_WIDTH = 320
 ROW_PROMPT_CHARS = 80
 
 
@@ -59,14 +59,14 @@ def _copy_watch(studio_id: str) -> None:
         st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
 
 
-def _media(task: Task, compact: bool = False) -> None:
+def _media(task: Task) -> None:
     """Players and downloads by signed link to the archive's copy, else the vendor's web address; never bytes
     through Streamlit (its media store would hold every file of every page shown, for every session).
 
     Several formats of one sound (Kling's MP3 and WAV) share one player with a format switch; each keeps its
-    download. `compact`: the list row's form, the player only."""
+    download."""
     archive = services().archive
-    if task.copying and not compact:
+    if task.copying:
         _copy_watch(task.id)
     shown = [(number, media, _source(media, task.owner, archive)) for number, media in enumerate(task.media, 1)]
     audio = [item for item in shown if item[1].kind == "audio" and (item[2].file or item[2].url)]
@@ -78,7 +78,7 @@ def _media(task: Task, compact: bool = False) -> None:
     else:
         playing = audio[0] if audio else None
     for number, media, where in shown:
-        if where.notice and not compact:
+        if where.notice:
             st.warning(where.notice)
         if not (where.file or where.url):
             continue
@@ -88,9 +88,7 @@ def _media(task: Task, compact: bool = False) -> None:
             st.video(source, format=MIME["mp4"], width=VIDEO_WIDTH)
         elif playing is not None and number == playing[0]:
             waveform.player(media, source, task.owner, key=f"player_{task.id}",
-                            events=task.params.get("timing_prompts"), compact=compact)
-        if compact:
-            continue
+                            events=task.params.get("timing_prompts"))
         if where.file:
             st.link_button(f"Download {media.format.upper()}", media_link(where.file, task.owner,
                                                                     f"{task.id}-{number}.{media.format}"),
@@ -182,28 +180,38 @@ def group_card(takes: list[Task], now: float) -> None:
 
 
 def library_rows(takes: list[Task]) -> None:
-    """One request in History's list: a line saying what was asked, then one compact row per take with a box to
-    choose it, a small player, what it is, its star and its state."""
+    """One request in History's list: a line saying what was asked, then one compact row per take: a small
+    player, and a box to choose the take labelled with what it is (prompt, vendor, seed, duration, loudness),
+    its star and its state. Few elements per row: the list is what a long History draws most of."""
     first = takes[0]
     st.markdown(f"**{spec(first.endpoint).label}** · "
                 f"{time.strftime('%d %b %H:%M', time.localtime(first.created_at))}"
                 + (f" · {len(takes)} takes" if len(takes) > 1 else ""))
     for task in takes:
-        with st.container(key=f"row_{task.id}"):
-            choose, play, about, star = st.columns(ROW_COLUMNS, vertical_alignment="center")
-            choose.checkbox("Choose", key=f"pick_{task.id}", label_visibility="collapsed",
-                            disabled=task.state is not State.SUCCEEDED)
-            with play:
-                if task.state is State.SUCCEEDED:
-                    _media(task, compact=True)
+        with st.container(horizontal=True, vertical_alignment="center", key=f"row_{task.id}"):
+            with st.container(width=ROW_PLAYER_WIDTH):
+                _row_player(task)
             prompt = history.summary(task)
+            label, color = history.state_label(task)
             facts = [plain(prompt[:ROW_PROMPT_CHARS] + "…" * (len(prompt) > ROW_PROMPT_CHARS)),
-                     history.DIALECTS[task.provider].name, history.take_facts(task)]
-            about.markdown(" · ".join(f for f in facts if f) + f" &nbsp; {_badge(task)} {history.choice_marks(task)}")
-            star.button("", key=f"star_{task.id}", on_click=_choose, args=(task.id,),
-                        kwargs={"starred": not task.starred}, icon=":material/star:" if task.starred
-                        else ":material/star_outline:", type="tertiary",
-                        help="Unstar" if task.starred else "Star")
+                     history.DIALECTS[task.provider].name, history.take_facts(task),
+                     "★" if task.starred else None, "kept" if task.verdict == "kept" else None,
+                     f":{color}[{label}]"]
+            st.checkbox(" · ".join(f for f in facts if f), key=f"pick_{task.id}",
+                        disabled=task.state is not State.SUCCEEDED)
+
+
+def _row_player(task: Task) -> None:
+    """The list row's player: the first sound that can be played (a Kling take's MP3), nothing else read."""
+    if task.state is not State.SUCCEEDED:
+        return
+    for media in task.media:
+        where = _source(media, task.owner, services().archive)
+        if media.kind == "audio" and (where.file or where.url):
+            source = media_link(where.file, task.owner) if where.file else where.url
+            waveform.player(media, source, task.owner, key=f"player_{task.id}",
+                            events=task.params.get("timing_prompts"), compact=True)
+            return
 
 
 def _progress(task: Task, now: float) -> None:
