@@ -93,6 +93,9 @@ def _media(task: Task) -> None:
             st.link_button(f"Download {media.format.upper()}", media_link(where.file, task.owner,
                                                                     f"{task.id}-{number}.{media.format}"),
                            icon=":material/download:")
+            if where.cover:
+                st.link_button("Download cover", media_link(where.cover, task.owner, f"{task.id}-{number}-cover.jpg"),
+                               icon=":material/image:")
             if watermarked := archive.resolve(media.archived_watermarked, task.owner):
                 st.link_button("Download with watermark", media_link(watermarked, task.owner,
                                                                  f"{task.id}-{number}-watermarked.mp4"),
