@@ -207,3 +207,31 @@ def test_a_task_link_still_opens_just_that_task():
     at.query_params["task"] = takes[2].id
     at.run()
     assert [k for k in _keys(at.main) if k.startswith("task_")] == [f"task_{takes[2].id}"]
+
+
+def test_in_a_team_library_only_ones_own_takes_are_deleted(monkeypatch):
+    from lib.ui import auth
+
+    monkeypatch.setenv("STUDIO_PASSWORD", "team password")
+    services.clear()
+    auth._guard.clear()
+    mine, theirs = (Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": f"{who}'s door"}, owner=who, state=State.SUCCEEDED,
+                         media=(Media("audio", "https://cdn.example.com/d.mp3", "mp3", 5.0),)) for who in ("ann", "bob"))
+    for task in (mine, theirs):
+        services().store.add(task)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input[0].input("ann")
+    at.text_input[1].input("team password")
+    at.button[0].click().run()
+    at.session_state["hist_view"] = "List"
+    at.session_state["open_page"] = "history"
+    at.run()
+    assert sorted(_rows(at)) == sorted([mine.id, theirs.id])  # one team library
+    _pick(at, mine, theirs)
+    _button(at, "Delete…").click().run()
+    _button(at, "Delete for good").click().run()
+    assert services().store.get(mine.id) is None and services().store.get(theirs.id) is not None
+    assert _rows(at) == [theirs.id]
+    assert at.info[-1].value == ("1 of the chosen takes was not deleted: only the person who made a take can "
+                                 "delete it.")
+    auth._guard.clear()

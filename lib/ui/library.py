@@ -108,13 +108,17 @@ def _ask_delete(ids: list[str]) -> None:
 
 
 def _delete(ids: list[str]) -> None:
-    """Delete the takes (finished ones of this person's, or the team library's) and their archived files."""
-    current = services()
+    """Delete the takes and their archived files: only the person's own, in a team library too (hiding is
+    for everyone's; deleting cannot be undone)."""
+    current, kept = services(), 0
     for studio_id in ids:
-        if gone := current.store.delete(studio_id, auth.scope()):
+        if gone := current.store.delete(studio_id, auth.owner()):
             current.archive.remove(gone)
+        else:
+            kept += 1
     _unpick(ids)
     st.session_state["hist_delete"] = None
+    st.session_state["hist_not_deleted"] = kept
 
 
 def _zip(picked: list[Task]) -> None:
@@ -148,6 +152,9 @@ def actions(groups: list[list[Task]]) -> None:
         with st.container(horizontal=True, vertical_alignment="center"):
             st.caption(f"{len(undo)} take{'s' * (len(undo) != 1)} hidden.")
             st.button("Undo", on_click=_hide, args=(undo, False), icon=":material/undo:")
+    if kept := st.session_state.pop("hist_not_deleted", 0):
+        st.info(f"{kept} of the chosen takes {'was' if kept == 1 else 'were'} not deleted: only the person who "
+                "made a take can delete it.")
     if doomed := st.session_state.get("hist_delete"):
         st.warning(f"Delete {len(doomed)} take{'s' * (len(doomed) != 1)} and {'their' if len(doomed) > 1 else 'its'}"
                    " files for good? This cannot be undone.")
