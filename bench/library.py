@@ -96,5 +96,5 @@ def markdown(result: Result, rounds: int) -> list[str]:
             "| script | ms | × baseline |", "|---|---:|---:|",
             f"| one-line page (baseline) | {baseline:.1f} | 1.00 |",
             f"| History, list mode, {result.groups:,} requests × {TAKES} takes | {history:.1f} | {result.ratio:.2f} |",
-            "", f"History drew {result.rows} take rows ({result.players} players), one page of requests. "
-                f"Target ≤ {TARGET:g}× the one-line page: {verdict}."]
+            "", (f"History drew {result.rows} take rows ({result.players} players), one page of requests. "
+                 f"Target ≤ {TARGET:g}× the one-line page: {verdict}.")]

@@ -82,8 +82,8 @@ def test_the_list_shows_one_row_per_take_under_its_request():
     assert _rows(at) == [t.id for t in rain + door]
     assert len(at.get("audio")) == 5  # a compact player per take
     assert any("4 takes" in m.value for m in at.markdown)
-    assert at.checkbox(key=f"pick_{rain[3].id}").label == ("rain on a tin roof · Vidu · seed 1003 · 5 s · −20.5 LUFS"
-                                                            " · :green[Done]")
+    label = at.checkbox(key=f"pick_{rain[3].id}").label
+    assert label == "rain on a tin roof · Vidu · seed 1003 · 5 s · −20.5 LUFS · :green[Done]"
 
 
 def test_search_narrows_the_list_and_says_when_nothing_matches():
@@ -215,8 +215,9 @@ def test_in_a_team_library_only_ones_own_takes_are_deleted(monkeypatch):
     monkeypatch.setenv("STUDIO_PASSWORD", "team password")
     services.clear()
     auth._guard.clear()
+    sound = (Media("audio", "https://cdn.example.com/d.mp3", "mp3", 5.0),)
     mine, theirs = (Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": f"{who}'s door"}, owner=who, state=State.SUCCEEDED,
-                         media=(Media("audio", "https://cdn.example.com/d.mp3", "mp3", 5.0),)) for who in ("ann", "bob"))
+                         media=sound) for who in ("ann", "bob"))
     for task in (mine, theirs):
         services().store.add(task)
     at = AppTest.from_file(APP, default_timeout=30).run()

@@ -87,12 +87,13 @@ def summary(task: Task) -> str:
     return str(params.get("prompt", ""))
 
 
-def details(task: Task) -> str:
-    """The settings besides the prompt, e.g. "viduq2 · 5 s · 720p · 16:9"."""
+def details(task: Task, seed: bool = True) -> str:
+    """The settings besides the prompt, e.g. "viduq2 · 5 s · 720p · 16:9"; without the seed for a group, whose
+    takes each show their own."""
     params = task.params
     parts = [params.get("model"), f"{params['duration']} s" if "duration" in params else None,
              params.get("resolution"), params.get("aspect_ratio"),
-             f"seed {params['seed']}" if params.get("seed") else None]
+             f"seed {params['seed']}" if seed and params.get("seed") else None]
     return " · ".join(str(p) for p in parts if p)
 
 
@@ -133,6 +134,6 @@ def take_facts(task: Task) -> str:
 
 def choice_marks(task: Task) -> str:
     """The person's choices as a short Markdown mark: "★ Kept"."""
-    return " ".join(mark for mark, on in ((":orange[★]", task.starred), (":green-badge[Kept]", task.verdict == "kept"),
-                                          (":gray-badge[Rejected]", task.verdict == "rejected"),
-                                          (":gray-badge[Hidden]", task.hidden)) if on)
+    marks = ((":orange[★]", task.starred), (":green-badge[Kept]", task.verdict == "kept"),
+             (":gray-badge[Rejected]", task.verdict == "rejected"), (":gray-badge[Hidden]", task.hidden))
+    return " ".join(mark for mark, on in marks if on)

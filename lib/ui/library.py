@@ -138,7 +138,8 @@ def actions(groups: list[list[Task]]) -> None:
     picked = chosen(groups)
     ids = [task.id for task in picked]
     with st.container(horizontal=True, vertical_alignment="center", key="hist_actions"):
-        st.caption(f"{len(picked)} chosen" if picked else "Choose takes with the boxes to download, hide or delete them.")
+        st.caption(f"{len(picked)} chosen" if picked else
+                   "Choose takes with the boxes to download, star, hide or delete them.")
         st.button("Download as ZIP", on_click=_zip, args=(picked,), disabled=not picked, icon=":material/archive:")
         st.button("Star", on_click=_star, args=(ids, True), disabled=not picked, icon=":material/star:")
         st.button("Unstar", on_click=_star, args=(ids, False), disabled=not picked, icon=":material/star_outline:")

@@ -104,12 +104,12 @@ def _media(task: Task) -> None:
             st.link_button(f"Open {media.format.upper()} at the vendor", where.url, icon=":material/open_in_new:")
 
 
-def _header(task: Task, now: float, badge: str = "") -> None:
-    """What was asked, when, and the request's facts."""
+def _header(task: Task, now: float, badge: str = "", group: bool = False) -> None:
+    """What was asked, when, and the request's facts (a group's without the seed: each take shows its own)."""
     st.markdown(f"**{spec(task.endpoint).label}** · "
                 f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; {badge}")
     st.text(history.summary(task))
-    facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
+    facts = [plain(history.details(task, seed=not group)), history.timings(task, now)]  # details come from imports too
     if auth.team_library():  # a shared library: say whose it is (a typed label)
         facts.insert(0, "by " + plain(task.owner))
     if task.credits is not None:
@@ -169,7 +169,7 @@ def group_card(takes: list[Task], now: float) -> None:
         return
     first, group = takes[0], history.group_key(takes[0])
     with st.container(border=True, key=f"group_{group}"):
-        _header(first, now, f":gray-badge[{len(takes)} takes]")
+        _header(first, now, f":gray-badge[{len(takes)} takes]", group=True)
         for row in range(0, len(takes), TAKE_COLUMNS):
             for column, task in zip(st.columns(TAKE_COLUMNS), takes[row:row + TAKE_COLUMNS]):
                 with column, st.container(key=f"task_{task.id}"):

@@ -69,7 +69,7 @@ def _history(page: Page, url: str, view: str = "Cards") -> None:
 
 
 def test_a_group_of_four_takes_shows_four_players_side_by_side(studio, page: Page):
-    url, _, takes = studio
+    url, _, _ = studio
     _history(page, url)
     group = page.locator(f".st-key-group_{GROUP}")
     players = group.get_by_test_id("stAudio")
