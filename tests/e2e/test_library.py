@@ -131,6 +131,7 @@ def test_the_chosen_takes_download_as_one_zip(studio, page: Page):
         page.locator(f".st-key-pick_{take.id}").get_by_role("checkbox").check(force=True)
         wait_until_idle(page)
     expect(page.locator(".st-key-hist_actions").get_by_text("2 chosen")).to_be_visible()
+    screenshot(page, "library-list")
     page.get_by_role("button", name="Download as ZIP").click()
     link = page.get_by_role("link", name="Download the chosen takes")
     expect(link).to_be_visible()
