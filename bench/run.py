@@ -21,15 +21,15 @@ from pathlib import Path
 
 import streamlit
 
-from bench import load, media_size, playable, script_time
+from bench import library, load, media_size, playable, script_time
 from lib.service import poller
 from lib.ui import tasks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HISTORY_TARGET = 1.5
-BENCHES = ("load", "media", "playable", "script")  # issue 9's figures first
+BENCHES = ("load", "media", "playable", "script", "library")  # issue 9's figures first
 # (full run, --quick) for every option left unset.
-DEFAULTS = {"tasks": (1000, 200), "rounds": (25, 5), "runs": (10, 3), "load_tasks": ("40,200", "10,40"),
+DEFAULTS = {"tasks": (1000, 200), "groups": (1000, 200), "rounds": (25, 5), "runs": (10, 3), "load_tasks": ("40,200", "10,40"),
             "trickle": (load.TRICKLE, 10.0), "vendor_speed": (1.0, 1.0), "sessions": (5, 2), "results": (100, 20),
             "result_mb": (10.0, 10.0)}
 
@@ -82,15 +82,17 @@ SECTIONS = {
     "playable": lambda o: _playable_section(playable.run(o.runs)),
     "load": lambda o: load.markdown(load.run(o.load_tasks, trickle=o.trickle, speed=o.vendor_speed)),
     "media": _media_section,
+    "library": lambda o: library.markdown(library.run(o.groups, o.rounds), o.rounds),
 }
 STARTING = {
     "script": lambda o: f"Script times: {o.rounds} reruns per page, 0 and {o.tasks:,} tasks",
     "playable": lambda o: f"Success to playable: {o.runs} runs in Chromium",
     "load": lambda o: f"Load: {', '.join(map(str, o.load_tasks))} tasks in flight, baseline then under load",
     "media": lambda o: f"Media size: History reruns, then {o.sessions} sessions × {o.results} results",
+    "library": lambda o: f"History as a library: list mode over {o.groups:,} requests of {library.TAKES} takes",
 }
 TITLES = {"script": "Script time per rerun", "playable": "Success to playable", "load": "Load",
-          "media": "Media size"}
+          "media": "Media size", "library": "History as a library"}
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -99,6 +101,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", choices=BENCHES, help="run only this benchmark (repeatable)")
     parser.add_argument("--tasks", type=int, help="script time: tasks in the full history (1000)")
     parser.add_argument("--rounds", type=int, help="script time and media size: timed reruns per page (25)")
+    parser.add_argument("--groups", type=int, help="library: requests of 4 takes in the history (1000)")
     parser.add_argument("--runs", type=int, help="success to playable: runs (10)")
     parser.add_argument("--load-tasks", help="load: tasks in flight per round, comma-separated (40,200)")
     parser.add_argument("--trickle", type=float, help="load: seconds the trickled result takes (40)")

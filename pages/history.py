@@ -1,5 +1,5 @@
-"""History: every task of the signed-in person (or, with a team password only, of the team), newest first,
-with playback and filters."""
+"""History: every task of the signed-in person (or, with a team password only, of the team) as a sound library:
+requests newest first with their takes, as a compact list or as cards, searched and filtered."""
 import time
 
 import streamlit as st
@@ -7,7 +7,7 @@ import streamlit as st
 from lib.core.endpoints import SPECS
 from lib.core.history import STATE_LABELS
 from lib.core.tasks import Endpoint, Provider, State
-from lib.ui import auth, tasks
+from lib.ui import auth, library, tasks
 from lib.ui.runtime import services
 
 PAGE_SIZE = 10
@@ -45,26 +45,29 @@ def page() -> None:
     if not chosen:
         st.info("No endpoint matches these filters.")
         return
+    shown = library.filters()
     in_flight = (State.SUBMITTED, State.QUEUED, State.RUNNING)
-    if not states or set(states) & set(in_flight):
-        tasks.live_tasks(owner, chosen)
+    live = tasks.live_tasks(owner, chosen) if not states or set(states) & set(in_flight) else set()
     finished = tuple(s for s in (states or list(State)) if s not in in_flight)
-    number = max(1, int(st.session_state.get("hist_page", 1)))  # the page widget comes later, once the count is known
-    found, total = store.find_counted(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
-                                      offset=(number - 1) * PAGE_SIZE) if finished else ([], 0)
+    number = library.page_number()
+    query = {"search": shown.search, "kept": shown.kept, "starred": shown.starred, "show_hidden": shown.show_hidden,
+             "endpoints": chosen, "states": finished, "skip_groups": tuple(live), "limit": PAGE_SIZE}
+    # Only this page's groups are read and drawn, however long the history.
+    groups, total = store.library(owner, **query, offset=(number - 1) * PAGE_SIZE) if finished else ([], 0)
     if total == 0:
         if not store.count(owner):
             st.info("Nothing here yet. Generate something on one of the pages on the left.")
+        elif finished and not live:
+            st.info("No take matches this search and these filters.")
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if number > pages:  # the filters shrank the list under the page that was open: show its last page
-        number = st.session_state["hist_page"] = pages
-        found = store.find(owner, endpoints=chosen, states=finished, limit=PAGE_SIZE,
-                           offset=(number - 1) * PAGE_SIZE)
+        number = pages
+        st.session_state[library.PAGE_KEY] = float(pages)
+        groups, _ = store.library(owner, **query, offset=(number - 1) * PAGE_SIZE)
     if pages > 1:
-        # A float box: Streamlit's whole-number box turns a forged NaN into an error in every later run.
-        st.number_input(f"Page (of {pages})", 1.0, float(pages), step=1.0, format="%.0f", key="hist_page")
-    now = time.time()
-    for task in found:  # only this page's tasks are read and drawn, however long the history
-        tasks.card(task, now)
-    st.caption(f"{total} finished task{'s' * (total != 1)}")
+        library.top_pager(pages)
+    if shown.view == "List":
+        library.actions(groups)
+    library.draw(groups, shown.view)
+    library.bottom_pager(number, pages, total)

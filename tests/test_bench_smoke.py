@@ -86,7 +86,7 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     # A process of its own: Playwright's sync API refuses to start inside the browser tests' event loop.
     subprocess.run([sys.executable, "-m", "bench.run", "--tasks", "12", "--rounds", "1", "--runs", "1",
                     "--load-tasks", "2", "--trickle", "0.5", "--vendor-speed", "20", "--sessions", "1",
-                    "--results", "2", "--result-mb", "1", "--output", str(output)],
+                    "--results", "2", "--result-mb", "1", "--groups", "3", "--output", str(output)],
                    cwd=ROOT, check=True, timeout=600)
     text = output.read_text()
     assert "**Failed**" not in text, text
@@ -94,6 +94,8 @@ def test_every_benchmark_writes_its_figures(tmp_path):
                     "server memory"):
         assert f"{heading}" in text
     assert re.search(rf"\| History \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
+    assert re.search(rf"\| History, list mode, 3 requests × 4 takes \| {NUMBER} \| {NUMBER} \|", text)
+    assert "History drew 12 take rows (12 players)" in text
     assert re.search(rf"\| the `<audio>` being playable \(readyState ≥ 1\) \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"\| 2 \| under load \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| [0-9]+ \|", text)
     assert re.search(rf"\| 2 \| × baseline \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)

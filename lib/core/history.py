@@ -87,10 +87,53 @@ def summary(task: Task) -> str:
     return str(params.get("prompt", ""))
 
 
-def details(task: Task) -> str:
-    """The settings besides the prompt, e.g. "viduq2 · 5 s · 720p · 16:9"."""
+def details(task: Task, seed: bool = True) -> str:
+    """The settings besides the prompt, e.g. "viduq2 · 5 s · 720p · 16:9"; without the seed for a group, whose
+    takes each show their own."""
     params = task.params
     parts = [params.get("model"), f"{params['duration']} s" if "duration" in params else None,
              params.get("resolution"), params.get("aspect_ratio"),
-             f"seed {params['seed']}" if params.get("seed") else None]
+             f"seed {params['seed']}" if seed and params.get("seed") else None]
     return " · ".join(str(p) for p in parts if p)
+
+
+# ---- takes: a group of tasks from one request ----
+
+def group_key(task: Task) -> str:
+    """What the takes of one request share; a task without a group (older rows) is a group of one."""
+    return task.group_id or task.id
+
+
+def reuse_source(takes: list[Task]) -> Task:
+    """The take whose settings "Use these settings again" fills in: the kept one, else the first that
+    succeeded, else the first."""
+    return next((t for t in takes if t.verdict == "kept"), None) or next(
+        (t for t in takes if t.state is State.SUCCEEDED), takes[0])
+
+
+def take_label(task: Task, takes: list[Task]) -> str:
+    """"Take 2", or the vendor's name in a group that compares vendors."""
+    if len({t.provider for t in takes}) > 1:
+        return DIALECTS[task.provider].name
+    return f"Take {takes.index(task) + 1}"
+
+
+def loudness(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f} LUFS".replace("-", "−")
+
+
+def take_facts(task: Task) -> str:
+    """"seed 1234 · 10 s · −23.1 LUFS": what tells one take from another."""
+    media = task.media[0] if task.media else None
+    duration = media.duration if media and media.duration else task.params.get("duration")
+    parts = [f"seed {task.seed}" if task.seed is not None else None,
+             f"{duration:g} s" if isinstance(duration, (int, float)) else None,
+             loudness(media.loudness) if media else None]
+    return " · ".join(p for p in parts if p)
+
+
+def choice_marks(task: Task) -> str:
+    """The person's choices as a short Markdown mark: "★ Kept"."""
+    marks = ((":orange[★]", task.starred), (":green-badge[Kept]", task.verdict == "kept"),
+             (":gray-badge[Rejected]", task.verdict == "rejected"), (":gray-badge[Hidden]", task.hidden))
+    return " ".join(mark for mark, on in marks if on)

@@ -155,6 +155,17 @@ class Archiver:
         except (FileNotFoundError, NotADirectoryError):
             return 0
 
+    def remove(self, task: Task) -> int:
+        """Delete the archive's copies of `task`'s results (only files `resolve` accepts for its owner, so never
+        a name from a request); how many files went."""
+        removed = 0
+        for media in task.media:
+            for name in (*(getattr(media, copy) for copy in COPIES), media.peaks):
+                if path := self.resolve(name, task.owner):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def archive(self, task: Task) -> Task:
         """`task` with every media file (and video cover) saved; raises ArchiveError when one cannot be."""
         saved = []

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from lib.core.endpoints import SPECS
 from lib.core.errors import StudioError
+from lib.core.history import summary
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media.archive import (
     COPIES,
@@ -40,6 +41,8 @@ NOT_FOLLOWED = "not_followed"
 KINDS = {"audio": ("mp3", "wav"), "video": ("mp4",)}
 EXPORT_NAME = re.compile(r"[0-9a-f]{16}/[0-9a-f]{32}\.zip")
 EXPORT_KEEP_SECONDS = 8 * 3600  # longer than a download link lives (lib.media.links), then the file goes
+MAX_SELECTED_TAKES = 50  # one "download the chosen takes" ZIP
+MAX_SELECTED_BYTES = 1 << 30
 LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the studio wrote
 
 
@@ -131,10 +134,58 @@ class Exports:
             return None
         return path
 
+    def write_takes(self, archive: Archiver, owner: str, takes: list[Task]) -> str:
+        """A ZIP of the chosen takes' archived results, each under a name a person can read, for `owner` to
+        download by the same route as an export; raises ExportError when it would carry more takes or bytes than
+        one download may (`selection_problems`)."""
+        files = take_files(archive, takes)
+        if problems := selection_problems(len(takes), sum(path.stat().st_size for _, path in files)):
+            raise ExportError(" ".join(problems))
+        self.prune()
+        name = f"{owner_dir(owner)}/{uuid.uuid4().hex}.zip"
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as bundle:  # MP3, WAV and MP4 hardly compress
+            for inside, path in files:
+                bundle.write(path, inside)
+        partial.replace(target)
+        return name
+
     def prune(self) -> None:
         for path in self.folder.glob("*/*"):
             if path.stat().st_mtime < self._clock() - EXPORT_KEEP_SECONDS:
                 path.unlink(missing_ok=True)
+
+
+class ExportError(StudioError):
+    pass
+
+
+def selection_problems(takes: int, size: int) -> list[str]:
+    """Why a download of `takes` chosen takes holding `size` bytes is refused (nothing: it is not)."""
+    problems = []
+    if takes == 0:
+        problems.append("Choose at least one take to download.")
+    if takes > MAX_SELECTED_TAKES:
+        problems.append(f"Choose at most {MAX_SELECTED_TAKES} takes for one download ({takes} are chosen).")
+    if size > MAX_SELECTED_BYTES:
+        problems.append(f"The chosen takes hold {size / 2**20:.0f} MB; one download carries at most "
+                        f"{MAX_SELECTED_BYTES // 2**20} MB.")
+    return problems
+
+
+def take_files(archive: Archiver, takes: list[Task]) -> list[tuple[str, Path]]:
+    """(name inside the ZIP, archived file) for every result the archive holds of `takes`: only files
+    `archive.resolve` accepts for each take's owner. Names are numbered, so two takes never collide."""
+    files = []
+    for number, task in enumerate(takes, start=1):
+        words = re.sub(r"[^a-z0-9]+", "-", summary(task).lower()).strip("-")[:40].strip("-") or "take"
+        seed = f"_seed{task.seed}" if task.seed is not None else ""
+        for copy, media in enumerate(task.media, start=1):
+            if path := archive.resolve(media.archived, task.owner):
+                files.append((f"{number:02d}-{words}{seed}_{task.provider.value}-{copy}.{media.format}", path))
+    return files
 
 
 # ---- validation: pure functions returning every problem ----

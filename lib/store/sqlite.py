@@ -79,6 +79,8 @@ TASK_COLUMNS = [f.name for f in fields(Task)]
 # undoes a choice made meanwhile.
 CHOICES = ("verdict", "starred", "hidden")
 VERDICTS = ("", "kept", "rejected")
+GROUP = "COALESCE(group_id, id)"  # a task without a group (older rows, single takes) is a group of one
+MAX_SEARCH_CHARS = 200
 
 
 def _to_row(task: Task) -> dict:
@@ -314,3 +316,84 @@ class Store:
             rows = db.execute("SELECT * FROM tasks WHERE state = ? AND error_message IS NULL"
                               " AND media LIKE '%\"archived\": null%'", (State.SUCCEEDED.value,)).fetchall()
         return [task for task in map(_to_task, rows) if task.copying]
+
+    # ---- the library: History's groups of takes, search, choices as filters, deleting ----
+
+    def library(self, owner: str | None, *, search: str = "", kept: bool = False, starred: bool = False,
+                show_hidden: bool = False, endpoints=(), states=(), skip_groups=(), limit: int = 10,
+                offset: int = 0) -> tuple[list[list[Task]], int]:
+        """One page of groups of takes (a task without a group is a group of one), newest group first, each with
+        its matching takes oldest first, plus how many groups match in all. Only the page's groups are read.
+
+        `search` matches the prompt, or any timed event's prompt, as typed (`%` and `_` are not wildcards);
+        `skip_groups` leaves out groups shown elsewhere (the live panel's)."""
+        where, args = self._filters(owner, endpoints, states)
+        clauses = [where]
+        if text := search.strip()[:MAX_SEARCH_CHARS]:
+            pattern = "%" + "".join("\\" + c if c in "\\%_" else c for c in text) + "%"
+            clauses.append("(json_extract(params, '$.prompt') LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM"
+                           " json_each(params, '$.timing_prompts') WHERE json_extract(value, '$.prompt')"
+                           " LIKE ? ESCAPE '\\'))")
+            args += [pattern, pattern]
+        clauses += [clause for clause, on in (("verdict = 'kept'", kept), ("starred = 1", starred),
+                                              ("hidden = 0", not show_hidden)) if on]
+        if skip_groups:
+            clauses.append(f"{GROUP} NOT IN ({', '.join('?' * len(skip_groups))})")
+            args += list(skip_groups)
+        where = " AND ".join(clauses)
+        with self._connect() as db:
+            # One pass for the page of groups and the count of all (a window over the grouped rows); then the
+            # page's takes by the group index and the primary key.
+            page = db.execute(f"SELECT {GROUP} AS take_group, COUNT(*) OVER () FROM tasks WHERE {where}"
+                              " GROUP BY take_group ORDER BY MAX(created_at) DESC LIMIT ? OFFSET ?",
+                              args + [limit, offset]).fetchall()
+            groups = [row[0] for row in page]
+            if not groups:
+                total = 0 if offset == 0 else db.execute(f"SELECT COUNT(DISTINCT {GROUP}) FROM tasks WHERE {where}",
+                                                         args).fetchone()[0]
+                return [], total
+            total, marks = page[0][1], ", ".join("?" * len(groups))
+            rows = db.execute(f"SELECT * FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE group_id IN"
+                              f" ({marks}) UNION ALL SELECT rowid FROM tasks WHERE id IN ({marks})) AND {where}"
+                              " ORDER BY created_at", groups + groups + args).fetchall()
+        return self._grouped(groups, rows), total
+
+    def takes(self, groups, owner: str | None = None) -> list[list[Task]]:
+        """Every take of each group key in `groups` (a group id, or the id of a task without a group), in that
+        order, oldest take first; `owner` None: anyone's."""
+        if not groups:
+            return []
+        marks = ", ".join("?" * len(groups))
+        query, args = f"SELECT * FROM tasks WHERE (group_id IN ({marks}) OR id IN ({marks}))", [*groups, *groups]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+        return self._grouped(groups, rows)
+
+    @staticmethod
+    def _grouped(groups, rows) -> list[list[Task]]:
+        """`rows` as lists of takes in the order of the group keys in `groups`; none left empty."""
+        found: dict[str, list[Task]] = {group: [] for group in groups}
+        for task in map(_to_task, rows):
+            if (group := task.group_id or task.id) in found:
+                found[group].append(task)
+        return [takes for takes in found.values() if takes]
+
+    def running_count(self, owner: str) -> int:
+        """How many of `owner`'s tasks are in flight: read through the in-flight index, so it costs the same
+        however long the history is."""
+        with self._connect() as db:
+            return db.execute(f"SELECT COUNT(*) FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))})"
+                              " AND +owner = ?", [s.value for s in IN_FLIGHT] + [owner]).fetchone()[0]
+
+    def delete(self, studio_id: str, owner: str | None) -> Task | None:
+        """Remove a finished task of `owner` (None: anyone's, the team library) and return it, so its archived
+        files can be removed too; None when no such finished task is theirs."""
+        query, args = (f"DELETE FROM tasks WHERE id = ? AND state NOT IN ({', '.join('?' * len(IN_FLIGHT))})",
+                       [studio_id, *(s.value for s in IN_FLIGHT)])
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            row = db.execute(query + " RETURNING *", args).fetchone()
+        return _to_task(row) if row else None

@@ -1,4 +1,5 @@
-"""What surrounds every page: the demo banner, and in the sidebar the signed-in person and whose tasks show."""
+"""What surrounds every page: the demo banner, and in the sidebar how many of my tasks are running, the signed-in
+person and whose tasks show."""
 from __future__ import annotations
 
 import streamlit as st
@@ -8,6 +9,17 @@ from lib.ui import auth
 from lib.ui.runtime import services
 
 DEMO_BANNER = "Demo mode: simulated vendors, no credits spent"
+# The running badge rereads one indexed count this often, in a fragment of its own: it follows tasks sent from
+# any page without rerunning the page.
+BADGE_REFRESH_SECONDS = 2.0
+
+
+@st.fragment(run_every=BADGE_REFRESH_SECONDS)
+def running_badge(owner: str) -> None:
+    running = services().store.running_count(owner)
+    with st.container(key="running_badge"):
+        st.markdown(f":orange-badge[:material/hourglass_top: {running} running]" if running
+                    else ":gray-badge[Nothing running]")
 
 
 def frame() -> None:
@@ -19,6 +31,7 @@ def frame() -> None:
         st.info(f"{simulated[0]} is simulated (demo mode, no credits spent); the other vendor is live.",
                 icon=":material/science:")
     with st.sidebar:
+        running_badge(auth.owner())  # the person's own tasks, in a team library too
         if auth.mode() != "local":
             st.caption(f"Signed in as {plain(auth.display_name())}")
             if auth.team_library():

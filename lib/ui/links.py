@@ -24,6 +24,6 @@ def media_link(path: Path, owner: str, download_as: str | None = None) -> str:
     return _base_url() + services().links.path(name, owner_dir(owner), download_as)
 
 
-def export_link(name: str, owner: str) -> str:
-    """A download link to a finished export (`Exports.write`), served by /exports."""
-    return _base_url() + services().links.path(name, owner_dir(owner), "cue-studio-history.zip", EXPORTS_ROUTE)
+def export_link(name: str, owner: str, download_as: str = "cue-studio-history.zip") -> str:
+    """A download link to a finished export (`Exports.write`, `Exports.write_takes`), served by /exports."""
+    return _base_url() + services().links.path(name, owner_dir(owner), download_as, EXPORTS_ROUTE)

@@ -13,7 +13,7 @@ from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media.archive import Archiver, Playback, playback
 from lib.service import studio
-from lib.ui import auth
+from lib.ui import auth, waveform
 from lib.ui.links import media_link
 from lib.ui.runtime import services
 
@@ -21,16 +21,28 @@ from lib.ui.runtime import services
 # per task; reading 4x as often means a result shows up about 0.1-0.3 s after it is stored, not up to 1 s later.
 LIVE_REFRESH_SECONDS = 0.25
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
-COVER_WIDTH = 160
+VIDEO_WIDTH = 480
+TAKE_COLUMNS = 4
+ROW_PLAYER_WIDTH = 320
+ROW_PROMPT_CHARS = 80
 
 
 def reuse_settings(task: Task) -> None:
-    """Callback of "Use these settings again": fill the endpoint's form, then open its page."""
-    for field, value in to_values(task.endpoint, task.params).items():
+    """Callback of "Use these settings again": fill the endpoint's form (the take's seed included, when known),
+    then open its page."""
+    values = to_values(task.endpoint, task.params)
+    if task.seed is not None and "seed" in values:
+        values["seed"] = float(task.seed)  # the seed box holds a float (lib.ui.form.seed_input)
+    for field, value in values.items():
         st.session_state[key(task.endpoint, field)] = value
     revision = key(task.endpoint, "revision")  # widgets that hold a copy (the timeline table) start afresh
     st.session_state[revision] = st.session_state.get(revision, 0) + 1
     st.session_state["open_page"] = spec(task.endpoint).page
+
+
+def _choose(studio_id: str, **choice) -> None:
+    """Callback of Keep / Star / Reject / Hide: stored at once, so the choice survives a reload."""
+    services().store.choose(studio_id, auth.scope(), **choice)
 
 
 def _source(media: Media, owner: str, archive: Archiver) -> Playback:
@@ -49,63 +61,160 @@ def _copy_watch(studio_id: str) -> None:
 
 def _media(task: Task) -> None:
     """Players and downloads by signed link to the archive's copy, else the vendor's web address; never bytes
-    through Streamlit (its media store would hold every file of every page shown, for every session)."""
+    through Streamlit (its media store would hold every file of every page shown, for every session).
+
+    Several formats of one sound (Kling's MP3 and WAV) share one player with a format switch; each keeps its
+    download."""
     archive = services().archive
     if task.copying:
         _copy_watch(task.id)
-    for number, media in enumerate(task.media, start=1):
-        shown = _source(media, task.owner, archive)
-        if shown.notice:
-            st.warning(shown.notice)
-        if not (shown.file or shown.url):
+    shown = [(number, media, _source(media, task.owner, archive)) for number, media in enumerate(task.media, 1)]
+    audio = [item for item in shown if item[1].kind == "audio" and (item[2].file or item[2].url)]
+    if len(audio) > 1:
+        formats = [media.format.upper() for _, media, _ in audio]
+        picked = st.segmented_control("Format", formats, default=formats[0], key=f"format_{task.id}",
+                                      label_visibility="collapsed", required=True)
+        playing = audio[formats.index(picked)] if picked in formats else audio[0]
+    else:
+        playing = audio[0] if audio else None
+    for number, media, where in shown:
+        if where.notice:
+            st.warning(where.notice)
+        if not (where.file or where.url):
             continue
-        source = media_link(shown.file, task.owner) if shown.file else shown.url
+        source = media_link(where.file, task.owner) if where.file else where.url
         if media.kind == "video":
-            if shown.cover:
-                st.image(media_link(shown.cover, task.owner), caption="Cover", width=COVER_WIDTH)
-            st.video(source, format=MIME["mp4"])
-        else:
-            if len(task.media) > 1:
-                st.caption(media.format.upper())
-            st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
-        if shown.file:
-            st.link_button(f"Download {media.format.upper()}", media_link(shown.file, task.owner,
+            # Sized to the content; its first frame shows before it plays, so no cover beside it.
+            st.video(source, format=MIME["mp4"], width=VIDEO_WIDTH)
+        elif playing is not None and number == playing[0]:
+            waveform.player(media, source, task.owner, key=f"player_{task.id}",
+                            events=task.params.get("timing_prompts"))
+        if where.file:
+            st.link_button(f"Download {media.format.upper()}", media_link(where.file, task.owner,
                                                                     f"{task.id}-{number}.{media.format}"),
                            icon=":material/download:")
+            if where.cover:
+                st.link_button("Download cover", media_link(where.cover, task.owner, f"{task.id}-{number}-cover.jpg"),
+                               icon=":material/image:")
             if watermarked := archive.resolve(media.archived_watermarked, task.owner):
                 st.link_button("Download with watermark", media_link(watermarked, task.owner,
                                                                  f"{task.id}-{number}-watermarked.mp4"),
                                icon=":material/download:")
         else:
-            st.link_button(f"Open {media.format.upper()} at the vendor", shown.url, icon=":material/open_in_new:")
+            st.link_button(f"Open {media.format.upper()} at the vendor", where.url, icon=":material/open_in_new:")
+
+
+def _header(task: Task, now: float, badge: str = "", group: bool = False) -> None:
+    """What was asked, when, and the request's facts (a group's without the seed: each take shows its own)."""
+    st.markdown(f"**{spec(task.endpoint).label}** · "
+                f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; {badge}")
+    st.text(history.summary(task))
+    facts = [plain(history.details(task, seed=not group)), history.timings(task, now)]  # details come from imports too
+    if auth.team_library():  # a shared library: say whose it is (a typed label)
+        facts.insert(0, "by " + plain(task.owner))
+    if task.credits is not None:
+        facts.append(f"{task.credits:g} {spec(task.endpoint).unit}")
+    if task.imported:
+        facts.insert(0, "Imported")
+    facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
+    st.caption(" · ".join(f for f in facts if f))
+
+
+def _result(task: Task, now: float) -> None:
+    if not task.state.terminal:
+        _progress(task, now)
+    if task.error_message or task.error_code:
+        _error(task)
+    if task.state is State.SUCCEEDED:
+        _media(task)
+        _choices(task)
+
+
+def _choices(task: Task) -> None:
+    """Keep / Star / Reject a take: each button says the choice in force and undoes it when pressed again."""
+    kept, rejected = task.verdict == "kept", task.verdict == "rejected"
+    with st.container(horizontal=True, gap="small"):
+        st.button("Kept" if kept else "Keep", key=f"keep_{task.id}", on_click=_choose, args=(task.id,),
+                  kwargs={"verdict": "" if kept else "kept"}, type="primary" if kept else "secondary",
+                  icon=":material/check_circle:")
+        st.button("Starred" if task.starred else "Star", key=f"star_{task.id}", on_click=_choose, args=(task.id,),
+                  kwargs={"starred": not task.starred}, type="primary" if task.starred else "secondary",
+                  icon=":material/star:")
+        st.button("Rejected" if rejected else "Reject", key=f"reject_{task.id}", on_click=_choose,
+                  args=(task.id,), kwargs={"verdict": "" if rejected else "rejected"},
+                  type="primary" if rejected else "secondary", icon=":material/thumb_down:")
+
+
+def _badge(task: Task) -> str:
+    label, color = history.state_label(task)
+    return f":{color}-badge[{label}]"
 
 
 def card(task: Task, now: float) -> None:
     """One task: what was asked, where it stands, and what came back."""
-    label, color = history.state_label(task)
     with st.container(border=True, key=f"task_{task.id}"):
         # One Markdown line with the badge directive (what st.badge writes) instead of two columns: four fewer
         # elements per card, and the cards are most of what History renders.
-        st.markdown(f"**{spec(task.endpoint).label}** · "
-                    f"{time.strftime('%d %b %H:%M', time.localtime(task.created_at))} &nbsp; :{color}-badge[{label}]")
-        st.text(history.summary(task))
-        facts = [plain(history.details(task)), history.timings(task, now)]  # details come from imports too
-        if auth.team_library():  # a shared library: say whose it is (a typed label)
-            facts.insert(0, "by " + plain(task.owner))
-        if task.credits is not None:
-            facts.append(f"{task.credits:g} {spec(task.endpoint).unit}")
-        if task.imported:
-            facts.insert(0, "Imported")
-        facts.append(f"[link to this task](history?task={task.id})")  # opens it in History, for its owner only
-        st.caption(" · ".join(f for f in facts if f))
-        if not task.state.terminal:
-            _progress(task, now)
-        if task.error_message or task.error_code:
-            _error(task)
-        if task.state is State.SUCCEEDED:
-            _media(task)
+        _header(task, now, f"{_badge(task)} {history.choice_marks(task)}")
+        _result(task, now)
         st.button("Use these settings again", key=f"reuse_{task.id}", on_click=reuse_settings, args=(task,),
                   icon=":material/replay:", type="tertiary")
+
+
+def group_card(takes: list[Task], now: float) -> None:
+    """The takes of one request side by side (up to TAKE_COLUMNS a row), each with its player, seed, duration,
+    loudness and choices; "Use these settings again" fills the form from the kept take. One take: its card."""
+    if len(takes) == 1:
+        card(takes[0], now)
+        return
+    first, group = takes[0], history.group_key(takes[0])
+    with st.container(border=True, key=f"group_{group}"):
+        _header(first, now, f":gray-badge[{len(takes)} takes]", group=True)
+        for row in range(0, len(takes), TAKE_COLUMNS):
+            for column, task in zip(st.columns(TAKE_COLUMNS), takes[row:row + TAKE_COLUMNS]):
+                with column, st.container(key=f"task_{task.id}"):
+                    st.markdown(f"**{history.take_label(task, takes)}** {_badge(task)} {history.choice_marks(task)}")
+                    st.caption(history.take_facts(task) or " ")
+                    _result(task, now)
+        source = history.reuse_source(takes)
+        st.button("Use these settings again" + (" (the kept take)" if source.verdict == "kept" else ""),
+                  key=f"reuse_{group}", on_click=reuse_settings, args=(source,), icon=":material/replay:",
+                  type="tertiary")
+
+
+def library_rows(takes: list[Task]) -> None:
+    """One request in History's list: a line saying what was asked, then one compact row per take: a small
+    player, and a box to choose the take labelled with what it is (prompt, vendor, seed, duration, loudness),
+    its star and its state. Few elements per row: the list is what a long History draws most of."""
+    first = takes[0]
+    st.markdown(f"**{spec(first.endpoint).label}** · "
+                f"{time.strftime('%d %b %H:%M', time.localtime(first.created_at))}"
+                + (f" · {len(takes)} takes" if len(takes) > 1 else ""))
+    for task in takes:
+        with st.container(horizontal=True, vertical_alignment="center", key=f"row_{task.id}"):
+            with st.container(width=ROW_PLAYER_WIDTH):
+                _row_player(task)
+            prompt = history.summary(task)
+            label, color = history.state_label(task)
+            facts = [plain(prompt[:ROW_PROMPT_CHARS] + "…" * (len(prompt) > ROW_PROMPT_CHARS)),
+                     history.DIALECTS[task.provider].name, history.take_facts(task),
+                     "★" if task.starred else None, "kept" if task.verdict == "kept" else None,
+                     f":{color}[{label}]"]
+            st.checkbox(" · ".join(f for f in facts if f), key=f"pick_{task.id}",
+                        disabled=task.state is not State.SUCCEEDED)
+
+
+def _row_player(task: Task) -> None:
+    """The list row's player: the first sound that can be played (a Kling take's MP3), nothing else read."""
+    if task.state is not State.SUCCEEDED:
+        return
+    for media in task.media:
+        where = _source(media, task.owner, services().archive)
+        if media.kind == "audio" and (where.file or where.url):
+            source = media_link(where.file, task.owner) if where.file else where.url
+            waveform.player(media, source, task.owner, key=f"player_{task.id}",
+                            events=task.params.get("timing_prompts"), compact=True)
+            return
 
 
 def _progress(task: Task, now: float) -> None:
@@ -137,30 +246,34 @@ def _error(task: Task) -> None:
         st.warning(message, icon=":material/hourglass_top:")
 
 
-def live_tasks(owner: str, endpoints: tuple[Endpoint, ...] = (), recent: int = 0) -> None:
-    """In-flight tasks that refresh on their own, then the `recent` finished ones.
+def live_tasks(owner: str, endpoints: tuple[Endpoint, ...] = (), recent: int = 0) -> set[str]:
+    """Groups with a take in flight, refreshing on their own, then the `recent` finished groups; the keys of
+    the groups drawn live (History leaves those out of its list).
 
     Only the in-flight part reruns (every LIVE_REFRESH_SECONDS), and only while something is in flight; it reads
     the store, never the vendors (the poller does that once for everyone).
     """
     store = services().store
     in_flight = store.in_flight(owner, endpoints)
-    unread = [in_flight]  # the full run has just read them; only the fragment's own reruns read again
+    live = list(dict.fromkeys(history.group_key(task) for task in reversed(in_flight)))  # newest group first
+    unread = [store.takes(live)]  # the full run has just read them; only the fragment's own reruns read again
 
     @st.fragment(run_every=LIVE_REFRESH_SECONDS if in_flight else None)
     def panel() -> None:
         if "open_page" in st.session_state:
             st.rerun()  # "Use these settings again" on a card in here: only a full run switches pages
-        fresh = unread.pop() if unread else store.in_flight(owner, endpoints)
-        if len(fresh) != len(in_flight):
+        if not unread and len(store.in_flight(owner, endpoints)) != len(in_flight):
             st.rerun()  # something finished: redraw the page so it moves to the finished list with its media
         now = time.time()
-        for task in reversed(fresh):
-            card(task, now)
+        for takes in unread.pop() if unread else store.takes(live):
+            group_card(takes, now)
 
     panel()
     if recent:
+        groups, _ = store.library(owner, endpoints=endpoints, states=(State.SUCCEEDED, State.FAILED,
+                                                                       State.CANCELLED),
+                                  skip_groups=live, show_hidden=True, limit=recent)
         now = time.time()
-        for task in store.find(owner, endpoints=endpoints, states=(State.SUCCEEDED, State.FAILED,
-                                                                    State.CANCELLED), limit=recent):
-            card(task, now)
+        for takes in groups:
+            group_card(takes, now)
+    return set(live)
