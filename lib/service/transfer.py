@@ -94,6 +94,7 @@ def export_zip(store: Store, archive: Archiver, owner: str | None, target: Binar
         for task in tasks:
             record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
             for media in record["media"]:
+                media["peaks"] = None  # the importer measures its copies itself
                 for name in COPIES:
                     path = archive.resolve(media[name], task.owner)
                     if path:
@@ -408,6 +409,7 @@ def import_zip(store: Store, archive: Archiver, owner: str, upload: BinaryIO,
             if problem:
                 report.skipped.append((number, problem))
                 continue
+            task = archive.measure(task)  # measured here: an export's own numbers are never taken
             store.add(task)
             report.added += 1
     return report

@@ -70,7 +70,7 @@ def _receiver() -> callbacks.Receiver:
 
 
 routes = [*make_routes(_receiver),
-          media_urls.route(lambda: services().links, lambda name: services().archive.file(name)),
+          media_urls.route(lambda: services().links, lambda name: services().archive.served(name)),
           media_urls.route(lambda: services().links, lambda name: services().exports.file(name),
                            media_urls.EXPORTS_ROUTE)]
 
