@@ -33,6 +33,7 @@ SECRET_FILE = "media-url-secret"
 TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg", "zip": "application/zip",
          "json": "application/json"}
 EXPORTS_ROUTE = "/exports"
+ASSETS_ROUTE = "/assets"  # the studio's own scripts (lib/ui/static): the waveform player's wavesurfer.js
 DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 REFUSED = "This link has expired or is not valid. Reload the page for a fresh one."
 

@@ -13,7 +13,7 @@ from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media.archive import Archiver, Playback, playback
 from lib.service import studio
-from lib.ui import auth
+from lib.ui import auth, waveform
 from lib.ui.links import media_link
 from lib.ui.runtime import services
 
@@ -67,11 +67,12 @@ def _media(task: Task) -> None:
         else:
             if len(task.media) > 1:
                 st.caption(media.format.upper())
-            st.audio(source, format=MIME.get(media.format, "audio/mpeg"))
+            waveform.player(media, source, task.owner, key=f"wave_{task.id}_{number}",
+                            events=task.params.get("timing_prompts"))
+            if measured := waveform.facts(media):
+                st.caption(measured)
         if shown.file:
-            st.link_button(f"Download {media.format.upper()}", media_link(shown.file, task.owner,
-                                                                    f"{task.id}-{number}.{media.format}"),
-                           icon=":material/download:")
+            waveform.downloads(task, media, shown.file)
             if watermarked := archive.resolve(media.archived_watermarked, task.owner):
                 st.link_button("Download with watermark", media_link(watermarked, task.owner,
                                                                  f"{task.id}-{number}-watermarked.mp4"),
