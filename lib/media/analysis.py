@@ -140,6 +140,21 @@ def normalise(sound: Sound, target: float) -> tuple[np.ndarray, Gain]:
     return np.clip(sound.samples * 10 ** (gain.db / 20), -1.0, 1.0).astype(np.float32), gain
 
 
+def render_normalised(sound: Sound, target: float, format: str, path: Path) -> Gain:
+    """Write `sound` at `target` LUFS as `format` to `path`. A lossy encoder changes the loudness a little (an MP3
+    loses the highest frequencies), so the file written is measured and, when it misses, rendered once more with
+    the gain corrected, the true peak still at most PEAK_CEILING."""
+    samples, gain = normalise(sound, target)
+    encode(samples, sound.rate, format, path)
+    written = decode(path)
+    miss = target - loudness(written.samples, written.rate)
+    if not gain.limited and abs(miss) > 0.1:
+        peak = true_peak(written.samples)
+        gain = Gain(round(gain.db + min(miss, PEAK_CEILING - peak), 2), miss > PEAK_CEILING - peak)
+        encode(np.clip(sound.samples * 10 ** (gain.db / 20), -1.0, 1.0).astype(np.float32), sound.rate, format, path)
+    return gain
+
+
 def encode(samples: np.ndarray, rate: int, format: str, target: Path) -> None:
     """Write `samples` (frames, channels) as an MP3 or WAV file at `target`."""
     codec, sample_format = ENCODERS[format]

@@ -242,8 +242,7 @@ class Archiver:
             sound = analysis.decode(source)
             if sound is None:
                 return None
-            samples, gain = analysis.normalise(sound, -int(match[2]))
-            analysis.encode(samples, sound.rate, match[3], partial)
+            gain = analysis.render_normalised(sound, -int(match[2]), match[3], partial)
             naming.write_tags(partial, match[3], **naming.read_tags(source, match[3]))
             partial.replace(target)
         except Exception as error:  # e.g. silence, or a damaged copy: the link answers "not valid" plainly
