@@ -96,10 +96,10 @@ async function spectrogram(root, data, WaveSurfer, toggle) {
   toggle.disabled = true;
   // A second, silent instance decodes the audio (fetched by the browser from the signed link) for the plugin.
   const { default: Spectrogram } = await import(`${data.lib}/spectrogram.esm.js`);
+  const plugin = Spectrogram.create({ height: 128, labels: true, useWebWorker: false });
   const decoder = WaveSurfer.create({ container: box, url: data.src, height: 12, interact: false,
-    waveColor: "#d0d4da", progressColor: "#d0d4da", cursorWidth: 0,
-    plugins: [Spectrogram.create({ height: 128, labels: true, useWebWorker: false })] });
-  decoder.on("ready", () => { box.dataset.ready = "1"; toggle.disabled = false; });
+    waveColor: "#d0d4da", progressColor: "#d0d4da", cursorWidth: 0, plugins: [plugin] });
+  plugin.on("ready", () => { box.dataset.ready = "1"; toggle.disabled = false; });
   decoder.on("error", () => { box.textContent = "The spectrogram could not be drawn."; toggle.disabled = false; });
   instances.get(root).extra = decoder;
 }
