@@ -98,8 +98,8 @@ def _inline_script_hashes() -> str:
 
 # The tightest policy the studio still works under (checked in Chromium by tests/e2e/test_headers.py): scripts
 # only from the studio itself (plus Streamlit's one inline line, by hash, and blob: modules, which is how Streamlit
-# loads a components-v2 script such as the waveform player's: only the page's own scripts can make one); inline styles, which Streamlit's
-# styling library writes at run time; media and images also from the vendors' (or the simulator's) addresses,
+# loads a components-v2 script such as the waveform player's: only the page's own scripts can make one); inline
+# styles, which Streamlit's styling library writes at run time; media and images also from the vendors' (or the simulator's) addresses,
 # which the players fall back to when no copy was kept; no framing, plugins, or foreign form targets.
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",

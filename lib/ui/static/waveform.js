@@ -113,6 +113,7 @@ export default function ({ data, parentElement }) {
     root?.remove();
     root = element("div", `cue-player${data.compact ? " cue-compact" : ""}`);
     root.dataset.testid = "cue-waveform";
+    root.dataset.src = data.src; // the signed link it plays (already in the page's data): for tests and tools
     parentElement.append(root);
     const entry = { signature, wave: null, extra: null, dispose() {
       this.gone = true;
