@@ -157,7 +157,8 @@ def test_silence_cannot_be_normalised():
 
 def archived_task(archive: Archiver, samples: np.ndarray | None = None, format: str = "wav", raw: bytes | None = None,
                   **fields) -> Task:
-    task = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "Heavy rain on a roof"}, state=State.SUCCEEDED, seed=1234,
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, {"model": "audio1.0", "prompt": "Heavy rain on a roof", "duration": 3.0},
+                state=State.SUCCEEDED, seed=1234,
                 **fields)
     name = media_name(task.owner, task.id, 1, format)
     archive.path(name).parent.mkdir(parents=True, exist_ok=True)

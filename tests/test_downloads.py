@@ -2,6 +2,10 @@
 waveform player is handed."""
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 import av
 import numpy as np
 import pytest
@@ -15,6 +19,8 @@ from lib.media import analysis
 from lib.media.archive import Archiver, normalised_name, owner_dir
 from lib.media.links import DOWNLOAD_NAME, MediaLinks, route
 from lib.media.naming import download_name, read_tags, slug, write_tags
+from lib.service.transfer import export_zip, import_zip
+from lib.store.sqlite import Store
 from lib.ui.waveform import MAX_EVENTS, MAX_LABEL_CHARS, facts, lanes_events
 from tests.test_analysis import RATE, archived_task, noise, sine
 
@@ -101,3 +107,28 @@ def test_the_measured_facts_read_plainly():
     assert facts(media) == "−18.2 LUFS · peak −1.3 dBTP · 48 kHz stereo · 192 kb/s"
     assert facts(Media("audio", "u", "wav", loudness=analysis.SILENT_LUFS, true_peak=analysis.SILENT_DBTP)) == "silent"
     assert facts(Media("audio", "u", "wav")) == ""
+
+
+def test_an_import_measures_its_own_copies_and_takes_no_number_from_the_export(tmp_path, store):
+    archive = Archiver(tmp_path / "media")
+    task = archive.measure(archived_task(archive, sine(-20.0), format="wav"))
+    store.add(task)
+    exported = io.BytesIO()
+    export_zip(store, archive, task.owner, exported)
+    with zipfile.ZipFile(exported) as bundle:  # a forged export: numbers that are not this file's
+        document = json.loads(bundle.read("history.json"))
+        document["tasks"][0]["media"][0].update(loudness=5.0, true_peak=99.0, sample_rate=7, peaks="x/../../y")
+        members = {name: bundle.read(name) for name in bundle.namelist() if name != "history.json"}
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as bundle:
+        bundle.writestr("history.json", json.dumps(document))
+        for name, content in members.items():
+            bundle.writestr(name, content)
+    other = Archiver(tmp_path / "other")
+    other_store = Store(tmp_path / "other.db")
+    assert import_zip(other_store, other, "bob", io.BytesIO(forged.getvalue())).added == 1
+    (imported,) = other_store.find("bob")
+    media = imported.media[0]
+    assert (media.sample_rate, media.channels) == (RATE, 1)
+    assert media.loudness == pytest.approx(-23.01, abs=0.1) and media.true_peak == pytest.approx(-20.0, abs=0.1)
+    assert other.resolve(media.peaks, "bob") is not None
