@@ -12,13 +12,15 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from lib.core.tasks import Task
+from lib.core.endpoints import spec
+from lib.core.tasks import Endpoint, Task
 from lib.media import analysis
 from lib.store.sqlite import Store
-from tests.e2e.conftest import start_studio, stop, wait_until_idle
+from tests.e2e.conftest import screenshot, start_studio, stop, wait_until_idle
 
 SOUND = "Glass breaking in a quiet room"
-EVENTS = (("0", "2", "A door creaks open"), ("5", "8", "A bell rings"))
+EXAMPLE = spec(Endpoint.VIDU_TIMING2AUDIO).examples[0]
+EVENTS = tuple((e["from"], e["to"], e["prompt"]) for e in EXAMPLE["timing_prompts"])
 VIOLATIONS = """window.__csp = [];
 document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
 """
@@ -33,7 +35,7 @@ def studio(tmp_path_factory):
     stop(process)
 
 
-def measured(data, summary: str, seconds: float = 120) -> Task:
+def measured(data, summary: str, seconds: float = 240) -> Task:
     """The task whose summary starts with `summary`, once its copy is archived and measured."""
     deadline = time.monotonic() + seconds
     while True:
@@ -65,14 +67,17 @@ def timed(browser, studio) -> Task:
     page = browser.new_page()
     page.goto(f"{url}/timed")
     wait_until_idle(page)
-    for start, end, prompt in EVENTS:
-        page.locator(".st-key-tim_new_from input").fill(start)
-        page.locator(".st-key-tim_new_to input").fill(end)
-        page.locator(".st-key-tim_new_prompt input").fill(prompt)
-        page.get_by_role("button", name="Add event").click()
-        wait_until_idle(page)
+    page.get_by_role("button", name="Examples").click()
+    page.locator(".st-key-tim_example_0 button").click()  # the first example: three events, two overlapping
+    wait_until_idle(page, 60_000)
     page.locator(".st-key-tim_submit button").click()
-    wait_until_idle(page)
+    wait_until_idle(page, 60_000)
+    card = page.locator("[class*='st-key-task_']").filter(has_text=f"{len(EVENTS)} timed events: {EVENTS[0][2]}")
+    try:
+        expect(card.first).to_be_visible(timeout=60_000)  # sent: its card is on the page
+    except AssertionError:
+        screenshot(page, "waveform-timed-not-sent")
+        raise
     page.close()
     return measured(data, EVENTS[0][2])
 
