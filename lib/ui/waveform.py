@@ -24,8 +24,11 @@ MAX_EVENTS = 64  # more than any timeline allows: a bound on what reaches the pa
 MAX_LABEL_CHARS = 200
 TARGET_LABELS = {-23: "−23 LUFS (broadcast)", -16: "−16 LUFS (podcast)", -14: "−14 LUFS (streaming)"}
 
+# Not in a shadow root: the player's <audio> stays in the page, where the page's media listeners see it (the
+# benchmarks time "playable" by it); the styles are all under the cue- prefix.
 _component = st.components.v2.component(
-    "cue_waveform", js=(STATIC / "waveform.js").read_text(), css=(STATIC / "waveform.css").read_text())
+    "cue_waveform", js=(STATIC / "waveform.js").read_text(), css=(STATIC / "waveform.css").read_text(),
+    isolate_styles=False)
 
 
 def lanes_events(events) -> list[dict]:

@@ -39,9 +39,14 @@ async function build(root, data) {
   const time = element("span", "cue-time", `${clock(0)} / ${clock(duration)}`);
   if (!data.compact) bar.append(time);
   const waveBox = element("div", "cue-wave");
+  // The page's own media element, in the document like any player's (its events reach page listeners).
+  const media = element("audio");
+  media.preload = "metadata";
+  media.hidden = true;
+  root.append(media);
   const regions = Regions.create();
   const wave = WaveSurfer.create({
-    container: waveBox, url: data.src, peaks: [Float32Array.from(stored.peaks || [])], duration,
+    container: waveBox, media, url: data.src, peaks: [Float32Array.from(stored.peaks || [])], duration,
     height: data.compact ? 40 : 96, waveColor: "#9aa5b1", progressColor: "#ff4b4b", cursorColor: "#262730",
     cursorWidth: 2, normalize: false, dragToSeek: true, plugins: data.events.length ? [regions] : [],
   });
