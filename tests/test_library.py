@@ -165,9 +165,9 @@ def test_the_chosen_takes_zip_holds_their_files_under_readable_names(archive, tm
     name = exports.write_takes(archive, "ann", [first, second])
     with zipfile.ZipFile(io.BytesIO(exports.file(name).read_bytes())) as bundle:
         contents = {info.filename: bundle.read(info) for info in bundle.infolist()}
-    assert contents == {"01-heavy-rain_seed42_vidu-1.mp3": f"mp3 of {first.id}".encode(),
-                        "02-a-horn_kling-1.mp3": f"mp3 of {second.id}".encode(),
-                        "02-a-horn_kling-2.wav": f"wav of {second.id}".encode()}
+    assert contents == {"01-heavy-rain_5s_seed42_vidu.mp3": f"mp3 of {first.id}".encode(),
+                        "02-a-horn_5s_kling.mp3": f"mp3 of {second.id}".encode(),
+                        "02-a-horn_5s_kling.wav": f"wav of {second.id}".encode()}
 
 
 def test_the_chosen_takes_zip_is_bounded(archive, tmp_path):

@@ -174,8 +174,8 @@ def test_the_chosen_takes_download_as_one_zip():
     assert "dl=cue-studio-takes.zip" in parts.query
     assert services().links.check(name, dict(p.split("=", 1) for p in parts.query.split("&")), "/exports")
     with zipfile.ZipFile(io.BytesIO(services().exports.file(name).read_bytes())) as bundle:
-        assert sorted(bundle.namelist()) == ["01-rain-on-a-tin-roof_seed1001_vidu-1.mp3",
-                                             "02-rain-on-a-tin-roof_seed1003_vidu-1.mp3"]
+        assert sorted(bundle.namelist()) == ["01-rain-on-a-tin-roof_5s_seed1001_vidu.mp3",
+                                             "02-rain-on-a-tin-roof_5s_seed1003_vidu.mp3"]
 
 
 def test_kling_plays_one_player_with_a_format_switch_and_keeps_both_downloads():

@@ -7,16 +7,20 @@ simulator's.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import stat
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lib.core import history
 from lib.core.errors import StudioError
-from lib.core.tasks import Task
+from lib.core.tasks import Media, Task
+from lib.media import analysis, naming
 from lib.vendors import fetch
 from lib.vendors.transport import Transport
 
@@ -25,10 +29,15 @@ MAX_SECONDS = 300  # a download that trickles for longer than this is given up, 
 ACCEPTED_TYPES = {"audio": ("audio/",), "video": ("video/",), "cover": ("image/",)}
 GENERIC_TYPES = ("application/octet-stream", "binary/octet-stream")  # what many CDNs send for any file
 FORMATS = ("mp3", "wav", "mp4")
+ENCODABLE = tuple(analysis.ENCODERS)  # formats a normalised download can be rendered in
 MAX_URL_CHARS = 4096
-# The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format>, <...>-<n>-cover.jpg and
-# <...>-<n>-watermarked.mp4.
-NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})(\.(?:mp3|wav|mp4)|-cover\.jpg|-watermarked\.mp4)")
+# The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format>, <...>-<n>-cover.jpg,
+# <...>-<n>-watermarked.mp4, the waveform's <...>-<n>-peaks.json and the loudness-normalised downloads
+# <...>-<n>-lufs<14|16|23>.<mp3|wav> (made on first request from the copy beside them).
+NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})"
+                  r"(\.(?:mp3|wav|mp4)|-cover\.jpg|-watermarked\.mp4|-peaks\.json|-lufs(?:14|16|23)\.(?:mp3|wav))")
+NORMALISED = re.compile(r"(.*)-lufs(14|16|23)\.(mp3|wav)")
+log = logging.getLogger(__name__)
 # Media fields naming the archive's copies, with the vendor address each is a copy of.
 COPIES = {"archived": "url", "archived_cover": "cover_url", "archived_watermarked": "watermarked_url"}
 
@@ -64,6 +73,19 @@ def copy_name(owner: str, studio_id: str, number: int, copy: str, format: str) -
     if copy == "archived_watermarked":
         return f"{owner_dir(owner)}/{studio_id}-{number}-watermarked.mp4"
     return media_name(owner, studio_id, number, format)
+
+
+def peaks_name(copy: str) -> str:
+    """The waveform peaks file beside the archived copy named `copy`."""
+    return copy.rsplit(".", 1)[0] + "-peaks.json"
+
+
+def normalised_name(copy: str, target: int) -> str:
+    """The loudness-normalised rendering (at `target` LUFS, one of analysis.TARGETS) of the archived audio `copy`."""
+    stem, format = copy.rsplit(".", 1)
+    if -target not in (14, 16, 23) or format not in ENCODABLE:
+        raise ValueError(f"no normalised rendering of {copy!r} at {target}")
+    return f"{stem}-lufs{-target}.{format}"
 
 
 def is_archive_name(name) -> bool:
@@ -179,8 +201,69 @@ class Archiver:
                     kept = self._download(url, copy_name(task.owner, task.id, number, copy, media.format),
                                           "cover" if copy == "archived_cover" else media.kind)
                 copies[copy] = kept
-            saved.append(replace(media, **copies))
+            saved.append(self._measured(task, replace(media, **copies)))
         return task.replace(media=tuple(saved))
+
+    def measure(self, task: Task) -> Task:
+        """`task` with its kept copies measured, where they were not yet (no download is made)."""
+        return task.replace(media=tuple(self._measured(task, media) for media in task.media))
+
+    def _measured(self, task: Task, media: Media) -> Media:
+        """`media` with its copy, when not measured yet, tagged (prompt, seed, vendor) and then measured: peaks file,
+        loudness, true peak, sample rate, channels, bitrate. A copy that cannot be measured is kept unmeasured."""
+        copy = self.resolve(media.archived, task.owner)
+        if copy is None or self.resolve(media.peaks, task.owner):
+            return media
+        try:
+            sound = analysis.decode(copy)  # first: a file that is not media is left as it came
+        except analysis.AnalysisError as error:
+            log.warning("measuring the copy of task %s failed, so it shows no waveform: %s", task.id, error)
+            return media
+        try:  # tags change no sample, so what was measured is what is served
+            naming.write_tags(copy, media.format, prompt=history.summary(task), seed=task.seed,
+                              vendor=task.provider.value)
+        except Exception as error:  # mutagen raises many kinds; a copy without tags still plays
+            log.warning("tagging the copy of task %s failed: %s", task.id, error.__class__.__name__)
+        if sound is None:  # a video without sound
+            return media
+        measured = analysis.analyse(sound)
+        peaks = peaks_name(media.archived)
+        partial = self.path(peaks).with_suffix(".part")
+        try:
+            partial.write_bytes(analysis.peaks_document(measured, len(sound.samples) / sound.rate))
+            partial.replace(self.path(peaks))
+        except OSError as error:
+            log.warning("saving the waveform of task %s failed: %s", task.id, error)
+            return media
+        return replace(media, sample_rate=measured.sample_rate, channels=measured.channels,
+                       bitrate=measured.bitrate, loudness=measured.loudness, true_peak=measured.true_peak,
+                       peaks=peaks)
+
+    def served(self, name) -> Path | None:
+        """The file a signed link names (`file`), rendering a loudness-normalised download from the copy beside
+        it on its first request; None when there is none (or it cannot be made: a silent or unreadable copy)."""
+        found = self.file(name)
+        match = NORMALISED.fullmatch(name) if found is None and is_archive_name(name) else None
+        source = self.file(f"{match[1]}.{match[3]}") if match else None
+        if source is None:
+            return found
+        target = self.path(name)
+        partial = target.with_name(f"{target.stem}-{os.getpid()}-{threading.get_ident()}.part")  # renders may race
+        try:
+            sound = analysis.decode(source)
+            if sound is None:
+                return None
+            gain = analysis.render_normalised(sound, -int(match[2]), match[3], partial)
+            naming.write_tags(partial, match[3], **naming.read_tags(source, match[3]))
+            partial.replace(target)
+        except Exception as error:  # e.g. silence, or a damaged copy: the link answers "not valid" plainly
+            log.warning("rendering %s failed: %s", name, error)
+            partial.unlink(missing_ok=True)
+            return None
+        if gain.limited:
+            log.info("%s: gain reduced to %.1f dB to keep the true peak at %.0f dBTP", name, gain.db,
+                     analysis.PEAK_CEILING)
+        return self.file(name)
 
     def _download(self, url: str, name: str, kind: str) -> str:
         # The time limit covers the whole download, waiting for the server's answer (and redirects) included: a

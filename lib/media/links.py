@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -29,8 +30,10 @@ LIFETIME_SECONDS = 6 * 3600
 # make the browser reload a playing clip) while every address still expires within LIFETIME + 1 h.
 STEP_SECONDS = 3600
 SECRET_FILE = "media-url-secret"
-TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg", "zip": "application/zip"}
+TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg", "zip": "application/zip",
+         "json": "application/json"}
 EXPORTS_ROUTE = "/exports"
+ASSETS_ROUTE = "/assets"  # the studio's own scripts (lib/ui/static): the waveform player's wavesurfer.js
 DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 REFUSED = "This link has expired or is not valid. Reload the page for a fresh one."
 
@@ -89,11 +92,12 @@ class MediaLinks:
 
 def route(links: Callable[[], MediaLinks], resolve: Callable[[str], Path | None], path: str = ROUTE) -> Route:
     """`GET <path>/<name>`: the file a valid link names; `resolve` maps a name to a file the studio wrote there
-    (the archive's copies, or finished exports; None for anything else), so a link never reaches elsewhere."""
+    (the archive's copies, or finished exports; None for anything else), so a link never reaches elsewhere.
+    `resolve` runs off the event loop: it may render the file first (a loudness-normalised download)."""
     async def serve(request: Request) -> Response:
         name = request.path_params["name"]
         grant = links().check(name, request.query_params, path)
-        found = resolve(name) if grant else None
+        found = await run_in_threadpool(resolve, name) if grant else None
         if found is None:
             return PlainTextResponse(REFUSED, status_code=403)
         kind = TYPES.get(found.suffix.lstrip(".").lower(), "application/octet-stream")

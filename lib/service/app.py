@@ -108,7 +108,8 @@ def build(settings: Settings) -> Studio:
         secrets = [value for f in dataclasses.fields(settings) if f.metadata.get("secret")
                    and isinstance(value := getattr(settings, f.name), str)]
         worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archive.archive,
-                        keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets)
+                        keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets,
+                        measure=archive.measure)
     except BaseException:
         if simulator:
             simulator.stop()

@@ -110,11 +110,14 @@ class Poller:
     def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
-                 copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = ()):
-        """`on_success` makes the studio's own copy of a success (the archive); `secrets` are kept out of logs."""
+                 copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
+                 measure: Callable[[Task], Task] | None = None):
+        """`on_success` makes the studio's own copy of a success (the archive); `measure` measures copies archived
+        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick, self.concurrency = on_success, tick, concurrency
         self.copy_retry_wait, self.secrets = copy_retry_wait, tuple(s for s in secrets if s)
+        self.measure = measure
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
@@ -146,6 +149,11 @@ class Poller:
                 self._copy_later(task)
         except Exception as error:
             log.warning("looking for unfinished copies failed: %s", describe(error, self.secrets))
+        if self.measure:
+            try:
+                self._downloads.submit(self._measure_older)
+            except RuntimeError:  # stopped meanwhile: the next start measures them
+                pass
         while not self._stop.is_set():
             try:
                 self._hand_out(time.time())
@@ -349,6 +357,26 @@ class Poller:
                     return  # stopping: the next start makes the copy
             else:
                 return self._record_copy(task_id, media=copied.media)
+
+    def _measure_older(self) -> None:
+        """Measure every archived sound still without its waveform and loudness (archived by an older studio)."""
+        offset = 0
+        while not self._stop.is_set() and (batch := self.store.find(None, states=(State.SUCCEEDED,),
+                                                                       limit=100, offset=offset)):
+            offset += len(batch)
+            for task in batch:
+                if self._stop.is_set():
+                    return
+                if task.copying or not any(m.kind == "audio" and m.archived and not m.peaks for m in task.media):
+                    continue
+                try:
+                    with self._lock_for(task.id):
+                        stored = self.store.get(task.id)
+                        measured = self.measure(stored) if stored is not None else None
+                        if measured is not None and measured.media != stored.media:
+                            self.store.save(stored.replace(media=measured.media))
+                except Exception as error:  # one bad file or row must not stop the others
+                    log.warning("measuring task %s failed: %s", task.id, describe(error, self.secrets))
 
     def _record_copy(self, task_id: str, **changes) -> None:
         with self._lock_for(task_id):

@@ -31,6 +31,7 @@ from lib.media.archive import (
     owner_dir,
     web_address,
 )
+from lib.media.naming import download_name
 from lib.store.sqlite import Store
 
 FORMAT = "cue-studio-history"
@@ -97,6 +98,7 @@ def export_zip(store: Store, archive: Archiver, owner: str | None, target: Binar
         for task in tasks:
             record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
             for media in record["media"]:
+                media["peaks"] = None  # the importer measures its copies itself
                 for name in COPIES:
                     path = archive.resolve(media[name], task.owner)
                     if path:
@@ -180,11 +182,10 @@ def take_files(archive: Archiver, takes: list[Task]) -> list[tuple[str, Path]]:
     `archive.resolve` accepts for each take's owner. Names are numbered, so two takes never collide."""
     files = []
     for number, task in enumerate(takes, start=1):
-        words = re.sub(r"[^a-z0-9]+", "-", summary(task).lower()).strip("-")[:40].strip("-") or "take"
-        seed = f"_seed{task.seed}" if task.seed is not None else ""
-        for copy, media in enumerate(task.media, start=1):
+        for media in task.media:
             if path := archive.resolve(media.archived, task.owner):
-                files.append((f"{number:02d}-{words}{seed}_{task.provider.value}-{copy}.{media.format}", path))
+                named = download_name(summary(task), media.duration, task.seed, task.provider.value, media.format)
+                files.append((f"{number:02d}-{named}", path))
     return files
 
 
@@ -459,6 +460,7 @@ def import_zip(store: Store, archive: Archiver, owner: str, upload: BinaryIO,
             if problem:
                 report.skipped.append((number, problem))
                 continue
+            task = archive.measure(task)  # measured here: an export's own numbers are never taken
             store.add(task)
             report.added += 1
     return report

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from lib.media.archive import owner_dir
-from lib.media.links import EXPORTS_ROUTE
+from lib.media.links import ASSETS_ROUTE, EXPORTS_ROUTE
 from lib.ui.runtime import services
 
 
@@ -20,8 +20,18 @@ def _base_url() -> str:
 
 def media_link(path: Path, owner: str, download_as: str | None = None) -> str:
     """A link to an archived file (`path` from `Archiver.resolve`), served by /files."""
-    name = path.relative_to(services().archive.folder).as_posix()
+    return archive_link(path.relative_to(services().archive.folder).as_posix(), owner, download_as)
+
+
+def archive_link(name: str, owner: str, download_as: str | None = None) -> str:
+    """A link to the archive's file `name` (a name `lib.media.archive` makes) that may be rendered on its first
+    request (a loudness-normalised download, `Archiver.served`), served by /files."""
     return _base_url() + services().links.path(name, owner_dir(owner), download_as)
+
+
+def asset_link(folder: str) -> str:
+    """The address of one of the studio's own script folders (lib/ui/static), served by /assets."""
+    return f"{_base_url()}{ASSETS_ROUTE}/{folder}"
 
 
 def export_link(name: str, owner: str, download_as: str = "cue-studio-history.zip") -> str:

@@ -14,7 +14,7 @@ import streamlit
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -69,8 +69,21 @@ def _receiver() -> callbacks.Receiver:
     return callbacks.receiver_for(current.settings, current.store, current.worker, current.vidu_key)
 
 
+# The studio's own scripts, by exact name: only what lib/ui/static holds (wavesurfer.js for the waveform player).
+_STATIC = Path(__file__).parent / "static"
+_ASSETS = {path.relative_to(_STATIC).as_posix(): path for path in _STATIC.rglob("*.js")}
+
+
+async def _asset(request: Request):
+    found = _ASSETS.get(request.path_params["name"])
+    if found is None:
+        return PlainTextResponse("Not found.", status_code=404)
+    return FileResponse(found, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
 routes = [*make_routes(_receiver),
-          media_urls.route(lambda: services().links, lambda name: services().archive.file(name)),
+          Route(f"{media_urls.ASSETS_ROUTE}/{{name:path}}", _asset, methods=["GET", "HEAD"]),
+          media_urls.route(lambda: services().links, lambda name: services().archive.served(name)),
           media_urls.route(lambda: services().links, lambda name: services().exports.file(name),
                            media_urls.EXPORTS_ROUTE)]
 
@@ -84,12 +97,13 @@ def _inline_script_hashes() -> str:
 
 
 # The tightest policy the studio still works under (checked in Chromium by tests/e2e/test_headers.py): scripts
-# only from the studio itself (plus Streamlit's one inline line, by hash); inline styles, which Streamlit's
-# styling library writes at run time; media and images also from the vendors' (or the simulator's) addresses,
+# only from the studio itself (plus Streamlit's one inline line, by hash, and blob: modules, which is how Streamlit
+# loads a components-v2 script such as the waveform player's: only the page's own scripts can make one); inline
+# styles, which Streamlit's styling library writes at run time; media and images also from the vendors' (or the simulator's) addresses,
 # which the players fall back to when no copy was kept; no framing, plugins, or foreign form targets.
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
-    f"script-src 'self' 'wasm-unsafe-eval' {_inline_script_hashes()}",
+    f"script-src 'self' 'wasm-unsafe-eval' blob: {_inline_script_hashes()}",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob: http: https:",
     "media-src 'self' data: blob: http: https:",

@@ -89,10 +89,10 @@ def _media(task: Task) -> None:
         elif playing is not None and number == playing[0]:
             waveform.player(media, source, task.owner, key=f"player_{task.id}",
                             events=task.params.get("timing_prompts"))
+            if measured := waveform.facts(media):
+                st.caption(measured)
         if where.file:
-            st.link_button(f"Download {media.format.upper()}", media_link(where.file, task.owner,
-                                                                    f"{task.id}-{number}.{media.format}"),
-                           icon=":material/download:")
+            waveform.downloads(task, media, where.file)
             if where.cover:
                 st.link_button("Download cover", media_link(where.cover, task.owner, f"{task.id}-{number}-cover.jpg"),
                                icon=":material/image:")

@@ -8,6 +8,7 @@ address on another loopback port, which the player falls back to when no copy wa
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urljoin
 
 import pytest
@@ -108,9 +109,21 @@ def test_pages_work_under_the_policy_with_no_violation(page, studio):
     wait_until_idle(page)
     audio = page.locator("[class*='st-key-task_']").filter(has_text=PROMPT).get_by_test_id("stAudio")
     expect(audio).to_have_count(1, timeout=90_000)
-    source = urljoin(studio_url + "/", audio.get_attribute("src"))
+    # Once archived and measured, the result plays in the waveform player, from the signed link to the copy.
+    player = page.locator("[data-testid='cue-waveform'][data-ready='1']")
+    deadline = time.monotonic() + 60
+    while not [t for t in Store(data / "studio.db").find("local") if t.params.get("prompt") == PROMPT
+               and t.media[0].peaks]:  # a card drawn while the copy was still being made shows the player from its next draw
+        assert time.monotonic() < deadline, "the result was never archived and measured"
+        time.sleep(0.1)
+    page.reload()
+    wait_until_idle(page)
+    expect(player).to_have_count(1, timeout=30_000)
+    source = urljoin(studio_url + "/", player.get_attribute("data-src"))
     assert_secured(requests.get(source, timeout=10).headers, "archived media")
-    assert playable(audio.element_handle()) > 0
+    element = page.evaluate_handle("url => { const a = document.createElement('audio'); a.src = url; "
+                                   "document.body.appendChild(a); return a; }", source)
+    assert playable(element) > 0
 
     # The player's fallback when no copy was kept: the vendor's own address, here the simulator's.
     (task,) = [t for t in Store(data / "studio.db").find("local") if t.params.get("prompt") == PROMPT]

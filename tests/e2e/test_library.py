@@ -14,8 +14,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from lib.core.history import summary
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media.archive import media_name
+from lib.media.naming import download_name
 from lib.sim import media as sim_media
 from lib.store.sqlite import Store, _to_row
 from tests.e2e.conftest import screenshot, start_studio, stop, wait_until_idle
@@ -140,7 +142,7 @@ def test_the_chosen_takes_download_as_one_zip(studio, page: Page):
     assert answer.headers["content-disposition"].startswith("attachment")
     with zipfile.ZipFile(io.BytesIO(answer.content)) as bundle:
         assert {name: bundle.read(name) for name in bundle.namelist()} == {
-            f"0{number}-library-test-rain-on-a-tin-roof_seed{take.seed}_vidu-1.mp3":
+            f"0{number}-{download_name(summary(take), take.media[0].duration, take.seed, 'vidu', 'mp3')}":
                 (data / "media" / take.media[0].archived).read_bytes()
             for number, take in ((1, takes[0]), (2, takes[3]))}
 
