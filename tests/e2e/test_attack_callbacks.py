@@ -222,9 +222,11 @@ def generate(page: Page, prompt: str, callback_url: str | None = None) -> None:
 
 
 def succeeded(studio: Studio, owner: str, prompt: str, timeout: float = 60) -> Task:
+    """The finished task for `prompt`, once its result is archived too (or the copy was given up)."""
     deadline = time.monotonic() + timeout
     while True:
-        done = [t for t in studio.store.find(owner) if t.params.get("prompt") == prompt and t.state.terminal]
+        done = [t for t in studio.store.find(owner) if t.params.get("prompt") == prompt and t.state.terminal
+                and not t.copying]  # its copy kept (or given up) too
         if done:
             return done[0]
         assert time.monotonic() < deadline, f"{prompt!r} did not finish"

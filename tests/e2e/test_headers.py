@@ -107,7 +107,7 @@ def test_pages_work_under_the_policy_with_no_violation(page, studio):
     page.locator(".st-key-t2a_prompt textarea").fill(PROMPT)
     page.locator(".st-key-t2a_submit button").click()
     wait_until_idle(page)
-    audio = page.locator("[class*='st-key-task_']").filter(has_text=PROMPT).get_by_test_id("stAudio")
+    audio = page.locator("[class*='st-key-task_']").filter(has_text=PROMPT).locator("audio")  # either player
     expect(audio).to_have_count(1, timeout=90_000)
     # Once archived and measured, the result plays in the waveform player, from the signed link to the copy.
     player = page.locator("[data-testid='cue-waveform'][data-ready='1']")
