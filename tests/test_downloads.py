@@ -15,13 +15,14 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from lib.core.tasks import Media
+from lib.core.validation import TIMING_EVENTS_MAX
 from lib.media import analysis
 from lib.media.archive import Archiver, normalised_name, owner_dir
 from lib.media.links import DOWNLOAD_NAME, MediaLinks, route
 from lib.media.naming import download_name, read_tags, slug, write_tags
 from lib.service.transfer import export_zip, import_zip
 from lib.store.sqlite import Store
-from lib.ui.waveform import MAX_EVENTS, MAX_LABEL_CHARS, facts, lanes_events
+from lib.ui.waveform import MAX_LABEL_CHARS, facts, lanes_events
 from tests.test_analysis import RATE, archived_task, noise, sine
 
 
@@ -92,14 +93,18 @@ def test_the_normalised_download_is_served_by_signed_link_at_its_loudness(tmp_pa
     assert client.get(forged).status_code == 403
 
 
-def test_the_player_gets_bounded_checked_events():
-    events = [{"from": 0, "to": 2.5, "prompt": "x" * 500}, {"from": "1", "to": 2}, "junk",
-              {"from": float("nan"), "to": 1}, {"from": True, "to": 1}, *({"from": 1, "to": 2}
-                                                                         for _ in range(100))]
-    shown = lanes_events(events)
-    assert shown[0] == {"from": 0.0, "to": 2.5, "prompt": "x" * MAX_LABEL_CHARS}
-    assert len(shown) == MAX_EVENTS - 4 and all(e == {"from": 1.0, "to": 2.0, "prompt": ""} for e in shown[1:])
-    assert lanes_events(None) == []
+def test_the_player_gets_bounded_checked_events_laid_out_as_the_editor_lays_them_out():
+    events = [{"from": 0, "to": 2.5, "prompt": "x" * 500}, "junk", {"from": float("nan"), "to": 1},
+              {"from": 8, "to": 12, "prompt": "past the end"}, *({"from": 1, "to": 2} for _ in range(100))]
+    shown = lanes_events(events, 10)
+    assert shown[0]["prompt"] == "x" * MAX_LABEL_CHARS and shown[0]["draw"] == [0.0, 2.5]
+    assert shown[0]["lane"] == 0 and not shown[0]["invalid"]
+    assert shown[1]["lane"] == 3 and shown[1]["invalid"] and shown[1]["draw"] == [8.0, 10.0]  # drawn inside
+    assert shown[1]["to"] == 12  # the event itself stays as it was sent
+    assert len(shown) == TIMING_EVENTS_MAX - 2  # a timeline's worth, less the two that cannot be drawn
+    assert [e["lane"] for e in shown] == sorted({e["lane"] for e in shown})
+    assert lanes_events(None, 10) == []
+
 
 
 def test_the_measured_facts_read_plainly():

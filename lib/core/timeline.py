@@ -149,11 +149,10 @@ def lane_layout(events: list[dict], duration: float) -> list[Lane]:
     Only the drawing is clamped: an event past the clip stays as typed and is flagged "invalid" by the same
     timing rules the request is checked with.
     """
-    shown = events[:TIMING_EVENTS_MAX]
+    shown = [e if isinstance(e, dict) else {} for e in events[:TIMING_EVENTS_MAX]]  # stored: read, not trusted
     shared = overlaps(shown)
     lanes = []
     for index, event in enumerate(shown):
-        event = event if isinstance(event, dict) else {}  # a stored timeline is read, not trusted
         start, end = (_number(event.get(edge)) for edge in ("from", "to"))
         problems = tuple(p.message for p in event_problems(index + 1, event, duration)
                          if p.field.endswith((".from", ".to")))

@@ -237,7 +237,7 @@ class Archiver:
             return media
         return replace(media, sample_rate=measured.sample_rate, channels=measured.channels,
                        bitrate=measured.bitrate, loudness=measured.loudness, true_peak=measured.true_peak,
-                       peaks=peaks)
+                       peaks=peaks, duration=media.duration or round(len(sound.samples) / sound.rate, 3))
 
     def served(self, name) -> Path | None:
         """The file a signed link names (`file`), rendering a loudness-normalised download from the copy beside

@@ -6,12 +6,11 @@ the studio serves itself from lib/ui/static/wavesurfer (`/assets`, lib/ui/server
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import streamlit as st
 
-from lib.core import history
+from lib.core import history, timeline
 from lib.core.tasks import Media, Task
 from lib.media import analysis
 from lib.media.archive import normalised_name
@@ -20,7 +19,6 @@ from lib.ui.links import archive_link, asset_link, media_link
 from lib.ui.runtime import services
 
 STATIC = Path(__file__).parent / "static"
-MAX_EVENTS = 64  # more than any timeline allows: a bound on what reaches the page
 MAX_LABEL_CHARS = 200
 TARGET_LABELS = {-23: "−23 LUFS (broadcast)", -16: "−16 LUFS (podcast)", -14: "−14 LUFS (streaming)"}
 
@@ -31,17 +29,13 @@ _component = st.components.v2.component(
     isolate_styles=False)
 
 
-def lanes_events(events) -> list[dict]:
-    """The timed events the player draws, checked and bounded (they come from stored params, so from imports too)."""
-    shown = []
-    for event in (events or [])[:MAX_EVENTS]:
-        if not isinstance(event, dict):
-            continue
-        start, end = event.get("from"), event.get("to")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (start, end)):
-            continue
-        shown.append({"from": float(start), "to": float(end), "prompt": str(event.get("prompt", ""))[:MAX_LABEL_CHARS]})
-    return shown
+def lanes_events(events, duration: float) -> list[dict]:
+    """The timed events the player draws as lanes, laid out as the timeline editor's picture lays them out
+    (`timeline.lane_layout`: one lane per event, an event reversed or outside the clip flagged), so the two
+    pictures agree. Bounded: they come from stored params, so from imports too."""
+    return [{"from": lane.start, "to": lane.end, "prompt": lane.prompt[:MAX_LABEL_CHARS], "label": lane.label,
+             "lane": lane.lane, "invalid": lane.status == "invalid", "draw": list(lane.draw)}
+            for lane in timeline.lane_layout(list(events or []), duration) if lane.draw is not None]
 
 
 def player(media: Media, source: str, owner: str, *, key: str, events: list[dict] | None = None,
@@ -55,7 +49,7 @@ def player(media: Media, source: str, owner: str, *, key: str, events: list[dict
         return
     _component(key=key, data={"src": source, "peaks": media_link(peaks, owner), "lib": asset_link("wavesurfer"),
                               "duration": media.duration or 0, "compact": compact,
-                              "events": [] if compact else lanes_events(events)})
+                              "events": [] if compact else lanes_events(events, media.duration or 0)})
 
 
 def facts(media: Media) -> str:

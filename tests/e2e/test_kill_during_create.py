@@ -63,7 +63,8 @@ def test_creates_in_flight_at_a_kill_are_found_after_restart_and_never_sent_twic
         store.add(stale)
 
         studio, url = start_studio(tmp_path / "data", tmp_path / "studio2.log", vendors_at(simulator_url))
-        wait_for(lambda: all(store.get(t.id).state.terminal for t in unanswered), 120, store.find("local"))
+        wait_for(lambda: all(store.get(t.id).state.terminal and not store.get(t.id).copying
+                             for t in unanswered), 120, store.find("local"))
         done = {t.endpoint: t for t in (store.get(t.id) for t in unanswered)}
         assert all(t.state is State.SUCCEEDED and t.media for t in done.values()), done
         archive = tmp_path / "data" / "media"

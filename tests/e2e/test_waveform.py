@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from lib.core import timeline
 from lib.core.endpoints import spec
 from lib.core.tasks import Endpoint, Task
 from lib.media import analysis
@@ -162,8 +163,10 @@ def test_a_timed_sound_shows_its_events_as_lanes_on_the_waveform(page, studio, t
     expect(events).to_have_count(len(EVENTS))
     wave = player.locator(".cue-wave").bounding_box()
     duration = timed.params["duration"]
+    labels = [lane.label for lane in timeline.lane_layout(list(EXAMPLE["timing_prompts"]), duration)]
     for number, (start, end, prompt) in enumerate(EVENTS):
-        expect(events.nth(number)).to_have_text(prompt)
+        expect(events.nth(number)).to_have_text(labels[number])  # as the timeline editor's picture labels it
+        assert events.nth(number).get_attribute("title").endswith(prompt)  # the whole prompt on hovering
         box = events.nth(number).bounding_box()
         assert box["x"] - wave["x"] == pytest.approx(float(start) / duration * wave["width"], abs=3)
         assert box["width"] == pytest.approx((float(end) - float(start)) / duration * wave["width"], abs=3)

@@ -3,17 +3,6 @@
 // lanes under the waveform on the same time axis; the spectrogram is drawn on request from the same link.
 const instances = new WeakMap(); // root element -> {wave, signature}
 
-function lanesOf(events) {
-  // Greedy interval partitioning: each event in the first lane whose last event has ended.
-  const ends = [];
-  return events.map((event) => {
-    let lane = ends.findIndex((end) => end <= event.from);
-    if (lane < 0) lane = ends.push(0) - 1;
-    ends[lane] = Math.max(event.to, event.from);
-    return lane;
-  });
-}
-
 function clock(seconds) {
   const whole = Math.max(0, seconds || 0);
   return `${Math.floor(whole / 60)}:${(whole % 60).toFixed(1).padStart(4, "0")}`;
@@ -63,22 +52,22 @@ async function build(root, data) {
   play.addEventListener("click", () => wave.playPause());
   root.append(bar, waveBox);
   if (data.events.length) {
-    const lanes = lanesOf(data.events);
+    // Laid out by the studio (lib/core/timeline.lane_layout), as in the timeline editor: one lane per event.
     const box = element("div", "cue-lanes");
-    box.style.height = `${(Math.max(...lanes) + 1) * 22}px`;
-    data.events.forEach((event, index) => {
+    box.style.height = `${(Math.max(...data.events.map((event) => event.lane)) + 1) * 22}px`;
+    data.events.forEach((event) => {
       const span = duration || 1;
-      const left = Math.min(Math.max(event.from / span, 0), 1);
-      const right = Math.min(Math.max(event.to / span, 0), 1);
-      const outside = event.to <= event.from || event.from < 0 || event.to > span + 0.05;
-      const item = element("div", `cue-event${outside ? " cue-outside" : ""}`, event.prompt);
+      const [first, last] = event.draw;
+      const left = Math.min(Math.max(first / span, 0), 1);
+      const right = Math.min(Math.max(last / span, 0), 1);
+      const item = element("div", `cue-event${event.invalid ? " cue-outside" : ""}`, event.label);
       item.title = `${event.from}–${event.to} s: ${event.prompt}`;
       item.dataset.from = event.from;
       item.dataset.to = event.to;
       Object.assign(item.style, { left: `${left * 100}%`, width: `${Math.max(right - left, 0.005) * 100}%`,
-        top: `${lanes[index] * 22}px` });
+        top: `${event.lane * 22}px` });
       box.append(item);
-      regions.addRegion({ start: Math.max(event.from, 0), end: Math.min(event.to, span), drag: false,
+      regions.addRegion({ start: Math.max(first, 0), end: Math.min(last, span), drag: false,
         resize: false, color: "rgba(255, 75, 75, 0.08)" });
     });
     root.append(box);
