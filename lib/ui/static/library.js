@@ -18,7 +18,7 @@ function same(a, b) {
 }
 
 function chosenIn(root) {
-  return [...root.querySelectorAll("input.cue-list-pick:checked")].map((box) => box.dataset.take);
+  return [...root.querySelectorAll("input.cue-list-pick:checked")].map((box) => box.value);
 }
 
 async function drawWave(canvas, link) {
@@ -68,7 +68,7 @@ function row(take, entry, sendChosen) {
   line.dataset.take = take.id;
   const pick = element("input", "cue-list-pick");
   pick.type = "checkbox";
-  pick.dataset.take = take.id;
+  pick.value = take.id;
   pick.disabled = !take.choosable;
   const label = [take.prompt, take.vendor, take.facts, take.starred ? "★" : "", take.kept ? "kept" : "", take.state];
   pick.setAttribute("aria-label", label.filter(Boolean).join(" · "));
@@ -171,7 +171,7 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
     root.replaceChildren(...nodes);
     entry.shown();
   }
-  root.querySelectorAll("input.cue-list-pick").forEach((box) => { box.checked = chosen.includes(box.dataset.take); });
+  root.querySelectorAll("input.cue-list-pick").forEach((box) => { box.checked = chosen.includes(box.value); });
   if (!same(chosen, entry.sent)) {
     // The studio changed the choice (hidden or deleted takes are no longer chosen): the component's state follows.
     entry.sent = chosen;
