@@ -67,7 +67,8 @@ def run(groups: int = 1000, rounds: int = 15, warmup: int = 3) -> Result:
     for name in script_time.CREDENTIALS:
         os.environ.pop(name, None)
     os.environ.setdefault("STUDIO_SIM_SPEED", "50")
-    with tempfile.TemporaryDirectory(prefix="cue-bench-library-") as folder:
+    # The studio's background measuring of the seeded sounds may still be writing when the folder goes.
+    with tempfile.TemporaryDirectory(prefix="cue-bench-library-", ignore_cleanup_errors=True) as folder:
         data_dir = Path(folder) / "data"
         seed(data_dir, groups)
         os.environ["STUDIO_DATA_DIR"] = str(data_dir)

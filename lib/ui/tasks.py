@@ -196,7 +196,7 @@ def library_rows(groups: list[list[Task]], chosen: list[str], on_chosen, on_star
     "chosen" state) and `on_star` (its "star" trigger), which must check what the browser sent."""
     archive = services().archive
     page = [{"header": _group_header(takes), "takes": [_row(task, archive) for task in takes]} for takes in groups]
-    _list_component(key=LIST_KEY, data={"groups": page, "chosen": chosen}, default={"chosen": chosen},
+    _list_component(key=LIST_KEY, data={"groups": page, "chosen": chosen},
                     on_chosen_change=on_chosen, on_star_change=on_star)
 
 

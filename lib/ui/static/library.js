@@ -5,6 +5,19 @@
 const lists = new WeakMap(); // root element -> {signature, sent, audio, playing}
 const WAVE_WIDTH = 160;
 const WAVE_HEIGHT = 28;
+const KEPT_PEAKS = 200; // peaks files kept fetched: a page redrawn after a star or a choice fetches none again
+const fetched = new Map(); // signed peaks link -> promise of its peaks
+
+function peaksAt(link) {
+  if (!fetched.has(link)) {
+    if (fetched.size >= KEPT_PEAKS) fetched.clear();
+    fetched.set(link, fetch(link, { credentials: "same-origin" })
+      .then((answer) => (answer.ok ? answer.json() : {}))
+      .then((stored) => (Array.isArray(stored.peaks) ? stored.peaks : []))
+      .catch(() => []));
+  }
+  return fetched.get(link);
+}
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -28,10 +41,7 @@ async function drawWave(canvas, link) {
   context.fillStyle = "#9aa5b1";
   context.fillRect(0, middle, WAVE_WIDTH, 1);
   if (!link) return;
-  const answer = await fetch(link, { credentials: "same-origin" });
-  if (!answer.ok) return;
-  const stored = await answer.json();
-  const peaks = Array.isArray(stored.peaks) ? stored.peaks : [];
+  const peaks = await peaksAt(link);
   if (!peaks.length) return;
   const step = peaks.length / WAVE_WIDTH;
   context.clearRect(0, 0, WAVE_WIDTH, WAVE_HEIGHT);
