@@ -1,6 +1,8 @@
 """History's list component through AppTest (demo mode): what it is given for a page, and how what it sends back
 is checked: only this page's finished takes can be chosen, whatever the browser says."""
 import json
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 from lib.core.tasks import Endpoint, State, Task
 from lib.ui.runtime import services
@@ -49,3 +51,20 @@ def test_a_prompt_is_given_as_it_is_written_and_cut_to_a_line():
     _group(markup, 2000, count=1)
     prompt = _list(_history())[0]["takes"][0]["prompt"]
     assert prompt == markup[:ROW_PROMPT_CHARS] + "…"
+
+
+def test_a_row_plays_the_studios_copy_by_a_signed_link_and_falls_back_to_the_vendors():
+    take = _group("rain on a tin roof", 2000, count=1, archived=True)[0]
+    sound = _list(_history())[0]["takes"][0]["sound"]
+    parts = urlsplit(sound["src"])
+    assert parts.path == f"/files/{take.media[0].archived}"
+    assert services().links.check(take.media[0].archived, dict(p.split("=", 1) for p in parts.query.split("&")))
+    assert sound["fallback"] == take.media[0].url and sound["peaks"] is None
+
+
+def test_a_forged_peaks_name_gets_no_link():
+    take = _group("rain on a tin roof", 2000, count=1, archived=True)[0]
+    other = replace(take.media[0], peaks=take.media[0].archived.replace(take.media[0].archived[:16], "0" * 16))
+    for forged in ("../../etc/passwd", other.peaks):  # not an archive name; another person's folder
+        services().store.save(take.replace(media=(replace(take.media[0], peaks=forged),)))
+        assert _list(_history())[0]["takes"][0]["sound"]["peaks"] is None

@@ -11,10 +11,10 @@ from lib.core.errors import StudioError
 from lib.core.forms import key, to_values
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
-from lib.media.archive import Archiver, Playback, playback
+from lib.media.archive import Archiver, Playback, owned_name, playback, web_address
 from lib.service import studio
 from lib.ui import auth, waveform
-from lib.ui.links import media_link
+from lib.ui.links import archive_link, media_link
 from lib.ui.runtime import services
 
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
@@ -194,8 +194,7 @@ def library_rows(groups: list[list[Task]], chosen: list[str], on_chosen, on_star
 
     `chosen` are the take ids whose boxes are ticked; the person's changes reach `on_chosen` (the component's
     "chosen" state) and `on_star` (its "star" trigger), which must check what the browser sent."""
-    archive = services().archive
-    page = [{"header": _group_header(takes), "takes": [_row(task, archive) for task in takes]} for takes in groups]
+    page = [{"header": _group_header(takes), "takes": [_row(task) for task in takes]} for takes in groups]
     _list_component(key=LIST_KEY, data={"groups": page, "chosen": chosen},
                     on_chosen_change=on_chosen, on_star_change=on_star)
 
@@ -206,7 +205,7 @@ def _group_header(takes: list[Task]) -> str:
             + (f" · {len(takes)} takes" if len(takes) > 1 else ""))
 
 
-def _row(task: Task, archive: Archiver) -> dict:
+def _row(task: Task) -> dict:
     """What the list row shows of `task`; its text is set as text in the browser, never parsed (prompts are the
     person's, or an import's)."""
     prompt = history.summary(task)
@@ -214,20 +213,21 @@ def _row(task: Task, archive: Archiver) -> dict:
     return {"id": task.id, "prompt": prompt[:ROW_PROMPT_CHARS] + "…" * (len(prompt) > ROW_PROMPT_CHARS),
             "vendor": history.DIALECTS[task.provider].name, "facts": history.take_facts(task),
             "starred": task.starred, "kept": task.verdict == "kept", "state": label, "color": color,
-            "choosable": task.state is State.SUCCEEDED, "sound": _row_player(task, archive)}
+            "choosable": task.state is State.SUCCEEDED, "sound": _row_player(task)}
 
 
-def _row_player(task: Task, archive: Archiver) -> dict | None:
-    """The list row's sound: the first that can be played (a Kling take's MP3) as its signed link, its peaks
-    file's signed link (None until measured) and duration; nothing else read."""
+def _row_player(task: Task) -> dict | None:
+    """The list row's sound, the first that can be played (a Kling take's MP3): the signed link to the studio's
+    copy, else the vendor's web address (also the fallback should the copy be gone), its peaks file's link and its
+    duration. Nothing is read from disk for a row: the file route checks each file when the browser asks for it."""
     if task.state is not State.SUCCEEDED:
         return None
     for media in task.media:
-        where = _source(media, task.owner, archive)
-        if media.kind == "audio" and (where.file or where.url):
-            peaks = archive.resolve(media.peaks, task.owner)
-            return {"src": media_link(where.file, task.owner) if where.file else where.url,
-                    "peaks": media_link(peaks, task.owner) if peaks else None, "duration": media.duration or 0}
+        copy, web = owned_name(media.archived, task.owner), web_address(media.url)
+        if media.kind == "audio" and (copy or web):
+            return {"src": archive_link(media.archived, task.owner) if copy else web, "fallback": web if copy else None,
+                    "peaks": archive_link(media.peaks, task.owner) if owned_name(media.peaks, task.owner) else None,
+                    "duration": media.duration or 0}
     return None
 
 
