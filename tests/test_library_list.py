@@ -29,13 +29,18 @@ def test_only_this_pages_finished_takes_can_be_chosen():
     assert [t["choosable"] for g in _list(at) for t in g["takes"]] == [True, True, False]
 
 
-def test_a_forged_state_that_is_no_list_chooses_nothing():
-    _group("rain on a tin roof", 2000, count=2)
+def test_a_forged_state_chooses_nothing_and_breaks_nothing():
+    takes = _group("rain on a tin roof", 2000, count=2)
     at = _history()
     at.session_state["hist_list"] = {"chosen": "everything"}
     at.run()
     assert not at.exception and _given_chosen(at) == []
     assert _button(at, "Hide").disabled
+    at.session_state["hist_list"] = {"chosen": [["a", "list"], {"a": "map"}, takes[0].id]}
+    at.run()
+    assert _given_chosen(at) == [takes[0].id]
+    _button(at, "Hide").click().run()
+    assert not at.exception and services().store.get(takes[0].id).hidden and _given_chosen(at) == []
 
 
 def test_hidden_takes_are_no_longer_chosen_in_the_component():

@@ -106,16 +106,17 @@ def _star_toggle(groups: list[list[Task]]):
     page = _choosable(groups)
 
     def toggle() -> None:
-        task = page.get((st.session_state.get(tasks.LIST_KEY) or {}).get("star"))
-        if task is not None:
+        named = (st.session_state.get(tasks.LIST_KEY) or {}).get("star")
+        if isinstance(named, str) and (task := page.get(named)) is not None:
             services().store.choose(task.id, auth.scope(), starred=not task.starred)
     return toggle
 
 
 def _unpick(ids) -> None:
-    state = st.session_state.get(tasks.LIST_KEY)
+    state, gone = st.session_state.get(tasks.LIST_KEY), set(ids)
     if isinstance(state, dict) and isinstance(state.get("chosen"), list):
-        state["chosen"] = [studio_id for studio_id in state["chosen"] if studio_id not in set(ids)]
+        state["chosen"] = [studio_id for studio_id in state["chosen"] if isinstance(studio_id, str)
+                           and studio_id not in gone]
 
 
 def _hide(ids: list[str], hidden: bool) -> None:
