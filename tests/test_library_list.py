@@ -58,13 +58,13 @@ def test_a_prompt_is_given_as_it_is_written_and_cut_to_a_line():
     assert prompt == markup[:ROW_PROMPT_CHARS] + "…"
 
 
-def test_a_row_plays_the_studios_copy_by_a_signed_link_and_falls_back_to_the_vendors():
+def test_a_row_plays_the_studios_copy_by_a_signed_link():
     take = _group("rain on a tin roof", 2000, count=1, archived=True)[0]
     sound = _list(_history())[0]["takes"][0]["sound"]
     parts = urlsplit(sound["src"])
     assert parts.path == f"/files/{take.media[0].archived}"
     assert services().links.check(take.media[0].archived, dict(p.split("=", 1) for p in parts.query.split("&")))
-    assert sound["fallback"] == take.media[0].url and sound["peaks"] is None
+    assert sound["peaks"] is None
 
 
 def test_a_forged_peaks_name_gets_no_link():

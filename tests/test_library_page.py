@@ -97,8 +97,7 @@ def test_the_list_shows_one_row_per_take_under_its_request():
     assert {k: take[k] for k in ("prompt", "vendor", "facts", "state", "color", "starred", "kept", "choosable")} == {
         "prompt": "rain on a tin roof", "vendor": "Vidu", "facts": "seed 1003 · 5 s · −20.5 LUFS", "state": "Done",
         "color": "green", "starred": False, "kept": False, "choosable": True}
-    assert take["sound"] == {"src": f"https://cdn.example.com/{rain[3].id}.mp3", "fallback": None, "peaks": None,
-                             "duration": 5.0}
+    assert take["sound"] == {"src": f"https://cdn.example.com/{rain[3].id}.mp3", "peaks": None, "duration": 5.0}
 
 
 def test_search_narrows_the_list_and_says_when_nothing_matches():

@@ -218,16 +218,17 @@ def _row(task: Task) -> dict:
 
 def _row_player(task: Task) -> dict | None:
     """The list row's sound, the first that can be played (a Kling take's MP3): the signed link to the studio's
-    copy, else the vendor's web address (also the fallback should the copy be gone), its peaks file's link and its
-    duration. Nothing is read from disk for a row: the file route checks each file when the browser asks for it."""
+    copy, else the vendor's web address; its peaks file's link and its duration. Nothing is read from disk for a
+    row: the file route checks each file when the browser asks for it."""
     if task.state is not State.SUCCEEDED:
         return None
     for media in task.media:
-        copy, web = owned_name(media.archived, task.owner), web_address(media.url)
-        if media.kind == "audio" and (copy or web):
-            return {"src": archive_link(media.archived, task.owner) if copy else web, "fallback": web if copy else None,
-                    "peaks": archive_link(media.peaks, task.owner) if owned_name(media.peaks, task.owner) else None,
-                    "duration": media.duration or 0}
+        if media.kind != "audio":
+            continue
+        if source := archive_link(media.archived, task.owner) if owned_name(media.archived, task.owner) \
+                else web_address(media.url):
+            return {"src": source, "duration": media.duration or 0,
+                    "peaks": archive_link(media.peaks, task.owner) if owned_name(media.peaks, task.owner) else None}
     return None
 
 

@@ -67,7 +67,6 @@ function playButton(take, entry) {
     if (entry.playing !== take.id) {
       audio.src = take.sound.src;
       entry.playing = take.id;
-      entry.fallback = take.sound.fallback;
     }
     audio.play().catch(() => {});
   });
@@ -143,13 +142,6 @@ function follow(entry, root) {
     });
   };
   ["play", "pause", "timeupdate", "seeked", "ended"].forEach((name) => audio.addEventListener(name, shown));
-  audio.addEventListener("error", () => {
-    // The studio's copy is gone (the file route said so): play the vendor's link instead, once.
-    if (!entry.fallback) return;
-    audio.src = entry.fallback;
-    entry.fallback = null;
-    audio.play().catch(() => {});
-  });
   entry.shown = shown;
 }
 
