@@ -95,7 +95,7 @@ def test_every_benchmark_writes_its_figures(tmp_path):
         assert f"{heading}" in text
     assert re.search(rf"\| History \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"\| History, list mode, 3 requests × 4 takes \| {NUMBER} \| {NUMBER} \|", text)
-    assert "History drew 12 take rows (12 players)" in text
+    assert "History drew 12 take rows (12 with a sound)" in text
     assert re.search(rf"\| the `<audio>` being playable \(readyState ≥ 1\) \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"\| 2 \| under load \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| [0-9]+ \|", text)
     assert re.search(rf"\| 2 \| × baseline \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)

@@ -2,6 +2,7 @@
 bottom, hide with undo, delete after a confirmation, the chosen takes' ZIP, groups side by side, Kling's format
 switch, the running badge."""
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -54,13 +55,21 @@ def _history(view: str = "List") -> AppTest:
     return at
 
 
+def _list(at: AppTest) -> list[dict]:
+    """The groups the list component was given (lib/ui/tasks.library_rows): AppTest runs no browser."""
+    shown = [e for e in at.get("bidi_component") if e.proto.component_name.endswith("cue_library_list")]
+    return json.loads(shown[0].proto.json)["groups"] if shown else []
+
+
 def _rows(at: AppTest) -> list[str]:
-    return [k.removeprefix("row_") for k in _keys(at.main) if k.startswith("row_")]
+    return [take["id"] for group in _list(at) for take in group["takes"]]
 
 
 def _keys(block):
     if getattr(block, "key", None):
         yield str(block.key)
+    if getattr(block, "type", None) == "bidi_component":
+        yield block.proto.id.rsplit("-", 1)[-1]  # a component's own key ends its element id
     for child in getattr(block, "children", {}).values():
         yield from _keys(child)
 
@@ -70,8 +79,9 @@ def _button(at: AppTest, label: str):
 
 
 def _pick(at: AppTest, *takes: Task) -> AppTest:
-    for task in takes:
-        at.checkbox(key=f"pick_{task.id}").check()
+    """Tick the takes' boxes, as the list component reports them: its "chosen" state."""
+    state = at.session_state["hist_list"] if "hist_list" in at.session_state else {}
+    at.session_state["hist_list"] = {"chosen": list(state.get("chosen") or []) + [task.id for task in takes]}
     return at.run()
 
 
@@ -80,10 +90,14 @@ def test_the_list_shows_one_row_per_take_under_its_request():
     door = _group("a door slam", 1000, count=1)
     at = _history()
     assert _rows(at) == [t.id for t in rain + door]
-    assert len(at.get("audio")) == 5  # a compact player per take
-    assert any("4 takes" in m.value for m in at.markdown)
-    label = at.checkbox(key=f"pick_{rain[3].id}").label
-    assert label == "rain on a tin roof · Vidu · seed 1003 · 5 s · −20.5 LUFS · :green[Done]"
+    assert not at.get("audio") and [c.key for c in at.checkbox] == ["hist_kept", "hist_starred", "hist_hidden"]
+    groups = _list(at)
+    assert [g["header"].endswith("· 4 takes") for g in groups] == [True, False]
+    take = groups[0]["takes"][3]
+    assert {k: take[k] for k in ("prompt", "vendor", "facts", "state", "color", "starred", "kept", "choosable")} == {
+        "prompt": "rain on a tin roof", "vendor": "Vidu", "facts": "seed 1003 · 5 s · −20.5 LUFS", "state": "Done",
+        "color": "green", "starred": False, "kept": False, "choosable": True}
+    assert take["sound"] == {"src": f"https://cdn.example.com/{rain[3].id}.mp3", "peaks": None, "duration": 5.0}
 
 
 def test_search_narrows_the_list_and_says_when_nothing_matches():
@@ -128,7 +142,7 @@ def test_the_pager_is_at_the_bottom_too():
     at = _history()
     assert len(_rows(at)) == 10
     keys = list(_keys(at.main))
-    assert keys.index("hist_pager_bottom") > max(keys.index(f"row_{r}") for r in _rows(at))
+    assert keys.index("hist_pager_bottom") > keys.index("hist_list")
     _button(at, "Next page").click().run()
     assert len(_rows(at)) == 2 and at.number_input(key="hist_page").value == 2
     _button(at, "Previous page").click().run()

@@ -93,6 +93,11 @@ def is_archive_name(name) -> bool:
     return isinstance(name, str) and NAME.fullmatch(name) is not None
 
 
+def owned_name(name, owner: str) -> bool:
+    """Whether `name` is an archive name in `owner`'s folder (the file itself is checked when it is read)."""
+    return is_archive_name(name) and name.split("/")[0] == owner_dir(owner)
+
+
 def web_address(url) -> str | None:
     """`url` when it is an http(s) address a browser may fetch, else None: never a path the server opens."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS or any(c.isspace() or ord(c) < 32 for c in url):
@@ -151,9 +156,7 @@ class Archiver:
     def resolve(self, name, owner: str) -> Path | None:
         """The file the archiver wrote as `name` for `owner`, or None: `name` must have the archive's exact
         shape and `owner`'s folder, and be a regular file strictly inside the archive (no symlinks)."""
-        if not is_archive_name(name) or name.split("/")[0] != owner_dir(owner):
-            return None
-        return self.file(name)
+        return self.file(name) if owned_name(name, owner) else None
 
     def file(self, name) -> Path | None:
         """The file the archiver wrote as `name`, whoever it belongs to (the media route, whose signed link

@@ -10,7 +10,7 @@ import streamlit as st
 
 from lib.core.errors import StudioError
 from lib.core.plain import plain
-from lib.core.tasks import Task
+from lib.core.tasks import State, Task
 from lib.store.sqlite import MAX_SEARCH_CHARS
 from lib.ui import auth, links, tasks
 from lib.ui.runtime import services
@@ -18,6 +18,7 @@ from lib.ui.runtime import services
 VIEWS = ("List", "Cards")
 PAGE_KEY = "hist_page"
 ZIP_NAME = "cue-studio-takes.zip"
+MAX_CHOSEN = 1000  # far more than a page shows: a bound on what the browser may send
 
 
 @dataclass(frozen=True)
@@ -72,23 +73,50 @@ def bottom_pager(number: int, pages: int, total: int) -> None:
 
 
 def draw(groups: list[list[Task]], view: str) -> None:
+    if view == "List":
+        tasks.library_rows(groups, [task.id for task in chosen(groups)], _keep_chosen, _star_toggle(groups))
+        return
     now = time.time()
     for takes in groups:
-        if view == "List":
-            tasks.library_rows(takes)
-        else:
-            tasks.group_card(takes, now)
+        tasks.group_card(takes, now)
 
 
 # ---- the takes chosen in the list ----
 
+def _choosable(groups: list[list[Task]]) -> dict[str, Task]:
+    return {task.id: task for takes in groups for task in takes if task.state is State.SUCCEEDED}
+
+
 def chosen(groups: list[list[Task]]) -> list[Task]:
-    return [task for takes in groups for task in takes if st.session_state.get(f"pick_{task.id}")]
+    """The takes ticked in the list component, in the page's order: what the browser sent is only believed for
+    this page's finished takes (anything else is left out), so there are at most as many as the page shows."""
+    sent = (st.session_state.get(tasks.LIST_KEY) or {}).get("chosen")
+    if not isinstance(sent, list):
+        return []
+    wanted = {studio_id for studio_id in sent[:MAX_CHOSEN] if isinstance(studio_id, str)}
+    return [task for studio_id, task in _choosable(groups).items() if studio_id in wanted]
+
+
+def _keep_chosen() -> None:
+    """The component's "chosen" state changed: nothing to do now, it is read (and checked) by `chosen`."""
+
+
+def _star_toggle(groups: list[list[Task]]):
+    """The callback of a row's star: flips the star of the take named, if it is one of this page's."""
+    page = _choosable(groups)
+
+    def toggle() -> None:
+        named = (st.session_state.get(tasks.LIST_KEY) or {}).get("star")
+        if isinstance(named, str) and (task := page.get(named)) is not None:
+            services().store.choose(task.id, auth.scope(), starred=not task.starred)
+    return toggle
 
 
 def _unpick(ids) -> None:
-    for studio_id in ids:
-        st.session_state.pop(f"pick_{studio_id}", None)
+    state, gone = st.session_state.get(tasks.LIST_KEY), set(ids)
+    if isinstance(state, dict) and isinstance(state.get("chosen"), list):
+        state["chosen"] = [studio_id for studio_id in state["chosen"] if isinstance(studio_id, str)
+                           and studio_id not in gone]
 
 
 def _hide(ids: list[str], hidden: bool) -> None:

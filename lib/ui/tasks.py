@@ -11,10 +11,10 @@ from lib.core.errors import StudioError
 from lib.core.forms import key, to_values
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
-from lib.media.archive import Archiver, Playback, playback
+from lib.media.archive import Archiver, Playback, owned_name, playback, web_address
 from lib.service import studio
 from lib.ui import auth, waveform
-from lib.ui.links import media_link
+from lib.ui.links import archive_link, media_link
 from lib.ui.runtime import services
 
 # How often the in-flight panel rereads the store (one indexed query). The poller writes at most once a second
@@ -23,8 +23,12 @@ LIVE_REFRESH_SECONDS = 0.25
 MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4"}
 VIDEO_WIDTH = 480
 TAKE_COLUMNS = 4
-ROW_PLAYER_WIDTH = 320
 ROW_PROMPT_CHARS = 80
+LIST_KEY = "hist_list"  # the list component's key: its state is the chosen takes
+
+_list_component = st.components.v2.component(
+    "cue_library_list", js=(waveform.STATIC / "library.js").read_text(),
+    css=(waveform.STATIC / "library.css").read_text(), isolate_styles=False)
 
 
 def reuse_settings(task: Task) -> None:
@@ -182,39 +186,50 @@ def group_card(takes: list[Task], now: float) -> None:
                   type="tertiary")
 
 
-def library_rows(takes: list[Task]) -> None:
-    """One request in History's list: a line saying what was asked, then one compact row per take: a small
-    player, and a box to choose the take labelled with what it is (prompt, vendor, seed, duration, loudness),
-    its star and its state. Few elements per row: the list is what a long History draws most of."""
+def library_rows(groups: list[list[Task]], chosen: list[str], on_chosen, on_star) -> None:
+    """A page of History's list as ONE component (lib/ui/static/library.js): per request a line saying what was
+    asked, then per take a row with a mini waveform drawn from its stored peaks (one shared player for the page),
+    what the take is (prompt, vendor, seed, duration, loudness), its star, kept mark and state, and a box to
+    choose it. One element instead of a few per row: the list is what a long History draws most of.
+
+    `chosen` are the take ids whose boxes are ticked; the person's changes reach `on_chosen` (the component's
+    "chosen" state) and `on_star` (its "star" trigger), which must check what the browser sent."""
+    page = [{"header": _group_header(takes), "takes": [_row(task) for task in takes]} for takes in groups]
+    _list_component(key=LIST_KEY, data={"groups": page, "chosen": chosen},
+                    on_chosen_change=on_chosen, on_star_change=on_star)
+
+
+def _group_header(takes: list[Task]) -> str:
     first = takes[0]
-    st.markdown(f"**{spec(first.endpoint).label}** · "
-                f"{time.strftime('%d %b %H:%M', time.localtime(first.created_at))}"
-                + (f" · {len(takes)} takes" if len(takes) > 1 else ""))
-    for task in takes:
-        with st.container(horizontal=True, vertical_alignment="center", key=f"row_{task.id}"):
-            with st.container(width=ROW_PLAYER_WIDTH):
-                _row_player(task)
-            prompt = history.summary(task)
-            label, color = history.state_label(task)
-            facts = [plain(prompt[:ROW_PROMPT_CHARS] + "…" * (len(prompt) > ROW_PROMPT_CHARS)),
-                     history.DIALECTS[task.provider].name, history.take_facts(task),
-                     "★" if task.starred else None, "kept" if task.verdict == "kept" else None,
-                     f":{color}[{label}]"]
-            st.checkbox(" · ".join(f for f in facts if f), key=f"pick_{task.id}",
-                        disabled=task.state is not State.SUCCEEDED)
+    return (f"{spec(first.endpoint).label} · {time.strftime('%d %b %H:%M', time.localtime(first.created_at))}"
+            + (f" · {len(takes)} takes" if len(takes) > 1 else ""))
 
 
-def _row_player(task: Task) -> None:
-    """The list row's player: the first sound that can be played (a Kling take's MP3), nothing else read."""
+def _row(task: Task) -> dict:
+    """What the list row shows of `task`; its text is set as text in the browser, never parsed (prompts are the
+    person's, or an import's)."""
+    prompt = history.summary(task)
+    label, color = history.state_label(task)
+    return {"id": task.id, "prompt": prompt[:ROW_PROMPT_CHARS] + "…" * (len(prompt) > ROW_PROMPT_CHARS),
+            "vendor": history.DIALECTS[task.provider].name, "facts": history.take_facts(task),
+            "starred": task.starred, "kept": task.verdict == "kept", "state": label, "color": color,
+            "choosable": task.state is State.SUCCEEDED, "sound": _row_player(task)}
+
+
+def _row_player(task: Task) -> dict | None:
+    """The list row's sound, the first that can be played (a Kling take's MP3): the signed link to the studio's
+    copy, else the vendor's web address; its peaks file's link and its duration. Nothing is read from disk for a
+    row: the file route checks each file when the browser asks for it."""
     if task.state is not State.SUCCEEDED:
-        return
+        return None
     for media in task.media:
-        where = _source(media, task.owner, services().archive)
-        if media.kind == "audio" and (where.file or where.url):
-            source = media_link(where.file, task.owner) if where.file else where.url
-            waveform.player(media, source, task.owner, key=f"player_{task.id}",
-                            events=task.params.get("timing_prompts"), compact=True)
-            return
+        if media.kind != "audio":
+            continue
+        if source := archive_link(media.archived, task.owner) if owned_name(media.archived, task.owner) \
+                else web_address(media.url):
+            return {"src": source, "duration": media.duration or 0,
+                    "peaks": archive_link(media.peaks, task.owner) if owned_name(media.peaks, task.owner) else None}
+    return None
 
 
 def _progress(task: Task, now: float) -> None:

@@ -137,7 +137,7 @@ def test_the_chosen_takes_download_as_one_zip(studio, page: Page):
     url, data, takes = studio
     _history(page, url, "List")
     for take in (takes[0], takes[3]):
-        page.locator(f".st-key-pick_{take.id}").get_by_role("checkbox").check(force=True)
+        page.locator(f"[data-testid='cue-library-list'] [data-take='{take.id}']").get_by_role("checkbox").check()
         wait_until_idle(page)
     expect(page.locator(".st-key-hist_actions").get_by_text("2 chosen")).to_be_visible()
     screenshot(page, "library-list")
