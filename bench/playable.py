@@ -116,7 +116,7 @@ def _one(page: Page, url: str, store: Store, callbacks: ThreadingHTTPServer, slo
     interval = store.poll_plan(task.id)[0]
     card = f"st-key-task_{task.id}"
     playable = page.wait_for_function(f"() => window.playableAt['{card}']", timeout=TIMEOUT * 1000).json_value()
-    ready = page.locator(f".{card} audio").evaluate("audio => audio.readyState")
+    ready = page.locator(f".{card} audio").first.evaluate("audio => audio.readyState")
     if ready < 1:
         raise RuntimeError(f"the audio of {task.id} lost its metadata (readyState {ready})")
     return Run(stored - succeeded, playable / 1000 - succeeded, interval)

@@ -158,7 +158,7 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
     audio.preload = "none";
     audio.hidden = true;
     parentElement.append(root, audio);
-    const entry = { signature: null, sent: chosen, audio, playing: null };
+    const entry = { signature: null, sent: chosen, echoes: [], audio, playing: null };
     lists.set(root, entry);
     follow(entry, root);
   }
@@ -167,6 +167,7 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
   entry.setState = setStateValue;
   const sendChosen = () => {
     entry.sent = chosenIn(root);
+    entry.echoes.push(JSON.stringify(entry.sent));
     entry.setState("chosen", entry.sent);
   };
   if (entry.signature !== signature) {
@@ -181,11 +182,15 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
     root.replaceChildren(...nodes);
     entry.shown();
   }
-  root.querySelectorAll("input.cue-list-pick").forEach((box) => { box.checked = chosen.includes(box.value); });
-  if (!same(chosen, entry.sent)) {
-    // The studio changed the choice (hidden or deleted takes are no longer chosen): the component's state follows.
+  // A choice this browser sent earlier, coming back from a run that began before its later clicks, is stale: the
+  // boxes keep what was ticked since. Any other choice is the studio's (hidden or deleted takes are no longer
+  // chosen): the boxes and the component's state follow it.
+  const stale = entry.echoes.includes(JSON.stringify(chosen));
+  if (!stale && !same(chosen, entry.sent)) {
     entry.sent = chosen;
+    entry.echoes = [];
     entry.setState("chosen", chosen);
   }
+  root.querySelectorAll("input.cue-list-pick").forEach((box) => { box.checked = entry.sent.includes(box.value); });
   root.dataset.ready = "1";
 }
