@@ -76,7 +76,7 @@ def test_open_tabs_do_not_multiply_vendor_queries(browser, studio_and_simulator)
     tabs = [browser.new_context().new_page() for _ in range(4)]
     submit_sound(tabs[0], url, "Wind through pine trees")
     for tab in tabs[1:]:
-        tab.goto(f"{url}/history")
+        tab.goto(f"{url}/history", timeout=90_000)  # four sessions at once on 2 cores
     wait_for(lambda: store.find("local")[0].state is State.SUCCEEDED, seconds=120)
     task = store.find("local")[0]
     log = requests.get(f"{simulator_url}/_sim/requests", timeout=5).json()
@@ -106,7 +106,7 @@ def test_a_queued_vidu_task_can_be_cancelled(page, studio_and_simulator):
     url, _, store = studio_and_simulator("--speed", "0.5", "--concurrency", "1")
     submit_sound(page, url, "A long drone of an old organ")
     submit_sound(page, url, "Second in line: a kettle whistling")
-    wait_for(lambda: any(t.raw_state == "queueing" for t in store.find("local")))
+    wait_for(lambda: any(t.raw_state == "queueing" for t in store.find("local")), seconds=120)
     card = page.locator("[class*='st-key-task_']").filter(has_text="Second in line: a kettle whistling")
     card.get_by_role("button", name="Cancel").click()
     wait_until_idle(page)

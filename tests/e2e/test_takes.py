@@ -42,11 +42,13 @@ def creates(simulator_url: str) -> dict[Endpoint, int]:
 
 
 def tasks_with(store: Store, prompt: str, count: int, seconds: float = 30) -> list[Task]:
-    """The stored tasks whose prompt starts with `prompt`, once there are `count` of them (or time runs out)."""
+    """The stored tasks whose prompt starts with `prompt`, once there are `count` of them and the vendor has
+    answered each one's create (or time runs out): they are recorded before their creates are sent."""
     deadline = time.monotonic() + seconds
     while True:
         found = [t for t in store.find(None, limit=100) if str(t.params.get("prompt", "")).startswith(prompt)]
-        if len(found) >= count or time.monotonic() > deadline:
+        answered = all(t.vendor_id or t.error_message for t in found)
+        if (len(found) >= count and answered) or time.monotonic() > deadline:
             return found
         time.sleep(0.1)  # polling the store for a condition, with a deadline
 
