@@ -164,6 +164,7 @@ def test_server_paths_and_other_owners_names_in_an_import_are_skipped_and_never_
     expect(page.get_by_text("not followed here").first).to_be_visible()
     expect(page.get_by_text("Imported").first).to_be_visible()
     no_exception(page)
+    expect(page.locator("audio").first).to_be_attached()  # the players are drawn after the cards' text
     served = served_media(page, studio["url"])
     assert b"ID3 ann's upload" in served
     for content in served:
