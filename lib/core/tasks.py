@@ -97,6 +97,7 @@ class Task:
     verdict: str = ""  # "" | "kept" | "rejected"
     starred: bool = False
     hidden: bool = False
+    score_id: str | None = None  # a part of a score (lib.core.score): shown with its score, not in the library
 
     @property
     def provider(self) -> Provider:

@@ -72,6 +72,11 @@ MIGRATIONS = [
     ALTER TABLE tasks ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX tasks_group ON tasks (group_id);
     """,
+    # 7: the parts of a score (lib.core.score) name it; they are shown with their score, not in the library
+    """
+    ALTER TABLE tasks ADD COLUMN score_id TEXT;
+    CREATE INDEX tasks_score ON tasks (score_id);
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
