@@ -200,6 +200,18 @@ def test_a_failed_part_fails_its_score_naming_the_part(studio, sim):
         studio.scores.remix(score.id, "ann", Mix())
 
 
+def test_a_mix_that_cannot_be_made_fails_only_its_own_score(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    (kept,) = studio.scores.submit("ann", source, [], MUSIC, Mix(), 1, 0)
+    other = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    (lost,) = studio.scores.submit("ann", other, [], MUSIC, Mix(), 1, 0)
+    studio.archive.path(other.name).write_bytes(b"not a video any more")
+    failed = finished(studio.store, lost.id)
+    assert failed.state is ScoreState.FAILED
+    assert failed.error_message == "The mix could not be made: this file is not a video the studio can read."
+    assert finished(studio.store, kept.id).state is ScoreState.DONE
+
+
 def test_over_budget_nothing_is_recorded_nor_sent(studio, sim):
     video = video_task(studio, "ann")
     source = studio.scores.source_from_task("ann", video)
