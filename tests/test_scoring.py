@@ -14,11 +14,10 @@ from lib.core.errors import InvalidRequest
 from lib.core.score import Mix, ScoreState
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
 from lib.media.archive import owner_dir
-from lib.service import budget
+from lib.service import budget, scoring
 from lib.service.app import build
 from lib.service.config import Settings
 from lib.service.poller import Poller
-from lib.service import scoring
 from lib.service.scoring import UPLOAD_CHUNK, ScoreError
 from lib.service.transfer import export_zip, import_zip
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start

@@ -557,8 +557,8 @@ class Store:
             score = _to_score(row)
             latest = score.mix_version == version
             score = replace(score, mixed_version=version, video=video, sound=sound, peaks=peaks, receipt=receipt,
-                            receipt_file=receipt_file, updated_at=time.time(), state=ScoreState.DONE if latest else score.state,
-                            error_message=None)
+                            receipt_file=receipt_file, updated_at=time.time(),
+                            state=ScoreState.DONE if latest else score.state, error_message=None)
             row = _score_row(score)
             db.execute(f"UPDATE scores SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
                        [*row.values(), score_id])
