@@ -155,6 +155,36 @@ def test_takes_are_scores_sharing_a_group_each_with_its_own_seed(studio, sim):
     assert all(finished(studio.store, s.id).state is ScoreState.DONE for s in scores)
 
 
+def test_a_stretch_without_events_is_not_sent_and_the_receipt_says_it_is_silent(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=16, sound=False))
+    (score,) = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0)
+    done = finished(studio.store, score.id)
+    assert done.state is ScoreState.DONE and creates(sim) == ["/ent/v2/timing2audio"]
+    (part,) = done.parts
+    assert done.receipt["notes"][-1] == (f"No sound events between {part.end:g} and {source.duration:g} s: the "
+                                         "effects layer is silent there.")
+
+
+def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_picture_and_said(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=1.5))
+    (score,) = studio.scores.submit("ann", source, [{"from": 0.2, "to": 1.2, "prompt": "A bell"}], "", Mix(), 1, 0)
+    assert studio.scores.parts(score)[0].params["duration"] == 2
+    done = finished(studio.store, score.id)
+    assert done.state is ScoreState.DONE, done.error_message
+    assert done.receipt["sound_seconds"] == pytest.approx(done.receipt["video_seconds"], abs=1 / 48000)
+    assert "The effects ran 0.50 s past the end of the picture" in done.receipt["fitted"]
+
+
+def test_the_budget_counts_every_part_of_every_take(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    budgets = budget.Budgets(default={Provider.VIDU: 35 + 70})  # the video, then 60 for one take: not for two
+    assert studio.scores.estimate(source, EVENTS[:1], MUSIC, 2) == (4, "80 credits")
+    with pytest.raises(budget.OverBudget, match="This would cost 80 credits"):
+        studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 2, 0, budgets=budgets)
+    assert creates(sim) == []
+    assert len(studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 1, 0, budgets=budgets)) == 1
+
+
 # ---- restarts and failures ----
 
 def test_a_restart_while_parts_are_queued_loses_nothing_and_sends_nothing_twice(tmp_path):
