@@ -155,17 +155,21 @@ class Poller:
                 self._downloads.submit(self._measure_older)
             except RuntimeError:  # stopped meanwhile: the next start measures them
                 pass
+        failing: dict[int, str] = {}  # the last failure logged of each step still failing
         while not self._stop.is_set():
             try:
                 self._hand_out(time.time())
             except Exception as error:  # the worker must outlive any single bad row or outage
                 log.warning("poller pass failed: %s", describe(error, self.secrets))
-            for step in self.steps:
+            for number, step in enumerate(self.steps):
                 try:
                     step(time.time())
+                    failing.pop(number, None)
                 except Exception as error:  # one step failing holds up neither the polls nor the other steps
-                    log.warning("worker step %s failed: %s", getattr(step, "__qualname__", "?"),
-                                describe(error, self.secrets))
+                    said = describe(error, self.secrets)
+                    if failing.get(number) != said:  # once per new failure, not ten times a second
+                        log.warning("worker step %s failed: %s", getattr(step, "__qualname__", "?"), said)
+                    failing[number] = said
             self._stop.wait(self.tick)
 
     def _hand_out(self, now: float) -> None:
