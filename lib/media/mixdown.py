@@ -302,7 +302,8 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
             louder = (gain, level)
         if quieter and louder:
             (low, low_level), (high, high_level) = quieter, louder
-            gain = (low + high) / 2 if attempt % 2 else low + (target - low_level) * (high - low) / (high_level - low_level)
+            interpolated = low + (target - low_level) * (high - low) / (high_level - low_level)
+            gain = (low + high) / 2 if attempt % 2 else interpolated
         elif quieter:
             slope = 1.0 if previous is None else (level - previous[1]) / (gain - previous[0])
             gain += min((target - level) / max(slope, 0.25), 12.0)

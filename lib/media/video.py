@@ -18,6 +18,9 @@ from lib.core.score import MAX_VIDEO_SECONDS
 NOT_A_VIDEO = "This file is not a video the studio can read."
 NO_PICTURE = "This file has no picture: it holds sound only."
 UNREADABLE = "The studio could not read the picture in this video."
+MAX_WIDTH, MAX_HEIGHT = 4096, 4096  # a side's longest; with the area below, 4K in either orientation
+MAX_PIXELS = 3840 * 2160
+TOO_LARGE = "This video's picture is larger than the studio scores (at most 3840×2160)."
 
 
 class VideoError(StudioError):
@@ -80,7 +83,7 @@ def _pictures(container: av.container.InputContainer) -> list[av.VideoStream]:
 
 def probe(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoFacts:
     """The facts of a video file; raises VideoError in plain words when it is not a video the studio can score:
-    not a video, no picture, a picture that cannot be decoded, or longer than `max_seconds`."""
+    not a video, no picture, a picture that cannot be decoded or larger than 4K, or longer than `max_seconds`."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError):
@@ -94,6 +97,8 @@ def probe(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoFacts:
         context = stream.codec_context
         if context is None or not (context.width and context.height):
             raise VideoError(UNREADABLE)
+        if context.width > MAX_WIDTH or context.height > MAX_HEIGHT or context.width * context.height > MAX_PIXELS:
+            raise VideoError(TOO_LARGE)  # before any decoding: a picture's size decides what decoding it costs
         try:
             next(container.decode(stream))
             container.seek(0)
