@@ -111,13 +111,14 @@ class Poller:
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
                  copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
-                 measure: Callable[[Task], Task] | None = None):
+                 measure: Callable[[Task], Task] | None = None, steps: Iterable[Callable[[float], None]] = ()):
         """`on_success` makes the studio's own copy of a success (the archive); `measure` measures copies archived
-        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs."""
+        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs;
+        `steps` run on every pass with the time (a score's steps), each failure logged and contained."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick, self.concurrency = on_success, tick, concurrency
         self.copy_retry_wait, self.secrets = copy_retry_wait, tuple(s for s in secrets if s)
-        self.measure = measure
+        self.measure, self.steps = measure, tuple(steps)
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
@@ -154,11 +155,21 @@ class Poller:
                 self._downloads.submit(self._measure_older)
             except RuntimeError:  # stopped meanwhile: the next start measures them
                 pass
+        failing: dict[int, str] = {}  # the last failure logged of each step still failing
         while not self._stop.is_set():
             try:
                 self._hand_out(time.time())
             except Exception as error:  # the worker must outlive any single bad row or outage
                 log.warning("poller pass failed: %s", describe(error, self.secrets))
+            for number, step in enumerate(self.steps):
+                try:
+                    step(time.time())
+                    failing.pop(number, None)
+                except Exception as error:  # one step failing holds up neither the polls nor the other steps
+                    said = describe(error, self.secrets)
+                    if failing.get(number) != said:  # once per new failure, not ten times a second
+                        log.warning("worker step %s failed: %s", getattr(step, "__qualname__", "?"), said)
+                    failing[number] = said
             self._stop.wait(self.tick)
 
     def _hand_out(self, now: float) -> None:
