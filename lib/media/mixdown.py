@@ -406,14 +406,31 @@ class Rendered:
     notes: tuple[str, ...]  # anything else worth telling: a re-encoded picture, a silent mix, a missed target
 
 
-def _sound_length(path: Path, decoded: int) -> int:
-    """How long a file's sound is, in samples: what the decoder gave, less the padding an AAC or Opus encoder adds
-    to fill its last frame, which the container's stated duration leaves out."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        if stream.duration is None:
-            return decoded
-        return min(decoded, round(stream.duration * stream.time_base * RATE))
+def _own_sound(video: Path, total: int) -> tuple[np.ndarray, str]:
+    """The video's own sound on the picture's time axis, exactly `total` samples, and what was done to fit it. A
+    sound that starts after the picture (or before it) is kept in step with it: silence before it (or its lead cut)."""
+    with av.open(str(video)) as container:
+        sound, picture = container.streams.audio[0], container.streams.video[0]
+        stated = round(sound.duration * sound.time_base * RATE) if sound.duration is not None else None
+        # When the sound starts is its first decoded frame's time: the first packet's is earlier by the
+        # encoder's priming, which the decoder drops.
+        first = next(container.decode(sound), None)
+        begins = first.pts * first.time_base if first is not None and first.pts is not None else _start(sound)
+        delay = round(float(begins - _start(picture)) * RATE)
+    decoded = _decode(video, total + RATE + max(0, -delay))  # a second more tells a longer sound from an exact one
+    # What the decoder gives past the container's stated duration is an encoder's padding of its last frame.
+    length = min(decoded.shape[1], stated) if stated is not None else decoded.shape[1]
+    placed = np.concatenate([_silence(delay), decoded], axis=1) if delay > 0 else decoded[:, -delay:]
+    words = []
+    if abs(delay) >= samples_for(0.001):
+        words.append(f"The video's own sound starts {_length_words(abs(delay) / RATE)} "
+                     f"{'after' if delay > 0 else 'before'} its picture, and is kept in step with it.")
+    words.append(_fitted("The video's own sound", length + delay, total))
+    return _fit(placed, total), " ".join(word for word in words if word)
+
+
+def _start(stream: av.Stream) -> Fraction:
+    return stream.start_time * stream.time_base if stream.start_time is not None else Fraction(0)
 
 
 def _length_words(seconds: float) -> str:
@@ -478,9 +495,8 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     fitted, notes = [], []
     layers: dict[str, np.ndarray] = {}
     if facts.has_audio:
-        own = _decode(video, total + RATE)  # a second more than the picture tells a longer sound from an exact one
-        layers["original"] = _fit(own, total)
-        fitted.append(_fitted("The video's own sound", _sound_length(video, own.shape[1]), total))
+        layers["original"], words = _own_sound(video, total)
+        fitted.append(words)
     if effects:
         layers["effects"], words = _effects(effects, cuts, total)
         fitted.append(words)
