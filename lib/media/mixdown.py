@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from lib.core.errors import StudioError
 from lib.core.score import LAYERS, MAX_VIDEO_SECONDS, Mix
@@ -42,7 +42,9 @@ KEY_FLOOR_DB = -50.0  # effects quieter than this (their room tone) do not duck 
 KEY_KNEE_DB = 20.0
 PEAK_CEILING = analysis.PEAK_CEILING
 LIMIT_MARGIN_DB = 0.3  # the limiter aims this far under the ceiling: gain riding changes the true peak a little
-AAC_HEADROOM_DB = 0.5  # the AAC encoder's rounding raises true peaks; the mix leaves this much room for it
+AAC_HEADROOM_DB = 1.0  # the AAC encoder raises sharp transients' true peaks by up to about this much
+# The limiter's 4x oversampling: resample_poly's own filter (as analysis.true_peak uses), in float32 for speed.
+OVERSAMPLER = firwin(81, 1 / 4, window=("kaiser", 5.0)).astype(np.float32)
 LOOK_AHEAD = 0.003  # the limiter's gain ramps down over this before a peak and back up over it after
 LIMIT_HOLD = 0.01  # and holds the reduction this long after the peak, so dense peaks do not make it flutter
 LOUDNESS_TOLERANCE = 0.5  # LU either side of the target
@@ -253,7 +255,7 @@ def _limit(samples: np.ndarray, ceiling_db: float) -> np.ndarray:
     of LOOK_AHEAD each, which round the ramps' corners). Every averaged value is the minimum over a window that
     contains the sample, so the gain is never more than the sample needs."""
     ceiling = 10 ** (ceiling_db / 20)
-    oversampled = np.abs(resample_poly(samples, 4, 1, axis=1)).max(axis=0)
+    oversampled = np.abs(resample_poly(samples, 4, 1, axis=1, window=OVERSAMPLER)).max(axis=0)
     peak = oversampled[: samples.shape[1] * 4].reshape(-1, 4).max(axis=1)
     needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
     ramp, hold = samples_for(LOOK_AHEAD), samples_for(LIMIT_HOLD)
@@ -277,11 +279,12 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     limit = ceiling - LIMIT_MARGIN_DB
     raw_level, raw_peak = level, peak
 
-    def tried(gain: float) -> tuple[np.ndarray, float, float]:
+    def tried(gain: float) -> tuple[np.ndarray, float]:
+        """The samples at `gain`, limited if need be, and their loudness (the true peak is checked once, below)."""
         out = (samples * np.float32(10 ** (gain / 20))).astype(np.float32)
         if raw_peak + gain > limit:  # a gain scales the true peak with it
             out = _limit(out, limit)
-        return out, *_measure(out)
+        return out, analysis.loudness(out.T, RATE)
 
     # The limiter takes back part of any gain, so loudness rises slower than the gain, and at most to where
     # everything is limited: the gain is searched for, stepping up along the slope of the last two tries until
@@ -290,9 +293,9 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     quieter = louder = None  # (gain, loudness) of the loudest try under the target, the quietest over it
     best = None
     for attempt in range(12):
-        out, level, peak = tried(gain)
+        out, level = tried(gain)
         if best is None or abs(level - target) < abs(best[1] - target):
-            best = (out, level, peak)
+            best = (out, level)
         if abs(level - target) <= 0.1:
             break
         previous = quieter
@@ -309,7 +312,8 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
             gain += min((target - level) / max(slope, 0.25), 12.0)
         else:
             gain -= level - target
-    out, level, peak = best
+    out, level = best
+    peak = analysis.true_peak(out.T)
     while peak > ceiling:  # the limiter's last pass may leave a hair over: trade loudness for the ceiling
         out = (out * np.float32(10 ** ((ceiling - peak - 0.05) / 20))).astype(np.float32)
         level, peak = _measure(out)
