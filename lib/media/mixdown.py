@@ -273,9 +273,14 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     """`samples` brought to `target` LUFS (within LOUDNESS_TOLERANCE) with a true peak at most `ceiling` dBTP:
     a gain, then, when that gain would pass the ceiling, the true-peak limiter, re-measured and corrected until
     both hold. Returns (samples, loudness, true peak); silence stays silence (measured as analysis's floors)."""
+    return _normalised(samples, target, ceiling)[:3]
+
+
+def _normalised(samples: np.ndarray, target: float, ceiling: float) -> tuple[np.ndarray, float, float, float]:
+    """normalise's (samples, loudness, true peak), and how far (dB) the limiter held the loudest peak down."""
     level, peak = _measure(samples)
     if not math.isfinite(level):
-        return samples, analysis.SILENT_LUFS, max(peak, analysis.SILENT_DBTP)
+        return samples, analysis.SILENT_LUFS, max(peak, analysis.SILENT_DBTP), 0.0
     limit = ceiling - LIMIT_MARGIN_DB
     raw_level, raw_peak = level, peak
 
@@ -295,7 +300,7 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     for attempt in range(12):
         out, level = tried(gain)
         if best is None or abs(level - target) < abs(best[1] - target):
-            best = (out, level)
+            best = (out, level, gain)
         if abs(level - target) <= 0.1:
             break
         previous = quieter
@@ -312,12 +317,12 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
             gain += min((target - level) / max(slope, 0.25), 12.0)
         else:
             gain -= level - target
-    out, level = best
+    out, level, gain = best
     peak = analysis.true_peak(out.T)
     while peak > ceiling:  # the limiter's last pass may leave a hair over: trade loudness for the ceiling
         out = (out * np.float32(10 ** ((ceiling - peak - 0.05) / 20))).astype(np.float32)
         level, peak = _measure(out)
-    return out, round(level, 2), round(peak, 2)
+    return out, round(level, 2), round(peak, 2), round(max(0.0, raw_peak + gain - limit), 1)
 
 
 def _aac_packets(container: av.container.OutputContainer, audio: np.ndarray) -> tuple[av.AudioStream, list]:
@@ -512,7 +517,7 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
         layers["music"] = duck(layers["music"], layers["effects"])
     mixed = _sum(layers, {name: mix.gain(name) for name in layers}) if layers else _silence(total)
     ceiling = PEAK_CEILING - AAC_HEADROOM_DB
-    samples, level, peak = normalise(mixed, mix.target, ceiling)
+    samples, level, peak, limited = _normalised(mixed, mix.target, ceiling)
     silent = level <= analysis.SILENT_LUFS
     _score_files(samples, facts.duration, wav, peaks)
     note, heard_level, heard_peak = _muxed(video, samples, mp4)
@@ -520,14 +525,17 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     if not silent and (overshoot > 0 or abs(miss) > AAC_LOUDNESS_MISS):
         # The encoder moved the loudness (it drops the highest frequencies) or the peaks: the MP4's sound is made
         # again from the mix, aimed so that what is decoded lands on the target and under the ceiling.
-        encoded, _, _ = normalise(mixed, mix.target + miss, ceiling - max(0.0, overshoot + 0.1))
+        encoded, _, _, _ = _normalised(mixed, mix.target + miss, ceiling - max(0.0, overshoot + 0.1))
         note, heard_level, heard_peak = _muxed(video, encoded, mp4)
     if note:
         notes.append(note)
     if silent:
         notes.append("The mix is silent, so there was no loudness to set: it stays silent.")
         heard_level, heard_peak = analysis.SILENT_LUFS, analysis.SILENT_DBTP
-    elif abs(heard_level - mix.target) > LOUDNESS_TOLERANCE:
+    if not silent and limited >= 0.1:
+        notes.append(f"To reach {mix.target:g} LUFS with its true peak under {PEAK_CEILING:g} dBTP, the loudest "
+                     f"peaks were held down by up to {limited:.1f} dB.")
+    if not silent and abs(heard_level - mix.target) > LOUDNESS_TOLERANCE:
         notes.append(f"The mix reaches {heard_level:.1f} LUFS, not {mix.target:g}: any louder and its peaks "
                      f"would pass {PEAK_CEILING:g} dBTP.")
     with av.open(str(mp4)) as written:
