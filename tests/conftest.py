@@ -60,9 +60,10 @@ def demo(tmp_path, monkeypatch):
 
 
 def write_video(path, seconds: float, width: int = 64, height: int = 48, fps: int = 24, codec: str = "libx264",
-                sound=None, audio_codec: str = "aac", keyframe_every: int | None = None):
+                sound=None, audio_codec: str = "aac", keyframe_every: int | None = None, sound_delay: float = 0.0):
     """A tiny synthetic video made with PyAV: each frame a flat grey whose level is its index, so a frame can be
-    told by its colour; `sound` (float32 (2, n) at 48 kHz) is muxed as its audio track when given. The container
+    told by its colour; `sound` (float32 (2, n) at 48 kHz) is muxed as its audio track when given, starting
+    `sound_delay` seconds after the picture. The container
     follows the file's extension (.mp4, .mov, .webm, .mkv)."""
     from fractions import Fraction
 
@@ -92,7 +93,7 @@ def write_video(path, seconds: float, width: int = 64, height: int = 48, fps: in
             for start in range(0, planar.shape[1], step):
                 block = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:start + step]),
                                                    format="fltp", layout="stereo")
-                block.sample_rate, block.pts = 48000, start
+                block.sample_rate, block.pts = 48000, start + round(sound_delay * 48000)
                 container.mux(audio.encode(block))
             container.mux(audio.encode(None))
     return path

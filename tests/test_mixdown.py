@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import av
 import numpy as np
@@ -340,7 +341,13 @@ def test_render_hits_the_target_on_the_wav_and_on_the_mp4s_sound(tmp_path, targe
         assert abs(level - target) <= 0.5, (path.name, level)
         assert peak <= -1.0, (path.name, peak)
     assert abs(rendered.loudness - target) <= 0.5 and rendered.true_peak <= -1.0
-    assert rendered.target == target and rendered.notes == ()
+    assert rendered.target == target
+    if kind == "quiet":  # a gain alone
+        assert rendered.notes == ()
+    else:  # full-scale clicks pushed towards the target: the limiter says how hard it worked
+        [note] = rendered.notes
+        assert re.fullmatch(rf"To reach {target:g} LUFS with its true peak under -1 dBTP, the loudest peaks were held "
+                            r"down by up to [0-9]+\.[0-9] dB\.", note), note
 
 
 def test_silence_where_there_are_no_events_and_no_original_sound(tmp_path):
@@ -369,6 +376,19 @@ def test_an_original_sound_shorter_than_the_picture_is_padded_and_the_receipt_sa
     assert rendered.fitted.startswith("The video's own sound ended 1.5")
     assert "before the picture, so silence fills the rest." in rendered.fitted
     assert not mixdown.read_audio(wav)[:, mixdown.samples_for(3.6):].any()
+
+
+def test_an_original_sound_starting_after_the_picture_stays_in_step_with_it(tmp_path):
+    sound = np.zeros((2, RATE * 2), np.float32)
+    sound[:, mixdown.samples_for(0.2):mixdown.samples_for(0.21)] = 0.5  # a click 0.2 s into the sound
+    source = write_video(tmp_path / "src.mp4", 3.0, fps=FPS, sound=sound, sound_delay=0.5)
+    _, rendered, (_, wav, _) = _render(tmp_path, source, mix=Mix(target=-23.0))
+    written = mixdown.read_audio(wav)
+    loudest = int(np.argmax(np.abs(written[0]))) / RATE
+    assert loudest == pytest.approx(0.7, abs=0.001)  # 0.5 s + 0.2 s on the picture's axis
+    # (the sound's first frame is the AAC encoder's priming, 1024 samples earlier: 0.48 s)
+    assert re.match(r"The video's own sound starts 0\.(48|49|50) s after its picture, and is kept in step with it\.",
+                    rendered.fitted)
 
 
 def test_the_gains_of_the_mix_shape_the_layers(tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from lib.core.errors import StudioError
 from lib.core.score import LAYERS, MAX_VIDEO_SECONDS, Mix
@@ -42,7 +42,9 @@ KEY_FLOOR_DB = -50.0  # effects quieter than this (their room tone) do not duck 
 KEY_KNEE_DB = 20.0
 PEAK_CEILING = analysis.PEAK_CEILING
 LIMIT_MARGIN_DB = 0.3  # the limiter aims this far under the ceiling: gain riding changes the true peak a little
-AAC_HEADROOM_DB = 0.5  # the AAC encoder's rounding raises true peaks; the mix leaves this much room for it
+AAC_HEADROOM_DB = 1.0  # the AAC encoder raises sharp transients' true peaks by up to about this much
+# The limiter's 4x oversampling: resample_poly's own filter (as analysis.true_peak uses), in float32 for speed.
+OVERSAMPLER = firwin(81, 1 / 4, window=("kaiser", 5.0)).astype(np.float32)
 LOOK_AHEAD = 0.003  # the limiter's gain ramps down over this before a peak and back up over it after
 LIMIT_HOLD = 0.01  # and holds the reduction this long after the peak, so dense peaks do not make it flutter
 LOUDNESS_TOLERANCE = 0.5  # LU either side of the target
@@ -253,7 +255,7 @@ def _limit(samples: np.ndarray, ceiling_db: float) -> np.ndarray:
     of LOOK_AHEAD each, which round the ramps' corners). Every averaged value is the minimum over a window that
     contains the sample, so the gain is never more than the sample needs."""
     ceiling = 10 ** (ceiling_db / 20)
-    oversampled = np.abs(resample_poly(samples, 4, 1, axis=1)).max(axis=0)
+    oversampled = np.abs(resample_poly(samples, 4, 1, axis=1, window=OVERSAMPLER)).max(axis=0)
     peak = oversampled[: samples.shape[1] * 4].reshape(-1, 4).max(axis=1)
     needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
     ramp, hold = samples_for(LOOK_AHEAD), samples_for(LIMIT_HOLD)
@@ -271,17 +273,23 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     """`samples` brought to `target` LUFS (within LOUDNESS_TOLERANCE) with a true peak at most `ceiling` dBTP:
     a gain, then, when that gain would pass the ceiling, the true-peak limiter, re-measured and corrected until
     both hold. Returns (samples, loudness, true peak); silence stays silence (measured as analysis's floors)."""
+    return _normalised(samples, target, ceiling)[:3]
+
+
+def _normalised(samples: np.ndarray, target: float, ceiling: float) -> tuple[np.ndarray, float, float, float]:
+    """normalise's (samples, loudness, true peak), and how far (dB) the limiter held the loudest peak down."""
     level, peak = _measure(samples)
     if not math.isfinite(level):
-        return samples, analysis.SILENT_LUFS, max(peak, analysis.SILENT_DBTP)
+        return samples, analysis.SILENT_LUFS, max(peak, analysis.SILENT_DBTP), 0.0
     limit = ceiling - LIMIT_MARGIN_DB
     raw_level, raw_peak = level, peak
 
-    def tried(gain: float) -> tuple[np.ndarray, float, float]:
+    def tried(gain: float) -> tuple[np.ndarray, float]:
+        """The samples at `gain`, limited if need be, and their loudness (the true peak is checked once, below)."""
         out = (samples * np.float32(10 ** (gain / 20))).astype(np.float32)
         if raw_peak + gain > limit:  # a gain scales the true peak with it
             out = _limit(out, limit)
-        return out, *_measure(out)
+        return out, analysis.loudness(out.T, RATE)
 
     # The limiter takes back part of any gain, so loudness rises slower than the gain, and at most to where
     # everything is limited: the gain is searched for, stepping up along the slope of the last two tries until
@@ -290,9 +298,9 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     quieter = louder = None  # (gain, loudness) of the loudest try under the target, the quietest over it
     best = None
     for attempt in range(12):
-        out, level, peak = tried(gain)
+        out, level = tried(gain)
         if best is None or abs(level - target) < abs(best[1] - target):
-            best = (out, level, peak)
+            best = (out, level, gain)
         if abs(level - target) <= 0.1:
             break
         previous = quieter
@@ -309,11 +317,12 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
             gain += min((target - level) / max(slope, 0.25), 12.0)
         else:
             gain -= level - target
-    out, level, peak = best
+    out, level, gain = best
+    peak = analysis.true_peak(out.T)
     while peak > ceiling:  # the limiter's last pass may leave a hair over: trade loudness for the ceiling
         out = (out * np.float32(10 ** ((ceiling - peak - 0.05) / 20))).astype(np.float32)
         level, peak = _measure(out)
-    return out, round(level, 2), round(peak, 2)
+    return out, round(level, 2), round(peak, 2), round(max(0.0, raw_peak + gain - limit), 1)
 
 
 def _aac_packets(container: av.container.OutputContainer, audio: np.ndarray) -> tuple[av.AudioStream, list]:
@@ -406,14 +415,31 @@ class Rendered:
     notes: tuple[str, ...]  # anything else worth telling: a re-encoded picture, a silent mix, a missed target
 
 
-def _sound_length(path: Path, decoded: int) -> int:
-    """How long a file's sound is, in samples: what the decoder gave, less the padding an AAC or Opus encoder adds
-    to fill its last frame, which the container's stated duration leaves out."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        if stream.duration is None:
-            return decoded
-        return min(decoded, round(stream.duration * stream.time_base * RATE))
+def _own_sound(video: Path, total: int) -> tuple[np.ndarray, str]:
+    """The video's own sound on the picture's time axis, exactly `total` samples, and what was done to fit it. A
+    sound that starts after the picture (or before it) is kept in step with it: silence before it (or its lead cut)."""
+    with av.open(str(video)) as container:
+        sound, picture = container.streams.audio[0], container.streams.video[0]
+        stated = round(sound.duration * sound.time_base * RATE) if sound.duration is not None else None
+        # When the sound starts is its first decoded frame's time: the first packet's is earlier by the
+        # encoder's priming, which the decoder drops.
+        first = next(container.decode(sound), None)
+        begins = first.pts * first.time_base if first is not None and first.pts is not None else _start(sound)
+        delay = round(float(begins - _start(picture)) * RATE)
+    decoded = _decode(video, total + RATE + max(0, -delay))  # a second more tells a longer sound from an exact one
+    # What the decoder gives past the container's stated duration is an encoder's padding of its last frame.
+    length = min(decoded.shape[1], stated) if stated is not None else decoded.shape[1]
+    placed = np.concatenate([_silence(delay), decoded], axis=1) if delay > 0 else decoded[:, -delay:]
+    words = []
+    if abs(delay) >= samples_for(0.001):
+        words.append(f"The video's own sound starts {_length_words(abs(delay) / RATE)} "
+                     f"{'after' if delay > 0 else 'before'} its picture, and is kept in step with it.")
+    words.append(_fitted("The video's own sound", length + delay, total))
+    return _fit(placed, total), " ".join(word for word in words if word)
+
+
+def _start(stream: av.Stream) -> Fraction:
+    return stream.start_time * stream.time_base if stream.start_time is not None else Fraction(0)
 
 
 def _length_words(seconds: float) -> str:
@@ -478,9 +504,8 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     fitted, notes = [], []
     layers: dict[str, np.ndarray] = {}
     if facts.has_audio:
-        own = _decode(video, total + RATE)  # a second more than the picture tells a longer sound from an exact one
-        layers["original"] = _fit(own, total)
-        fitted.append(_fitted("The video's own sound", _sound_length(video, own.shape[1]), total))
+        layers["original"], words = _own_sound(video, total)
+        fitted.append(words)
     if effects:
         layers["effects"], words = _effects(effects, cuts, total)
         fitted.append(words)
@@ -492,7 +517,7 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
         layers["music"] = duck(layers["music"], layers["effects"])
     mixed = _sum(layers, {name: mix.gain(name) for name in layers}) if layers else _silence(total)
     ceiling = PEAK_CEILING - AAC_HEADROOM_DB
-    samples, level, peak = normalise(mixed, mix.target, ceiling)
+    samples, level, peak, limited = _normalised(mixed, mix.target, ceiling)
     silent = level <= analysis.SILENT_LUFS
     _score_files(samples, facts.duration, wav, peaks)
     note, heard_level, heard_peak = _muxed(video, samples, mp4)
@@ -500,14 +525,17 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     if not silent and (overshoot > 0 or abs(miss) > AAC_LOUDNESS_MISS):
         # The encoder moved the loudness (it drops the highest frequencies) or the peaks: the MP4's sound is made
         # again from the mix, aimed so that what is decoded lands on the target and under the ceiling.
-        encoded, _, _ = normalise(mixed, mix.target + miss, ceiling - max(0.0, overshoot + 0.1))
+        encoded, _, _, _ = _normalised(mixed, mix.target + miss, ceiling - max(0.0, overshoot + 0.1))
         note, heard_level, heard_peak = _muxed(video, encoded, mp4)
     if note:
         notes.append(note)
     if silent:
         notes.append("The mix is silent, so there was no loudness to set: it stays silent.")
         heard_level, heard_peak = analysis.SILENT_LUFS, analysis.SILENT_DBTP
-    elif abs(heard_level - mix.target) > LOUDNESS_TOLERANCE:
+    if not silent and limited >= 0.1:
+        notes.append(f"To reach {mix.target:g} LUFS with its true peak under {PEAK_CEILING:g} dBTP, the loudest "
+                     f"peaks were held down by up to {limited:.1f} dB.")
+    if not silent and abs(heard_level - mix.target) > LOUDNESS_TOLERANCE:
         notes.append(f"The mix reaches {heard_level:.1f} LUFS, not {mix.target:g}: any louder and its peaks "
                      f"would pass {PEAK_CEILING:g} dBTP.")
     with av.open(str(mp4)) as written:
