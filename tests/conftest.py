@@ -57,3 +57,42 @@ def demo(tmp_path, monkeypatch):
     services.clear()
     yield
     services.clear()
+
+
+def write_video(path, seconds: float, width: int = 64, height: int = 48, fps: int = 24, codec: str = "libx264",
+                sound=None, audio_codec: str = "aac", keyframe_every: int | None = None):
+    """A tiny synthetic video made with PyAV: each frame a flat grey whose level is its index, so a frame can be
+    told by its colour; `sound` (float32 (2, n) at 48 kHz) is muxed as its audio track when given. The container
+    follows the file's extension (.mp4, .mov, .webm, .mkv)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    frames = round(seconds * fps)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.time_base = Fraction(1, fps)
+        if keyframe_every:
+            video.codec_context.gop_size = keyframe_every
+        audio = None
+        if sound is not None:
+            audio = container.add_stream(audio_codec, rate=48000, layout="stereo")
+        for index in range(frames):
+            level = round(255 * index / max(1, frames - 1))
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), level, np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            planar = np.ascontiguousarray(np.asarray(sound, np.float32))
+            step = 1024
+            for start in range(0, planar.shape[1], step):
+                block = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:start + step]),
+                                                   format="fltp", layout="stereo")
+                block.sample_rate, block.pts = 48000, start
+                container.mux(audio.encode(block))
+            container.mux(audio.encode(None))
+    return path

@@ -17,6 +17,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from lib.media.video import jpeg
+
 SAMPLE_RATE = 48000
 CHANNELS = 2
 FPS = 24
@@ -1003,14 +1005,6 @@ def _watermark(image: np.ndarray) -> None:
     badge[inner:-inner, inner:-inner] *= 0.4
 
 
-def _jpeg(frame: av.VideoFrame) -> bytes:
-    encoder = av.CodecContext.create("mjpeg", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = frame.width, frame.height, "yuvj420p"
-    encoder.time_base = Fraction(1, FPS)
-    packets = encoder.encode(frame.reformat(format="yuvj420p")) + encoder.encode(None)
-    return b"".join(bytes(packet) for packet in packets)
-
-
 def render_video(prompt: str, duration: float, width: int, height: int, seed: int,
                  watermark: bool = False) -> tuple[bytes, bytes]:
     """Return (H.264 MP4 bytes, JPEG cover of the first frame)."""
@@ -1035,7 +1029,7 @@ def render_video(prompt: str, duration: float, width: int, height: int, seed: in
                     width, height, format="yuv420p", interpolation="BICUBIC")
                 frame.pts = index
                 if index == 0:
-                    cover = _jpeg(frame)
+                    cover = jpeg(frame)
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
         with open(path, "rb") as file:
