@@ -33,9 +33,12 @@ ENCODABLE = tuple(analysis.ENCODERS)  # formats a normalised download can be ren
 MAX_URL_CHARS = 4096
 # The only names the archiver writes: <owner dir>/<studio task id>-<n>.<format>, <...>-<n>-cover.jpg,
 # <...>-<n>-watermarked.mp4, the waveform's <...>-<n>-peaks.json and the loudness-normalised downloads
-# <...>-<n>-lufs<14|16|23>.<mp3|wav> (made on first request from the copy beside them).
-NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,2})"
-                  r"(\.(?:mp3|wav|mp4)|-cover\.jpg|-watermarked\.mp4|-peaks\.json|-lufs(?:14|16|23)\.(?:mp3|wav))")
+# <...>-<n>-lufs<14|16|23>.<mp3|wav> (made on first request from the copy beside them). Scores
+# (lib.service.scoring): a video's strip of frames <id>-<n>-frames.jpg, an uploaded video <id>-1-source.<mp4|mov|
+# webm>, and each mix's <score id>-<mix number>.mp4 / .wav / -peaks.json / -receipt.txt.
+NAME = re.compile(r"([0-9a-f]{16})/([0-9a-f]{32})-([1-9][0-9]{0,5})"
+                  r"(\.(?:mp3|wav|mp4)|-cover\.jpg|-watermarked\.mp4|-peaks\.json|-lufs(?:14|16|23)\.(?:mp3|wav)"
+                  r"|-frames\.jpg|-source\.(?:mp4|mov|webm)|-receipt\.txt)")
 NORMALISED = re.compile(r"(.*)-lufs(14|16|23)\.(mp3|wav)")
 log = logging.getLogger(__name__)
 # Media fields naming the archive's copies, with the vendor address each is a copy of.
@@ -73,6 +76,24 @@ def copy_name(owner: str, studio_id: str, number: int, copy: str, format: str) -
     if copy == "archived_watermarked":
         return f"{owner_dir(owner)}/{studio_id}-{number}-watermarked.mp4"
     return media_name(owner, studio_id, number, format)
+
+
+def frames_name(owner: str, studio_id: str, number: int = 1) -> str:
+    """The strip of frames of a video scored (a history video's task id, or an upload's id)."""
+    return f"{owner_dir(owner)}/{studio_id}-{number}-frames.jpg"
+
+
+def source_name(owner: str, upload_id: str, extension: str) -> str:
+    """An uploaded video to be scored (`extension`: mp4, mov or webm, as its container is)."""
+    return f"{owner_dir(owner)}/{upload_id}-1-source.{extension}"
+
+
+SCORE_FILES = {"video": ".mp4", "sound": ".wav", "peaks": "-peaks.json", "receipt": "-receipt.txt"}
+
+
+def score_name(owner: str, score_id: str, mix: int, kind: str) -> str:
+    """One file of mix number `mix` of a score (`kind` a key of SCORE_FILES)."""
+    return f"{owner_dir(owner)}/{score_id}-{mix}{SCORE_FILES[kind]}"
 
 
 def peaks_name(copy: str) -> str:

@@ -31,7 +31,7 @@ LIFETIME_SECONDS = 6 * 3600
 STEP_SECONDS = 3600
 SECRET_FILE = "media-url-secret"
 TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "jpg": "image/jpeg", "zip": "application/zip",
-         "json": "application/json"}
+         "json": "application/json", "mov": "video/quicktime", "webm": "video/webm", "txt": "text/plain; charset=utf-8"}
 EXPORTS_ROUTE = "/exports"
 ASSETS_ROUTE = "/assets"  # the studio's own scripts (lib/ui/static): the waveform player's wavesurfer.js
 DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

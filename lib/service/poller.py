@@ -111,13 +111,14 @@ class Poller:
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
                  copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
-                 measure: Callable[[Task], Task] | None = None):
+                 measure: Callable[[Task], Task] | None = None, steps: Iterable[Callable[[float], None]] = ()):
         """`on_success` makes the studio's own copy of a success (the archive); `measure` measures copies archived
-        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs."""
+        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs;
+        `steps` run on every pass with the time (a score's steps), each failure logged and contained."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick, self.concurrency = on_success, tick, concurrency
         self.copy_retry_wait, self.secrets = copy_retry_wait, tuple(s for s in secrets if s)
-        self.measure = measure
+        self.measure, self.steps = measure, tuple(steps)
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
@@ -159,6 +160,12 @@ class Poller:
                 self._hand_out(time.time())
             except Exception as error:  # the worker must outlive any single bad row or outage
                 log.warning("poller pass failed: %s", describe(error, self.secrets))
+            for step in self.steps:
+                try:
+                    step(time.time())
+                except Exception as error:  # one step failing holds up neither the polls nor the other steps
+                    log.warning("worker step %s failed: %s", getattr(step, "__qualname__", "?"),
+                                describe(error, self.secrets))
             self._stop.wait(self.tick)
 
     def _hand_out(self, now: float) -> None:

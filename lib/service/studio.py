@@ -86,15 +86,11 @@ def submit_takes(store: Store, vendors: Vendors, requests: Sequence[tuple[Endpoi
     if budgets is not None:
         budget.check(store, vendors, requests, owner, budgets)
     group_id = uuid.uuid4().hex
-    tasks, new = store.add_group([_recorded(vendors, endpoint, body, owner, endpoint.provider in own_keys, group_id)
+    tasks, new = store.add_group([recorded(vendors, endpoint, body, owner, endpoint.provider in own_keys, group_id)
                                   for endpoint, body in requests], token)
     if not new:
         return Group(tasks[0].group_id or tasks[0].id, tuple(tasks), False)
-    with _sending_lock:
-        _sending.update(task.id for task in tasks)
-    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="create") as pool:
-        sent = tuple(pool.map(lambda task: _sent(store, vendors, task), tasks))
-    return Group(group_id, sent, True)
+    return Group(group_id, send_all(store, vendors, tasks), True)
 
 
 def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner: str,
@@ -105,13 +101,21 @@ def submit(store: Store, vendors: Vendors, endpoint: Endpoint, body: dict, owner
     return group.tasks[0], group.new
 
 
-def _recorded(vendors: Vendors, endpoint: Endpoint, body: dict, owner: str, own_key: bool, group_id: str) -> Task:
-    """The record of one take, as written before it is sent."""
+def recorded(vendors: Vendors, endpoint: Endpoint, body: dict, owner: str, own_key: bool, group_id: str) -> Task:
+    """The record of one take, as written before it is sent (`send_all` sends it once the store holds it)."""
     studio_id = uuid.uuid4().hex
     body = vendors.client(endpoint.provider).traceable(endpoint, body, studio_id)  # found even if the answer is lost
     seed = body.get("seed") if isinstance(body.get("seed"), int) and body.get("seed") else None
     return Task(endpoint, params=body, id=studio_id, owner=owner, external_id=body.get("external_task_id"),
                 own_key=own_key, group_id=group_id, seed=seed)
+
+
+def send_all(store: Store, vendors: Vendors, tasks: Sequence[Task]) -> tuple[Task, ...]:
+    """Send the create requests of recorded `tasks` concurrently, each once, saving each answer as it comes."""
+    with _sending_lock:
+        _sending.update(task.id for task in tasks)
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="create") as pool:
+        return tuple(pool.map(lambda task: _sent(store, vendors, task), tasks))
 
 
 def _sent(store: Store, vendors: Vendors, task: Task) -> Task:

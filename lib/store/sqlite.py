@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
+from lib.core.score import Mix, Part, Score, ScoreState, Source
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
 
 # Each entry migrates the schema from version N to N+1; append, never edit.
@@ -77,6 +79,25 @@ MIGRATIONS = [
     ALTER TABLE tasks ADD COLUMN score_id TEXT;
     CREATE INDEX tasks_score ON tasks (score_id);
     """,
+    # 8: scores (lib.core.score): the mix numbers and the state in columns, the rest of the record as JSON
+    """
+    CREATE TABLE scores (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        group_id TEXT,
+        request_key TEXT,
+        state TEXT NOT NULL,
+        mix_version INTEGER NOT NULL DEFAULT 1,
+        mixed_version INTEGER NOT NULL DEFAULT 0,
+        body TEXT NOT NULL,
+        error_message TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX scores_owner_created ON scores (owner, created_at DESC);
+    CREATE INDEX scores_state ON scores (state);
+    CREATE INDEX scores_request_key ON scores (owner, request_key);
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -86,6 +107,8 @@ CHOICES = ("verdict", "starred", "hidden")
 VERDICTS = ("", "kept", "rejected")
 GROUP = "COALESCE(group_id, id)"  # a task without a group (older rows, single takes) is a group of one
 MAX_SEARCH_CHARS = 200
+SCORE_COLUMNS = ("id", "owner", "group_id", "state", "mix_version", "mixed_version", "error_message", "created_at",
+                 "updated_at")  # the rest of a score is its JSON body
 
 
 def _to_row(task: Task) -> dict:
@@ -104,6 +127,24 @@ def _to_task(row: sqlite3.Row) -> Task:
     for flag in ("own_key", "imported", "starred", "hidden"):
         values[flag] = bool(values[flag])
     return Task(**values)
+
+
+def _score_row(score: Score) -> dict:
+    body = {"source": asdict(score.source), "events": list(score.events), "music_prompt": score.music_prompt,
+            "parts": [asdict(part) for part in score.parts], "mix": asdict(score.mix), "seed": score.seed,
+            "video": score.video, "sound": score.sound, "peaks": score.peaks, "receipt": score.receipt,
+            "receipt_file": score.receipt_file}
+    row = {name: getattr(score, name) for name in SCORE_COLUMNS}
+    return row | {"state": score.state.value, "body": json.dumps(body)}
+
+
+def _to_score(row: sqlite3.Row) -> Score:
+    body = json.loads(row["body"])
+    return Score(source=Source(**body["source"]), events=tuple(body["events"]), music_prompt=body["music_prompt"],
+                 parts=tuple(Part(**part) for part in body["parts"]), mix=Mix(**body["mix"]), seed=body["seed"],
+                 video=body["video"], sound=body["sound"], peaks=body["peaks"], receipt=body["receipt"],
+                 receipt_file=body["receipt_file"],
+                 **{name: row[name] for name in SCORE_COLUMNS if name != "state"}, state=ScoreState(row["state"]))
 
 
 class Store:
@@ -160,8 +201,8 @@ class Store:
     def group_of(self, owner: str, request_key: str) -> list[Task]:
         """The tasks `owner` stored under a submission token, oldest first (none: the token is unused)."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM tasks WHERE owner = ? AND request_key = ? ORDER BY created_at, rowid",
-                              (owner, request_key)).fetchall()
+            rows = db.execute("SELECT * FROM tasks WHERE owner = ? AND request_key = ? AND score_id IS NULL"
+                              " ORDER BY created_at, rowid", (owner, request_key)).fetchall()
         return [_to_task(row) for row in rows]
 
     def month_tasks(self, owner: str, since: float) -> list[Task]:
@@ -270,12 +311,14 @@ class Store:
         return " AND ".join(clauses), args
 
     def in_flight(self, owner: str | None = None, endpoints=()) -> list[Task]:
-        """In-flight tasks, oldest first: everyone's, or `owner`'s, optionally of some endpoints only.
+        """In-flight tasks (a score's parts apart: the score shows them), oldest first: everyone's, or `owner`'s,
+        optionally of some endpoints only.
 
         Read through the in-flight index (`+owner` keeps SQLite off the owner index), so the cost follows the
         number of tasks in flight, not the length of the history.
         """
-        query, args = f"SELECT * FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))})", [*IN_FLIGHT]
+        query = f"SELECT * FROM tasks WHERE state IN ({', '.join('?' * len(IN_FLIGHT))}) AND score_id IS NULL"
+        args = [*IN_FLIGHT]
         if owner is not None:
             query, args = query + " AND +owner = ?", args + [owner]
         if endpoints:
@@ -333,7 +376,7 @@ class Store:
         `search` matches the prompt, or any timed event's prompt, as typed (`%` and `_` are not wildcards);
         `skip_groups` leaves out groups shown elsewhere (the live panel's)."""
         where, args = self._filters(owner, endpoints, states)
-        clauses = [where]
+        clauses = [where, "score_id IS NULL"]  # a score's parts are shown with their score
         if text := search.strip()[:MAX_SEARCH_CHARS]:
             pattern = "%" + "".join("\\" + c if c in "\\%_" else c for c in text) + "%"
             clauses.append("(json_extract(params, '$.prompt') LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM"
@@ -369,7 +412,8 @@ class Store:
         if not groups:
             return []
         marks = ", ".join("?" * len(groups))
-        query, args = f"SELECT * FROM tasks WHERE (group_id IN ({marks}) OR id IN ({marks}))", [*groups, *groups]
+        query = f"SELECT * FROM tasks WHERE (group_id IN ({marks}) OR id IN ({marks})) AND score_id IS NULL"
+        args = [*groups, *groups]
         if owner is not None:
             query, args = query + " AND owner = ?", args + [owner]
         with self._connect() as db:
@@ -402,3 +446,117 @@ class Store:
         with self._connect() as db:
             row = db.execute(query + " RETURNING *", args).fetchone()
         return _to_task(row) if row else None
+
+    # ---- scores (lib.core.score): a record of their own, whose parts are tasks naming them ----
+
+    def add_score(self, scores: list[Score], parts: list[Task], request_key: str | None = None
+                  ) -> tuple[list[Score], bool]:
+        """Insert `scores` (the takes of one submission, same owner) and every part task of them, in one
+        transaction, unless that owner already stored scores under `request_key`: then those, oldest first, and
+        False (a double click makes one set, and nothing is sent twice)."""
+        owner = scores[0].owner
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if request_key:
+                twins = db.execute("SELECT * FROM scores WHERE owner = ? AND request_key = ?"
+                                   " ORDER BY created_at, rowid", (owner, request_key)).fetchall()
+                if twins:
+                    db.execute("COMMIT")
+                    return [_to_score(twin) for twin in twins], False
+            for score in scores:
+                row = _score_row(score) | {"request_key": request_key}
+                db.execute(f"INSERT INTO scores ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           list(row.values()))
+            for task in parts:
+                row = _to_row(task)
+                db.execute(f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           list(row.values()))
+            db.execute("COMMIT")
+        return list(scores), True
+
+    def scores_of(self, owner: str, request_key: str) -> list[Score]:
+        """The scores `owner` stored under a submission token, oldest first (none: the token is unused)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM scores WHERE owner = ? AND request_key = ? ORDER BY created_at, rowid",
+                              (owner, request_key)).fetchall()
+        return [_to_score(row) for row in rows]
+
+    def get_score(self, score_id: str, owner: str | None = None) -> Score | None:
+        query, args = "SELECT * FROM scores WHERE id = ?", [score_id]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
+        with self._connect() as db:
+            row = db.execute(query, args).fetchone()
+        return _to_score(row) if row else None
+
+    def recent_scores(self, owner: str | None, limit: int = 10) -> list[Score]:
+        """`owner`'s newest scores first (None: everyone's, the team library)."""
+        query, args = "SELECT * FROM scores", []
+        if owner is not None:
+            query, args = query + " WHERE owner = ?", [owner]
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY created_at DESC, rowid DESC LIMIT ?", args + [limit]).fetchall()
+        return [_to_score(row) for row in rows]
+
+    def scores_in(self, *states: ScoreState) -> list[Score]:
+        """Everyone's scores in `states`, oldest first (the worker's steps)."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM scores WHERE state IN ({', '.join('?' * len(states))})"
+                              " ORDER BY created_at", [state.value for state in states]).fetchall()
+        return [_to_score(row) for row in rows]
+
+    def score_parts(self, score_id: str) -> list[Task]:
+        """The part tasks of a score, in the order they were recorded."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks WHERE score_id = ? ORDER BY created_at, rowid",
+                              (score_id,)).fetchall()
+        return [_to_task(row) for row in rows]
+
+    def move_score(self, score_id: str, state: ScoreState, *, was: ScoreState,
+                   error_message: str | None = None) -> bool:
+        """Set a score's state when it is still `was` (so a step never undoes a change made meanwhile)."""
+        with self._connect() as db:
+            return db.execute("UPDATE scores SET state = ?, error_message = ?, updated_at = ? WHERE id = ?"
+                              " AND state = ?", (state.value, error_message, time.time(), score_id,
+                                                 was.value)).rowcount == 1
+
+    def remix_score(self, score_id: str, owner: str, mix: Mix) -> Score | None:
+        """Ask for a new mix of `owner`'s score: its mix, the next mix number and MIXING, at once (a score still
+        generating keeps generating and takes the new mix when it is first mixed). None: no such score of theirs."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT * FROM scores WHERE id = ? AND owner = ?", (score_id, owner)).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            score = _to_score(row)
+            generating = score.state is ScoreState.GENERATING
+            score = replace(score, mix=mix, updated_at=time.time(), mix_version=score.mix_version + (not generating),
+                            state=score.state if generating else ScoreState.MIXING,
+                            error_message=score.error_message if generating else None)
+            row = _score_row(score)
+            db.execute(f"UPDATE scores SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
+                       [*row.values(), score_id])
+            db.execute("COMMIT")
+        return score
+
+    def mixed(self, score_id: str, version: int, *, video: str, sound: str, peaks: str, receipt: dict,
+              receipt_file: str) -> Score | None:
+        """Record that mix `version`'s files are written: DONE, unless a later mix was asked for meanwhile (it then
+        stays MIXING for that one). None when a later mix is already recorded, or the score is gone."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT * FROM scores WHERE id = ? AND mixed_version < ?", (score_id, version)).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            score = _to_score(row)
+            latest = score.mix_version == version
+            score = replace(score, mixed_version=version, video=video, sound=sound, peaks=peaks, receipt=receipt,
+                            receipt_file=receipt_file, updated_at=time.time(), state=ScoreState.DONE if latest else score.state,
+                            error_message=None)
+            row = _score_row(score)
+            db.execute(f"UPDATE scores SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
+                       [*row.values(), score_id])
+            db.execute("COMMIT")
+        return score
