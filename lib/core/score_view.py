@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lib.core.score import Part, Score, ScoreState
 from lib.core.tasks import Endpoint, State, Task
+from lib.media.archive import score_name
 from lib.media.naming import download_name
 
 LABEL_CHARS = 60  # of a video's prompt in the list to choose from
@@ -83,7 +84,5 @@ def download_names(score: Score) -> dict[str, str]:
 
 
 def receipt_name(score: Score) -> str | None:
-    """The archive name of the receipt written beside a mix's MP4 (`<id>-<mix>.mp4` -> `<id>-<mix>-receipt.txt`)."""
-    if not score.video or not score.video.endswith(".mp4"):
-        return None
-    return score.video.removesuffix(".mp4") + "-receipt.txt"
+    """The archive name of the receipt written with the mix the score's files hold; None before the first."""
+    return score_name(score.owner, score.id, score.mixed_version, "receipt") if score.mixed_version else None

@@ -39,7 +39,6 @@ CHOICES = 50  # finished videos offered, newest first
 RECENT = 10  # scores shown under "Your scores"
 REFRESH_SECONDS = 0.5  # while a score is generating or mixing
 TAKE_COLUMNS = 4
-GAIN_DB = (-30.0, 12.0)
 LAYER_LABELS = {"original": "The video's own sound (dB)", "effects": "Sound effects (dB)", "music": "Music bed (dB)"}
 
 
@@ -157,7 +156,7 @@ def mix_controls(prefix: str, current: Mix, shown: tuple[str, ...], on_change=No
     for name, value in defaults.items():
         state.setdefault(name, value)
     for layer in shown:
-        st.slider(LAYER_LABELS[layer], *GAIN_DB, step=0.5, key=f"{prefix}_{layer}", on_change=on_change, args=args)
+        st.slider(LAYER_LABELS[layer], *score.GAIN_RANGE, step=0.5, key=f"{prefix}_{layer}", on_change=on_change, args=args)
     if "music" in shown:
         st.toggle("Lower the music while sound effects play", key=f"{prefix}_duck", on_change=on_change, args=args)
     st.segmented_control("Loudness target", list(TARGETS), format_func=TARGETS.get, key=f"{prefix}_target",
@@ -193,7 +192,7 @@ def generate(owner: str, source: Source, events: list[dict], music: str, mix: Mi
         st.warning(plain(problem.message), icon=":material/warning:")
     if not problems:
         requests, cost = _scores().estimate(source, events, music, takes)
-        spans = [(window.start, window.end) for window in score.plan(events, source.duration)]
+        spans = [(window.start, window.end) for window in score.sent(score.plan(events, source.duration))]
         demo = "" if current.vendors.live(Provider.VIDU) else " · demo mode, nothing is charged"
         st.caption(score_view.plan_note(spans, bool(music), takes, requests, cost) + demo)
     month = budget.this_month(current.store, owner, current.settings.budgets, time.time())
