@@ -20,6 +20,7 @@ from lib.media.links import MediaLinks, server_secret
 from lib.service.config import Settings
 from lib.service.keyring import Keyring
 from lib.service.poller import Poller
+from lib.service.scoring import Scores
 from lib.service.studio import Vendors
 from lib.service.transfer import Exports
 from lib.store.sqlite import Store
@@ -38,6 +39,7 @@ class Studio:
     simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
     links: MediaLinks  # signed, expiring addresses of archived results and exports (lib.media.links.route)
     exports: Exports  # finished history exports, downloaded by signed link
+    scores: Scores  # scores of videos: asked for by the Score page, followed by the worker's step
 
     @property
     def poller(self) -> Poller:
@@ -56,6 +58,7 @@ class Studio:
 
     def close(self) -> None:
         self.worker.stop()
+        self.scores.close()
         if self.simulator:
             self.simulator.stop()
 
@@ -107,13 +110,15 @@ def build(settings: Settings) -> Studio:
         keyring = Keyring(lambda provider, credentials: live_client(settings, provider, credentials))
         secrets = [value for f in dataclasses.fields(settings) if f.metadata.get("secret")
                    and isinstance(value := getattr(settings, f.name), str)]
+        scores = Scores(store, vendors, archive, quota_bytes=int(settings.media_quota_mb * 1024 ** 2),
+                        secrets=secrets)
         worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archive.archive,
                         keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets,
-                        measure=archive.measure)
+                        measure=archive.measure, steps=(scores.advance,))
     except BaseException:
         if simulator:
             simulator.stop()
         raise
     links = MediaLinks(server_secret(Path(settings.data_dir)))
     exports = Exports(Path(settings.data_dir) / "exports")
-    return Studio(settings, store, vendors, archive, keyring, worker, simulator, links, exports)
+    return Studio(settings, store, vendors, archive, keyring, worker, simulator, links, exports, scores)
