@@ -311,7 +311,7 @@ def _result(one: Score) -> None:
                            icon=":material/receipt_long:")
     with st.expander("Receipt: what was done"):
         st.text("\n".join(score.receipt_lines(one)))
-    with st.popover("Re-mix", icon=":material/tune:"):
+    with st.expander("Re-mix", icon=":material/tune:"):
         prefix = f"remix_{one.id}"
         mix_controls(prefix, one.mix, layers(one.source.has_audio, bool(one.music_prompt)), on_change=_remix,
                      args=(one.id, owner))
