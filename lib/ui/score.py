@@ -21,6 +21,7 @@ from lib.core.takes import TAKES, take_count
 from lib.core.tasks import Endpoint, Provider, State
 from lib.core.validation import SEED_MAX, as_number
 from lib.service import budget
+from lib.service.scoring import MAX_UPLOAD_BYTES
 from lib.ui import tasks, timeline_editor, waveform
 from lib.ui.links import archive_link
 from lib.ui.runtime import services
@@ -31,10 +32,11 @@ PICK = "score_pick"  # the chosen history video's task id
 # The chosen video as the studio read it (probed, its frames drawn): read once per choice, not on every run.
 HISTORY_SOURCE, UPLOAD_SOURCE = "score_history_source", "score_upload_source"
 UPLOADED = "score_uploaded"  # the uploader's file id the upload's source was read from
+UPLOAD_REFUSED = "score_upload_refused"  # why that file cannot be scored, in plain words
 MUSIC, TAKES_KEY, SEED = "score_music", "score_takes", "score_seed"
 TOKEN, SENT, OUTCOME = "score_token", "score_sent", "score_outcome"
 MIX = "score_mix"  # the new score's mix controls: score_mix_effects, score_mix_duck, …
-UPLOAD_MB = 200
+UPLOAD_MB = MAX_UPLOAD_BYTES // 2 ** 20
 CHOICES = 50  # finished videos offered, newest first
 RECENT = 10  # scores shown under "Your scores"
 REFRESH_SECONDS = 0.5  # while a score is generating or mixing
@@ -103,15 +105,16 @@ def _uploaded(owner: str) -> Source | None:
     st.caption(f"MP4, MOV or WebM, up to {MAX_VIDEO_SECONDS:g} s and {UPLOAD_MB} MB.")
     if upload is None:
         return None
-    if state.get(UPLOADED) != upload.file_id or state.get(UPLOAD_SOURCE) is None:
+    if state.get(UPLOADED) != upload.file_id:
         state.pop(UPLOAD_SOURCE, None)
+        state.pop(UPLOAD_REFUSED, None)
         state[UPLOADED] = upload.file_id  # tried once: a refused file is not read again on every run
         try:
             with st.spinner("Reading the video…"):
                 state[UPLOAD_SOURCE] = _scores().source_from_upload(owner, upload, upload.name)
         except StudioError as error:
-            state["score_upload_refused"] = plain(error)
-    if refused := state.get("score_upload_refused") if state.get(UPLOAD_SOURCE) is None else None:
+            state[UPLOAD_REFUSED] = plain(error)
+    if refused := state.get(UPLOAD_REFUSED):
         st.error(refused, icon=":material/block:")
     return state.get(UPLOAD_SOURCE)
 

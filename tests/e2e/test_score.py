@@ -175,3 +175,21 @@ def test_a_new_effects_gain_remixes_without_a_vendor_request(page, studio, score
     expect(link).to_have_attribute("href", re.compile(r"-2\.mp4\?"))
     expect(card.locator(f"{PLAYER}")).to_be_visible()
     assert len(creates(simulator_url)) == before
+
+
+def test_an_upload_is_refused_in_plain_words_or_read_with_its_length(page, studio, tmp_path):
+    url, simulator_url, _, source = studio
+    not_a_video = tmp_path / "holiday.mp4"
+    not_a_video.write_bytes(b"these are not the frames you are looking for" * 100)
+    page.goto(f"{url}/score")
+    wait_until_idle(page)
+    page.locator(".st-key-score_from").get_by_role("radio", name="Upload a video").click()
+    wait_until_idle(page)
+    expect(page.get_by_text("MP4, MOV or WebM, up to 60 s and 200 MB.")).to_be_visible()
+    page.locator(".st-key-score_upload input[type='file']").set_input_files(str(not_a_video))
+    wait_until_idle(page)
+    expect(page.get_by_text("This file is not a video the studio can read.")).to_be_visible()
+    page.locator(".st-key-score_upload input[type='file']").set_input_files(str(source))
+    wait_until_idle(page)
+    expect(page.get_by_text(f" · {SECONDS:g} s · 320×180 · no sound of its own")).to_be_visible()
+    expect(page.locator("[data-testid='stVegaLiteChart'] svg image")).to_have_count(1)  # its frames over the lanes
