@@ -86,12 +86,13 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     # A process of its own: Playwright's sync API refuses to start inside the browser tests' event loop.
     subprocess.run([sys.executable, "-m", "bench.run", "--tasks", "12", "--rounds", "1", "--runs", "1",
                     "--load-tasks", "2", "--trickle", "0.5", "--vendor-speed", "20", "--sessions", "1",
-                    "--results", "2", "--result-mb", "1", "--groups", "3", "--output", str(output)],
+                    "--results", "2", "--result-mb", "1", "--groups", "3", "--score-runs", "1", "--score-seconds", "2",
+                    "--score-resolution", "360p", "--output", str(output)],
                    cwd=ROOT, check=True, timeout=600)
     text = output.read_text()
     assert "**Failed**" not in text, text
     for heading in ("Script time per rerun", "Success to playable", "Load", "History's rerun time",
-                    "server memory"):
+                    "server memory", "Score mixdown: last part to playable MP4 (2 s 640x360 video, median of 1 runs)"):
         assert f"{heading}" in text
     assert re.search(rf"\| History \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"\| History, list mode, 3 requests × 4 takes \| {NUMBER} \| {NUMBER} \|", text)
@@ -102,3 +103,6 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     assert re.search(rf"10 MB results / 0.1 MB results: {NUMBER}×", text)
     assert re.search(rf"\| resident memory, VmRSS \(MB\) \| {NUMBER} \| {NUMBER} \| [+-]{NUMBER} \|", text)
     assert re.search(rf"\| Streamlit's media store, `/_stcore/metrics` \(MB\) \| ({NUMBER}|not exposed) \|", text)
+    assert re.search(rf"\| the score's MP4 being playable \(render, then its first video and audio frames\) \| {NUMBER} \| "
+                     rf"{NUMBER} \|", text)
+    assert re.search(rf"The mix: -{NUMBER} LUFS \(target -14\), true peak -{NUMBER} dBTP, picture h264 copied", text)

@@ -67,7 +67,8 @@ def test_a_60_second_video_gets_seven_requests():
 def test_a_boundary_moves_so_an_event_it_would_split_lies_whole_in_the_next_window():
     windows = plan([event(8, 12, "A train passes")], 16)
     holding = [window for window in windows if window.events]
-    assert len(holding) == 1 and holding[0].start <= 8 and holding[0].end >= 12
+    assert len(holding) == 1 and holding[0].start <= 8 and holding[0].end >= 12 and holding[0].seconds <= WINDOW_MAX
+    assert len(windows) == 2 and windows[0].end - windows[1].start >= OVERLAP_SECONDS
     assert holding[0].events == ({"from": 8 - holding[0].start, "to": 12 - holding[0].start,
                                   "prompt": "A train passes"},)
 

@@ -14,11 +14,10 @@ from lib.core.errors import InvalidRequest
 from lib.core.score import Mix, ScoreState
 from lib.core.tasks import Endpoint, Media, Provider, State, Task
 from lib.media.archive import owner_dir
-from lib.service import budget
+from lib.service import budget, scoring
 from lib.service.app import build
 from lib.service.config import Settings
 from lib.service.poller import Poller
-from lib.service import scoring
 from lib.service.scoring import UPLOAD_CHUNK, ScoreError
 from lib.service.transfer import export_zip, import_zip
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
@@ -156,6 +155,36 @@ def test_takes_are_scores_sharing_a_group_each_with_its_own_seed(studio, sim):
     assert all(finished(studio.store, s.id).state is ScoreState.DONE for s in scores)
 
 
+def test_a_stretch_without_events_is_not_sent_and_the_receipt_says_it_is_silent(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=16, sound=False))
+    (score,) = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0)
+    done = finished(studio.store, score.id)
+    assert done.state is ScoreState.DONE and creates(sim) == ["/ent/v2/timing2audio"]
+    (part,) = done.parts
+    assert done.receipt["notes"][-1] == (f"No sound events between {part.end:g} and {source.duration:g} s: the "
+                                         "effects layer is silent there.")
+
+
+def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_picture_and_said(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=1.5))
+    (score,) = studio.scores.submit("ann", source, [{"from": 0.2, "to": 1.2, "prompt": "A bell"}], "", Mix(), 1, 0)
+    assert studio.scores.parts(score)[0].params["duration"] == 2
+    done = finished(studio.store, score.id)
+    assert done.state is ScoreState.DONE, done.error_message
+    assert done.receipt["sound_seconds"] == pytest.approx(done.receipt["video_seconds"], abs=1 / 48000)
+    assert "The effects ran 0.50 s past the end of the picture" in done.receipt["fitted"]
+
+
+def test_the_budget_counts_every_part_of_every_take(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    budgets = budget.Budgets(default={Provider.VIDU: 35 + 70})  # the video, then 60 for one take: not for two
+    assert studio.scores.estimate(source, EVENTS[:1], MUSIC, 2) == (4, "80 credits")
+    with pytest.raises(budget.OverBudget, match="This would cost 80 credits"):
+        studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 2, 0, budgets=budgets)
+    assert creates(sim) == []
+    assert len(studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 1, 0, budgets=budgets)) == 1
+
+
 # ---- restarts and failures ----
 
 def test_a_restart_while_parts_are_queued_loses_nothing_and_sends_nothing_twice(tmp_path):
@@ -198,6 +227,18 @@ def test_a_failed_part_fails_its_score_naming_the_part(studio, sim):
     assert len(studio.scores.parts(failed)) == 2  # kept, nothing dropped
     with pytest.raises(ScoreError, match="Not every part of this score arrived"):
         studio.scores.remix(score.id, "ann", Mix())
+
+
+def test_a_mix_that_cannot_be_made_fails_only_its_own_score(studio, sim):
+    source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    (kept,) = studio.scores.submit("ann", source, [], MUSIC, Mix(), 1, 0)
+    other = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
+    (lost,) = studio.scores.submit("ann", other, [], MUSIC, Mix(), 1, 0)
+    studio.archive.path(other.name).write_bytes(b"not a video any more")
+    failed = finished(studio.store, lost.id)
+    assert failed.state is ScoreState.FAILED
+    assert failed.error_message == "The mix could not be made: this file is not a video the studio can read."
+    assert finished(studio.store, kept.id).state is ScoreState.DONE
 
 
 def test_over_budget_nothing_is_recorded_nor_sent(studio, sim):

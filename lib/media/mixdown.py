@@ -73,8 +73,10 @@ def _decode(path: Path, limit: int) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if container.streams.audio:
-                resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
-                for frame in container.decode(container.streams.audio[0]):
+                stream = container.streams.audio[0]
+                mono = stream.codec_context.channels == 1  # duplicated as it is: a resampler would lower it 3 dB
+                resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo", rate=RATE)
+                for frame in container.decode(stream):
                     for out in resampler.resample(frame):
                         chunks.append(out.to_ndarray())
                         count += out.samples
@@ -85,6 +87,8 @@ def _decode(path: Path, limit: int) -> np.ndarray:
     except (av.error.FFmpegError, OSError, ValueError):
         raise MixdownError("One of the score's sounds could not be read.") from None
     sound = np.concatenate(chunks, axis=1) if chunks else _silence(0)
+    if sound.shape[0] == 1:
+        sound = np.repeat(sound, CHANNELS, axis=0)
     return np.ascontiguousarray(sound[:, :limit], np.float32)
 
 
@@ -454,7 +458,7 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     ducked = bool(mix.duck and "music" in layers and "effects" in layers)
     if ducked:
         layers["music"] = duck(layers["music"], layers["effects"])
-    mixed = _sum(layers, {name: mix.gain(name) for name in layers})
+    mixed = _sum(layers, {name: mix.gain(name) for name in layers}) if layers else _silence(total)
     ceiling = PEAK_CEILING - AAC_HEADROOM_DB
     samples, level, peak = normalise(mixed, mix.target, ceiling)
     silent = level <= analysis.SILENT_LUFS

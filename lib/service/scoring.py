@@ -64,10 +64,6 @@ def _extension(facts: video.VideoFacts) -> str | None:
     return facts.container if facts.container in UPLOAD_FORMATS else None
 
 
-def _source_problem(error: video.VideoError) -> ScoreError:
-    return ScoreError(str(error))
-
-
 class Scores:
     def __init__(self, store: Store, vendors: studio.Vendors, archive: Archiver, *, quota_bytes: int,
                  renders: int = RENDERS, secrets: Iterable[str | None] = ()):
@@ -97,7 +93,7 @@ class Scores:
             facts = video.probe(path)
             frames = self._frames(path, owner, frames_name(owner, stored.id))
         except video.VideoError as error:
-            raise _source_problem(error) from None
+            raise ScoreError(str(error)) from None
         label = history.summary(stored)[:LABEL_CHARS] or "A video from your history"
         return Source(name=media.archived, duration=facts.duration, width=facts.width, height=facts.height,
                       has_audio=facts.has_audio, label=label, task_id=stored.id, frames=frames)
@@ -124,7 +120,7 @@ class Scores:
             try:
                 facts = video.probe(partial, MAX_VIDEO_SECONDS)
             except video.VideoError as error:
-                raise _source_problem(error) from None
+                raise ScoreError(str(error)) from None
             extension = _extension(facts)
             if extension is None:
                 raise ScoreError("Only MP4, MOV and WebM videos can be scored.")
@@ -134,7 +130,7 @@ class Scores:
             try:
                 frames = self._frames(target, owner, frames_name(owner, upload_id))
             except video.VideoError as error:
-                raise _source_problem(error) from None
+                raise ScoreError(str(error)) from None
         except BaseException:
             partial.unlink(missing_ok=True)
             if target is not None:
@@ -173,6 +169,8 @@ class Scores:
         in one go, then send every part at once. `token` (the form's submission token) used before: those scores,
         nothing sent. Raises InvalidRequest or budget.OverBudget with nothing recorded nor sent."""
         found = problems(source, events, music_prompt, mix)
+        if source is not None and self.archive.resolve(source.name, owner) is None:  # only the owner's own copy
+            found.append(Problem("source", "The studio no longer has this video: choose it again.", "missing"))
         typed = as_number(seed) if seed not in (None, "") else 0
         if typed is None or typed != int(typed) or not 0 <= typed <= SEED_MAX:
             found.append(Problem("seed", f"The seed must be a whole number from 0 to {SEED_MAX}."))
@@ -192,14 +190,9 @@ class Scores:
             score_id = uuid.uuid4().hex
             parts = [studio.recorded(self.vendors, ENDPOINTS[role], body, owner, False, score_id).replace(
                 score_id=score_id) for role, _, body in asked]
-            windows = [window for _, window, _ in asked if window is not None]
-            after = [*cuts(windows), None]  # each effects part's cut into the next
-            scores.append(Score(
-                source=source, events=tuple(events), music_prompt=music_prompt.strip(), mix=mix, id=score_id,
-                owner=owner, group_id=group_id, seed=take_seed or None,
-                parts=tuple(Part(task.id, role, window.start, window.end, after[number]) if window is not None
-                            else Part(task.id, role, 0.0, source.duration)
-                            for number, (task, (role, window, _)) in enumerate(zip(parts, asked)))))
+            scores.append(Score(source=source, events=tuple(events), music_prompt=music_prompt.strip(),
+                                parts=_parts(parts, asked, source.duration), mix=mix, id=score_id, owner=owner,
+                                group_id=group_id, seed=take_seed or None))
             tasks += parts
         stored, new = self.store.add_score(scores, tasks, token)
         if new:
@@ -290,27 +283,32 @@ class Scores:
 
     def _render_job(self, score_id: str) -> None:
         try:
-            self._render(score_id)
-        except Exception as error:
-            log.warning("mixing score %s failed: %s", score_id, describe(error, self.secrets))
-            reason = str(error) if isinstance(error, StudioError) else "the studio ran into a problem while mixing."
-            self.store.move_score(score_id, ScoreState.FAILED, was=ScoreState.MIXING,
-                                  error_message=MIX_FAILED.format(reason=reason))
+            score = self.store.get_score(score_id)
+            if score is None or score.state is not ScoreState.MIXING or score.mix_version <= score.mixed_version:
+                return
+            try:
+                self._render(score)
+            except Exception as error:
+                log.warning("mixing score %s failed: %s", score_id, describe(error, self.secrets))
+                latest = self.store.get_score(score_id)
+                if latest is not None and latest.mix_version == score.mix_version:  # else the next mix is tried
+                    reason = str(error) if isinstance(error, StudioError) else "the studio ran into a problem."
+                    reason = reason[:1].lower() + reason[1:]  # it follows a colon
+                    self.store.move_score(score_id, ScoreState.FAILED, was=ScoreState.MIXING,
+                                          error_message=MIX_FAILED.format(reason=reason))
         finally:
             with self._claims:
                 self._rendering.discard(score_id)
 
-    def _render(self, score_id: str) -> None:
-        score = self.store.get_score(score_id)
-        if score is None or score.state is not ScoreState.MIXING or score.mix_version <= score.mixed_version:
-            return
+    def _render(self, score: Score) -> None:
+        """Render the mix `score` asks for from its archived parts, save it, and remove the files it replaces."""
         started, version, owner = time.monotonic(), score.mix_version, score.owner
         picture = self.archive.resolve(score.source.name, owner)
         if picture is None:
-            raise ScoreError("the studio's copy of the video is gone.")
+            raise ScoreError("The studio's copy of the video is gone.")
         tasks = {task.id: task for task in self.parts(score)}
         if problem := self._missing(score, list(tasks.values())):
-            raise ScoreError(problem[0].lower() + problem[1:])
+            raise ScoreError(problem)
         effects = [part for part in score.parts if part.role == "effects"]
         music = next((part for part in score.parts if part.role == "music"), None)
         names = {kind: score_name(owner, score.id, version, kind) for kind in ("video", "sound", "peaks", "receipt")}
@@ -332,6 +330,15 @@ class Scores:
             if path := self.archive.resolve(name, owner):
                 path.unlink(missing_ok=True)
         log.info("score %s: mix %d rendered in %.1f s", score.id, version, time.monotonic() - started)
+
+
+def _parts(tasks: list[Task], asked: list, duration: float) -> tuple[Part, ...]:
+    """The parts of one take: each effects window where it lies, with its cut into the next; the music bed over
+    the whole video."""
+    windows = [window for _, window, _ in asked if window is not None]
+    after = iter([*cuts(windows), None])
+    return tuple(Part(task.id, role, window.start, window.end, next(after)) if window is not None
+                 else Part(task.id, role, 0.0, duration) for task, (role, window, _) in zip(tasks, asked))
 
 
 def _receipt(score: Score, rendered: mixdown.Rendered, tasks: dict[str, Task]) -> dict:

@@ -40,11 +40,13 @@ def _timeline(events: list[tuple[float, float, str]], duration: float, seed: int
     return {"mp3": media.encode_mp3(media.render_timeline(events, duration, seed))}
 
 
-def _video(prompt: str, duration: float, width: int, height: int, seed: int, watermark: bool) -> dict[str, bytes]:
-    video, cover = media.render_video(prompt, duration, width, height, seed)
+def _video(prompt: str, duration: float, width: int, height: int, seed: int, watermark: bool, ambience: bool,
+           music: bool) -> dict[str, bytes]:
+    video, cover = media.render_video(prompt, duration, width, height, seed, ambience=ambience, music=music)
     files = {"video": video, "cover": cover}
     if watermark:
-        files["watermarked"] = media.render_video(prompt, duration, width, height, seed, watermark=True)[0]
+        files["watermarked"] = media.render_video(prompt, duration, width, height, seed, watermark=True,
+                                                  ambience=ambience, music=music)[0]
     return files
 
 
@@ -56,9 +58,11 @@ def timeline(events: list[tuple[float, float, str]], duration: float, seed: int)
     return Recipe(partial(_timeline, events, duration, seed), {"mp3": "mp3"})
 
 
-def video(prompt: str, duration: float, width: int, height: int, seed: int, watermark: bool) -> Recipe:
+def video(prompt: str, duration: float, width: int, height: int, seed: int, watermark: bool, ambience: bool = False,
+          music: bool = False) -> Recipe:
+    """A video's files; with `ambience` (Vidu's native audio) or `music` (bgm) its MP4 has a sound track."""
     formats = {"video": "mp4", "cover": "jpg"} | ({"watermarked": "mp4"} if watermark else {})
-    return Recipe(partial(_video, prompt, duration, width, height, seed, watermark), formats)
+    return Recipe(partial(_video, prompt, duration, width, height, seed, watermark, ambience, music), formats)
 
 
 @dataclass(eq=False)

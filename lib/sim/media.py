@@ -13,10 +13,12 @@ import re
 import tempfile
 import wave
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
 
+from lib.media import mixdown
 from lib.media.video import jpeg
 
 SAMPLE_RATE = 48000
@@ -26,6 +28,8 @@ PEAK = 0.8
 FADE_SECONDS = 0.02
 CLIP_RELEASE_SECONDS = 0.3  # a whole clip just eases out; its layers already let bells ring out inside it
 EVENT_RELEASE_SECONDS = 1.0  # a timed event dies away before its window closes, whatever its layers do
+AMBIENCE_GAIN = 0.3  # a video's own sound sits well under a peak-normalised clip: soft, like a scene's air
+MUSIC_GAIN = 0.2
 ROOM_TONE_DBFS = -72  # RMS of the pink-noise floor: not digital silence, yet 40+ dB below even a sparse event
 
 # Short sides of the offered resolutions and the offered aspect ratios.
@@ -1005,14 +1009,30 @@ def _watermark(image: np.ndarray) -> None:
     badge[inner:-inner, inner:-inner] *= 0.4
 
 
+def render_soundtrack(prompt: str, duration: float, seed: int, ambience: bool, music: bool) -> np.ndarray | None:
+    """A video's own sound, (samples, 2) float32, or None for a silent video: a soft ambience that follows the
+    prompt (Vidu q3's native audio) and/or quiet background music (`bgm`)."""
+    if not (ambience or music):
+        return None
+    sound = np.zeros((_length(duration), CHANNELS), np.float32)
+    if ambience:
+        sound += AMBIENCE_GAIN * render_sound(prompt, duration, seed)
+    if music:
+        sound += MUSIC_GAIN * render_sound("background music", duration, seed + 1)
+    return sound
+
+
 def render_video(prompt: str, duration: float, width: int, height: int, seed: int,
-                 watermark: bool = False) -> tuple[bytes, bytes]:
-    """Return (H.264 MP4 bytes, JPEG cover of the first frame)."""
+                 watermark: bool = False, ambience: bool = False, music: bool = False) -> tuple[bytes, bytes]:
+    """Return (H.264 MP4 bytes, JPEG cover of the first frame); the MP4 carries an AAC stereo sound track when
+    `ambience` or `music` is asked for (see render_soundtrack)."""
     if width % 2 or height % 2:
         raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
     # The picture is soft, so draw a small canvas and let swscale upscale it: much faster.
     scale = max(1, min(width, height) // 180)
     canvas = _scene(prompt, seed, max(2, width // scale), max(2, height // scale))
+    frames = max(1, round(duration * FPS))
+    soundtrack = render_soundtrack(prompt, frames / FPS, seed, ambience, music)
     # The mp4 muxer rewrites the file for faststart, which needs a real path, not BytesIO.
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "video.mp4")
@@ -1020,7 +1040,7 @@ def render_video(prompt: str, duration: float, width: int, height: int, seed: in
             stream = container.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "30"})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.time_base = Fraction(1, FPS)
-            for index in range(max(1, round(duration * FPS))):
+            for index in range(frames):
                 image = canvas(index / FPS)
                 if watermark:
                     _watermark(image)
@@ -1032,5 +1052,9 @@ def render_video(prompt: str, duration: float, width: int, height: int, seed: in
                     cover = jpeg(frame)
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
+        if soundtrack is not None:  # the picture's packets copied beside the sound, as the studio muxes a score
+            with_sound = os.path.join(folder, "with-sound.mp4")
+            mixdown.mux(Path(path), soundtrack.T, Path(with_sound))
+            path = with_sound
         with open(path, "rb") as file:
             return file.read(), cover

@@ -154,7 +154,8 @@ def _plan_text2video(body: dict, seed: int) -> _Plan:
     width, height = media.video_size(resolution, aspect_ratio)
     run_seconds = 20 + 20 * (duration - 1) / 15  # 20 s for a 1 s clip up to 40 s for 16 s
     return _Plan(echo, pricing.vidu_video_credits(model, resolution, duration, off_peak), run_seconds,
-                 assets.video(body["prompt"], duration, width, height, seed, watermark))
+                 assets.video(body["prompt"], duration, width, height, seed, watermark, ambience=audio,
+                              music=echo["bgm"]))
 
 
 def _prompts(body: dict) -> list[str]:

@@ -520,12 +520,16 @@ class Store:
                               " AND state = ?", (state.value, error_message, time.time(), score_id,
                                                  was.value)).rowcount == 1
 
-    def remix_score(self, score_id: str, owner: str, mix: Mix) -> Score | None:
-        """Ask for a new mix of `owner`'s score: its mix, the next mix number and MIXING, at once (a score still
-        generating keeps generating and takes the new mix when it is first mixed). None: no such score of theirs."""
+    def remix_score(self, score_id: str, owner: str | None, mix: Mix) -> Score | None:
+        """Ask for a new mix of `owner`'s score (None: anyone's, the team library): its mix, the next mix number and
+        MIXING, at once (a score still generating keeps generating and takes the new mix when it is first mixed).
+        None: no such score of theirs."""
+        query, args = "SELECT * FROM scores WHERE id = ?", [score_id]
+        if owner is not None:
+            query, args = query + " AND owner = ?", args + [owner]
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT * FROM scores WHERE id = ? AND owner = ?", (score_id, owner)).fetchone()
+            row = db.execute(query, args).fetchone()
             if row is None:
                 db.execute("COMMIT")
                 return None
@@ -553,8 +557,8 @@ class Store:
             score = _to_score(row)
             latest = score.mix_version == version
             score = replace(score, mixed_version=version, video=video, sound=sound, peaks=peaks, receipt=receipt,
-                            receipt_file=receipt_file, updated_at=time.time(), state=ScoreState.DONE if latest else score.state,
-                            error_message=None)
+                            receipt_file=receipt_file, updated_at=time.time(),
+                            state=ScoreState.DONE if latest else score.state, error_message=None)
             row = _score_row(score)
             db.execute(f"UPDATE scores SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
                        [*row.values(), score_id])
