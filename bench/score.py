@@ -120,9 +120,10 @@ def markdown(result: Result) -> list[str]:
             f"| the score's MP4 being playable (render, then its first video and audio frames) | {result.score:.3f} | "
             f"{result.ratio:.2f} |", "",
             f"Of which `mixdown.render`: {result.render:.3f} s (three layers: the video's own sound, two effects parts "
-            f"of {min(PART_SECONDS, result.seconds):g} s, a {MUSIC_SECONDS:g} s music bed, ducked). The mix: {rendered.loudness:.1f} LUFS "
-            f"(target {rendered.target:g}), true peak {rendered.true_peak:.1f} dBTP, picture {rendered.video_codec} "
-            f"copied, sound {rendered.sound_seconds:g} s for {rendered.video_seconds:g} s of picture."]
+            f"of {min(PART_SECONDS, result.seconds):g} s, a {MUSIC_SECONDS:g} s music bed, ducked). "
+            f"The mix: {rendered.loudness:.1f} LUFS (target {rendered.target:g}), true peak "
+            f"{rendered.true_peak:.1f} dBTP, picture {rendered.video_codec} copied, sound {rendered.sound_seconds:g} s "
+            f"for {rendered.video_seconds:g} s of picture."]
 
 
 if __name__ == "__main__":

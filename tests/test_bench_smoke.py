@@ -103,6 +103,6 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     assert re.search(rf"10 MB results / 0.1 MB results: {NUMBER}×", text)
     assert re.search(rf"\| resident memory, VmRSS \(MB\) \| {NUMBER} \| {NUMBER} \| [+-]{NUMBER} \|", text)
     assert re.search(rf"\| Streamlit's media store, `/_stcore/metrics` \(MB\) \| ({NUMBER}|not exposed) \|", text)
-    assert re.search(rf"\| the score's MP4 being playable \(render, then its first video and audio frames\) \| {NUMBER} \| "
-                     rf"{NUMBER} \|", text)
+    assert re.search(rf"\| the score's MP4 being playable \(render, then its first video and audio frames\) \| "
+                     rf"{NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"The mix: -{NUMBER} LUFS \(target -14\), true peak -{NUMBER} dBTP, picture h264 copied", text)

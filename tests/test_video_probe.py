@@ -83,9 +83,18 @@ def test_a_picture_alone_is_not_a_video(tmp_path):
 
 def test_a_video_longer_than_the_limit_is_refused(tmp_path):
     path = write_video(tmp_path / "long.mp4", 61, width=16, height=16, fps=2)
-    with pytest.raises(video.VideoError, match="^This video is longer than 60 seconds, the longest the studio scores.$"):
+    with pytest.raises(video.VideoError,
+                       match="^This video is longer than 60 seconds, the longest the studio scores.$"):
         video.probe(path)
     assert video.probe(path, max_seconds=62).duration == 61.0
+
+
+def test_a_picture_larger_than_4k_is_refused_before_it_is_decoded(tmp_path):
+    path = write_video(tmp_path / "huge.mp4", 0.2, width=4096, height=2304, fps=10)
+    with pytest.raises(video.VideoError,
+                       match=r"^This video's picture is larger than the studio scores \(at most 3840×2160\)\.$"):
+        video.probe(path)
+    assert video.probe(write_video(tmp_path / "tall.mp4", 0.2, width=1080, height=1920, fps=10)).height == 1920
 
 
 def test_a_truncated_video_is_refused(tmp_path):

@@ -43,9 +43,10 @@ KEY_KNEE_DB = 20.0
 PEAK_CEILING = analysis.PEAK_CEILING
 LIMIT_MARGIN_DB = 0.3  # the limiter aims this far under the ceiling: gain riding changes the true peak a little
 AAC_HEADROOM_DB = 0.5  # the AAC encoder's rounding raises true peaks; the mix leaves this much room for it
-LOOK_AHEAD = 0.005  # the limiter's gain ramps down over this before a peak and back up over it after
-LIMIT_HOLD = 0.03  # and holds the reduction this long after the peak, so dense peaks do not make it flutter
+LOOK_AHEAD = 0.003  # the limiter's gain ramps down over this before a peak and back up over it after
+LIMIT_HOLD = 0.01  # and holds the reduction this long after the peak, so dense peaks do not make it flutter
 LOUDNESS_TOLERANCE = 0.5  # LU either side of the target
+AAC_LOUDNESS_MISS = 0.2  # LU the MP4's decoded sound may differ from the WAV's before it is encoded again
 VIDEO_INTO_MP4 = ("h264", "hevc", "mpeg4", "vp9", "av1")  # picture codecs an MP4 carries as they are
 AAC_BITRATE = 192_000
 # Timestamps in 1/48000 s throughout the file's header, so the sound track's length (and the edit list that
@@ -274,16 +275,41 @@ def normalise(samples: np.ndarray, target: float, ceiling: float = PEAK_CEILING)
     if not math.isfinite(level):
         return samples, analysis.SILENT_LUFS, max(peak, analysis.SILENT_DBTP)
     limit = ceiling - LIMIT_MARGIN_DB
-    gain_db, out = 0.0, samples
-    for _ in range(8):
-        gain_db += target - level
-        out = (samples * np.float32(10 ** (gain_db / 20))).astype(np.float32)
-        peak = analysis.true_peak(out.T)
-        if peak > limit:
+    raw_level, raw_peak = level, peak
+
+    def tried(gain: float) -> tuple[np.ndarray, float, float]:
+        out = (samples * np.float32(10 ** (gain / 20))).astype(np.float32)
+        if raw_peak + gain > limit:  # a gain scales the true peak with it
             out = _limit(out, limit)
-        level, peak = _measure(out)
-        if abs(level - target) <= 0.1 and peak <= ceiling:
+        return out, *_measure(out)
+
+    # The limiter takes back part of any gain, so loudness rises slower than the gain, and at most to where
+    # everything is limited: the gain is searched for, stepping up along the slope of the last two tries until
+    # the target is passed, then narrowing the bracket (false position and halving in turn).
+    gain = target - raw_level
+    quieter = louder = None  # (gain, loudness) of the loudest try under the target, the quietest over it
+    best = None
+    for attempt in range(12):
+        out, level, peak = tried(gain)
+        if best is None or abs(level - target) < abs(best[1] - target):
+            best = (out, level, peak)
+        if abs(level - target) <= 0.1:
             break
+        previous = quieter
+        if level < target:
+            quieter = (gain, level)
+        else:
+            louder = (gain, level)
+        if quieter and louder:
+            (low, low_level), (high, high_level) = quieter, louder
+            interpolated = low + (target - low_level) * (high - low) / (high_level - low_level)
+            gain = (low + high) / 2 if attempt % 2 else interpolated
+        elif quieter:
+            slope = 1.0 if previous is None else (level - previous[1]) / (gain - previous[0])
+            gain += min((target - level) / max(slope, 0.25), 12.0)
+        else:
+            gain -= level - target
+    out, level, peak = best
     while peak > ceiling:  # the limiter's last pass may leave a hair over: trade loudness for the ceiling
         out = (out * np.float32(10 ** ((ceiling - peak - 0.05) / 20))).astype(np.float32)
         level, peak = _measure(out)
@@ -426,12 +452,18 @@ def _music(path: Path, total: int) -> tuple[np.ndarray, str]:
     return music, words
 
 
-def _write_outputs(video: Path, samples: np.ndarray, duration: float, mp4: Path, wav: Path, peaks: Path) -> str:
-    note = mux(video, samples, mp4)
+def _score_files(samples: np.ndarray, duration: float, wav: Path, peaks: Path) -> None:
+    """The WAV of the score alone and its waveform's peaks."""
     analysis.encode(samples.T, RATE, "wav", wav)
     measured = analysis.Analysis(RATE, CHANNELS, None, 0.0, 0.0, analysis.peaks(samples.T))
     peaks.write_bytes(analysis.peaks_document(measured, duration))
-    return note
+
+
+def _muxed(video: Path, samples: np.ndarray, mp4: Path) -> tuple[str, float, float]:
+    """Mux `samples` under the picture; (the picture's note, loudness, true peak of the MP4's sound as decoded)."""
+    note = mux(video, samples, mp4)
+    level, peak = _measure(read_audio(mp4, samples.shape[1]))
+    return note, level, peak
 
 
 def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cuts: list[float | None],
@@ -462,14 +494,14 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
     ceiling = PEAK_CEILING - AAC_HEADROOM_DB
     samples, level, peak = normalise(mixed, mix.target, ceiling)
     silent = level <= analysis.SILENT_LUFS
-    note = _write_outputs(video, samples, facts.duration, mp4, wav, peaks)
-    heard = read_audio(mp4, total)
-    heard_level, heard_peak = _measure(heard)
-    if not silent and heard_peak > PEAK_CEILING:  # the encoder overshot: lower the mix by as much, encode again
-        samples, level, peak = normalise(mixed, mix.target, ceiling - (heard_peak - PEAK_CEILING) - 0.1)
-        note = _write_outputs(video, samples, facts.duration, mp4, wav, peaks)
-        heard = read_audio(mp4, total)
-        heard_level, heard_peak = _measure(heard)
+    _score_files(samples, facts.duration, wav, peaks)
+    note, heard_level, heard_peak = _muxed(video, samples, mp4)
+    overshoot, miss = heard_peak - PEAK_CEILING, mix.target - heard_level
+    if not silent and (overshoot > 0 or abs(miss) > AAC_LOUDNESS_MISS):
+        # The encoder moved the loudness (it drops the highest frequencies) or the peaks: the MP4's sound is made
+        # again from the mix, aimed so that what is decoded lands on the target and under the ceiling.
+        encoded, _, _ = normalise(mixed, mix.target + miss, ceiling - max(0.0, overshoot + 0.1))
+        note, heard_level, heard_peak = _muxed(video, encoded, mp4)
     if note:
         notes.append(note)
     if silent:

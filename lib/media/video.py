@@ -18,6 +18,9 @@ from lib.core.score import MAX_VIDEO_SECONDS
 NOT_A_VIDEO = "This file is not a video the studio can read."
 NO_PICTURE = "This file has no picture: it holds sound only."
 UNREADABLE = "The studio could not read the picture in this video."
+MAX_WIDTH, MAX_HEIGHT = 4096, 4096  # a side's longest; with the area below, 4K in either orientation
+MAX_PIXELS = 3840 * 2160
+TOO_LARGE = "This video's picture is larger than the studio scores (at most 3840×2160)."
 
 
 class VideoError(StudioError):
@@ -80,7 +83,7 @@ def _pictures(container: av.container.InputContainer) -> list[av.VideoStream]:
 
 def probe(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoFacts:
     """The facts of a video file; raises VideoError in plain words when it is not a video the studio can score:
-    not a video, no picture, a picture that cannot be decoded, or longer than `max_seconds`."""
+    not a video, no picture, a picture that cannot be decoded or larger than 4K, or longer than `max_seconds`."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError):
@@ -94,6 +97,8 @@ def probe(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoFacts:
         context = stream.codec_context
         if context is None or not (context.width and context.height):
             raise VideoError(UNREADABLE)
+        if context.width > MAX_WIDTH or context.height > MAX_HEIGHT or context.width * context.height > MAX_PIXELS:
+            raise VideoError(TOO_LARGE)  # before any decoding: a picture's size decides what decoding it costs
         try:
             next(container.decode(stream))
             container.seek(0)
@@ -115,33 +120,53 @@ def probe(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoFacts:
                           container=kind)
 
 
-def _frame_at(container: av.container.InputContainer, stream: av.VideoStream, seconds: float) -> av.VideoFrame | None:
-    """The frame showing at `seconds` after the stream's first frame: seek to the keyframe before it, decode on."""
-    origin = stream.start_time or 0
-    target = origin + int(seconds / stream.time_base)
-    container.seek(target, stream=stream, backward=True)
-    shown = None
-    for frame in container.decode(stream):
-        if frame.pts is not None and frame.pts > target and shown is not None:
-            break
-        shown = frame
-        if frame.pts is not None and frame.pts >= target:
-            break
-    return shown
+class _Frames:
+    """The frames showing at times that only increase, decoded with as little work as the keyframes allow: a seek
+    to the keyframe before a time when that keyframe lies past what is decoded already, else decoding on."""
+
+    def __init__(self, container: av.container.InputContainer, stream: av.VideoStream):
+        self.container, self.stream = container, stream
+        self.origin = stream.start_time or 0
+        container.seek(0)
+        self.keyframes = sorted(packet.pts for packet in container.demux(stream)
+                                if packet.is_keyframe and packet.pts is not None)
+        self.decoded = self.ahead = None  # an iterator of frames; the first frame past the last time asked
+        self.shown = None  # the last frame at or before the last time asked
+
+    def at(self, seconds: float) -> av.VideoFrame | None:
+        target = self.origin + int(seconds / self.stream.time_base)
+        before = [key for key in self.keyframes if key <= target]
+        key = before[-1] if before else None
+        position = self.ahead.pts if self.ahead is not None else self.shown.pts if self.shown is not None else None
+        if self.decoded is None or (key is not None and (position is None or key > position)):
+            self.container.seek(target, stream=self.stream, backward=True)
+            self.decoded, self.ahead, self.shown = self.container.decode(self.stream), None, None
+        if self.ahead is not None:
+            if self.ahead.pts > target:
+                return self.shown if self.shown is not None else self.ahead
+            self.shown, self.ahead = self.ahead, None
+        for frame in self.decoded:
+            if frame.pts is not None and frame.pts > target:
+                self.ahead = frame
+                break
+            self.shown = frame
+        return self.shown if self.shown is not None else self.ahead
 
 
 def frames_strip(path: Path, out: Path, count: int = 12, height: int = 72) -> None:
     """One JPEG of `count` frames side by side, frame k taken at (k + 0.5) * duration / count, so the strip
     stretched over [0, duration] lines each frame up with its time. Each frame is scaled down as soon as it is
-    decoded, so memory holds the strip and one picture, whatever the video's size."""
+    decoded, so memory holds the strip and a picture or two, whatever the video's size; no frame is decoded
+    twice, and a seek skips any stretch between keyframes that holds none of the times."""
     facts = probe(path)
     width = max(2, 2 * round(height * facts.width / facts.height / 2))  # even, as 4:2:0 JPEG wants
     strip = np.zeros((height, width * count, 3), np.uint8)
     with av.open(str(path)) as container:
         stream = _pictures(container)[0]
         stream.thread_type = "AUTO"
+        frames = _Frames(container, stream)
         for index in range(count):
-            frame = _frame_at(container, stream, (index + 0.5) * facts.duration / count)
+            frame = frames.at((index + 0.5) * facts.duration / count)
             if frame is not None:
                 picture = frame.reformat(width, height, format="rgb24", interpolation="AREA")
                 strip[:, index * width:(index + 1) * width] = picture.to_ndarray()
