@@ -245,3 +245,24 @@ def test_page_history_card_of_an_archived_video_offers_score_this_video():
     at.run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Score a video"] and at.selectbox(key="score_pick").value == task.id
+
+
+def test_page_offers_a_gain_for_the_videos_own_sound_only_when_it_has_one_and_ducking_only_with_music():
+    import numpy as np
+
+    from tests.conftest import write_video
+
+    task = _video(seconds=4.0, prompt="A video with its own sound")
+    path = services().archive.path(task.media[0].archived)
+    write_video(path, 4.0, sound=np.full((2, 4 * 48000), 0.1, np.float32))  # the same video, now with sound
+    at = _open(task)
+    assert [s.label for s in at.slider] == ["The video's own sound (dB)", "Sound effects (dB)"]
+    assert not at.toggle
+    at.text_area(key="score_music").input("Calm piano").run()
+    assert [s.label for s in at.slider][-1] == "Music bed (dB)"
+    assert at.toggle(key="score_mix_duck").value is True  # on by default (Mix)
+
+
+def test_page_without_sound_of_its_own_has_no_gain_for_it():
+    at = _open(_video(seconds=4.0))
+    assert [s.label for s in at.slider] == ["Sound effects (dB)"]

@@ -100,6 +100,9 @@ def test_a_restart_while_the_parts_are_queued_loses_nothing(page, tmp_path):
     store = Store(tmp_path / "data" / "studio.db")
     try:
         set_up_score(page, url)
+        # while the parts wait in the vendor's queue, the card says which stretch each covers and where it stands
+        expect(page.get_by_text(re.compile(r"Sound effects, 0–[0-9.]+ s: waiting"))).to_be_visible()
+        expect(page.get_by_text("Music bed, the whole video: waiting")).to_be_visible()
         made = score_when(store, lambda one: len(store.score_parts(one.id)) == len(one.parts) and all(
             task.vendor_id and task.state is State.QUEUED for task in store.score_parts(one.id)), seconds=60)
         stop(studio)
