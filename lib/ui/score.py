@@ -287,7 +287,8 @@ def _card(one: Score, take: str) -> None:
     parts = _scores().parts(one)
     colour = {ScoreState.DONE: "green", ScoreState.FAILED: "red"}.get(one.state, "orange")
     seed = f" · seed {one.seed}" if one.seed else ""
-    st.markdown(f"**{take}** " * bool(take) + f":{colour}-badge[{score_view.state_line(one, parts)}]{seed}")
+    heading = f"**{take}** " if take else ""
+    st.markdown(f"{heading}:{colour}-badge[{score_view.state_line(one, parts)}]{seed}")
     if one.state is ScoreState.GENERATING or (one.state is ScoreState.FAILED and not one.mixed_version):
         by_id = {task.id: task for task in parts}
         st.caption("  \n".join(score_view.part_line(part, by_id.get(part.task_id)) for part in one.parts))
