@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib.core.endpoints import SPECS
 from lib.ui import auth, chrome, server
-from pages import history, settings
+from pages import history, score, settings
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
                                 url_path=spec.page, default=number == 0)
              for number, spec in enumerate(SPECS.values())}
     pages |= {
+        "score": st.Page(score.page, title="Score a video", icon=":material/music_video:", url_path="score"),
         "history": st.Page(history.page, title="History", icon=":material/history:", url_path="history"),
         "settings": st.Page(settings.page, title="Settings / status", icon=":material/settings:",
                             url_path="settings"),
@@ -26,7 +27,7 @@ def main() -> None:
                        for path in pages], position="hidden").run()
         return
     navigation = st.navigation({
-        "Create": [pages[spec.page] for spec in SPECS.values()],
+        "Create": [*(pages[spec.page] for spec in SPECS.values()), pages["score"]],
         "Library": [pages["history"]],
         "Studio": [pages["settings"]],
     })

@@ -120,6 +120,8 @@ LABEL_MAX = 28  # characters of a prompt in a lane's label; the full prompt is i
 LANE_PIXELS = 30  # height of one lane: labels one line apart at the chart's font size
 LABEL_PIXELS = 190  # the labels' column at its widest, left of the lanes: room for LABEL_MAX characters
 CHARACTER_PIXELS = 6  # a label character at the chart's font, with room to spare (the widest ones are ~5.5)
+FRAMES_PIXELS = 72  # height of the strip of frames over the lanes (lib.media.video.frames_strip's default)
+FRAMES_GAP = 6
 STATUS_COLOURS = {"ok": "#4F46E5", "overlapping": "#F59E0B", "invalid": "#DC2626"}
 STATUS_LEGEND = {"ok": "fits the clip", "overlapping": "overlaps another",
                  "invalid": "red: ends before it starts, or outside the clip"}
@@ -181,9 +183,11 @@ def _drawn(start: float | None, end: float | None, duration: float) -> tuple[flo
     return low, high
 
 
-def lanes(events: list[dict], duration: float) -> dict:
+def lanes(events: list[dict], duration: float, frames: str | None = None) -> dict:
     """A Vega-Lite spec of `lane_layout`: every lane labelled on a 0…duration axis, coloured by status, drawn
-    as SVG so its text can be read back."""
+    as SVG so its text can be read back. With `frames` (the address of a video's strip of frames, frame k taken
+    at (k + 0.5) · duration / count), the strip is drawn above the lanes, stretched over the same 0…duration
+    axis, so each frame stands over the moment it shows."""
     layout = lane_layout(events, duration)
     height = LANE_PIXELS * max(len(layout), 1)
     labels = min(LABEL_PIXELS, 12 + CHARACTER_PIXELS * max((len(lane.label) for lane in layout), default=0))
@@ -191,11 +195,7 @@ def lanes(events: list[dict], duration: float) -> dict:
              "draw_from": lane.draw[0], "draw_to": lane.draw[1], "status": STATUS_LEGEND[lane.status],
              "problem": " ".join(lane.problems) or "none"}
             for lane in layout if lane.draw]
-    return {
-        "usermeta": {"embedOptions": {"renderer": "svg"}},
-        "autosize": {"type": "fit-x", "contains": "padding"},  # the height is the lanes'; axis and legend add to it
-        "padding": {"top": 5, "left": 5, "right": 5, "bottom": 80},  # room for the legend, which sizes nothing
-        "data": {"values": rows},
+    picture = {
         "mark": {"type": "bar", "cornerRadius": 4, "height": {"band": 0.7}},
         "encoding": {
             "y": {"field": "lane", "type": "nominal", "sort": None, "title": None,
@@ -213,6 +213,23 @@ def lanes(events: list[dict], duration: float) -> dict:
             "tooltip": [{"field": "prompt", "title": "sound"}, {"field": "from", "title": "from (s)"},
                         {"field": "to", "title": "to (s)"}, {"field": "problem"}],
         },
+    }
+    top = 5
+    if frames:
+        top += FRAMES_PIXELS + FRAMES_GAP
+        strip = {"data": {"values": [{"frames": frames}]},
+                 "mark": {"type": "image", "aspect": False, "align": "left", "baseline": "top"},
+                 # above the lanes (negative pixels are above the plot), from 0 to the video's end on their axis
+                 "encoding": {"url": {"field": "frames", "type": "nominal"},
+                              "x": {"datum": 0, "type": "quantitative"}, "x2": {"datum": duration},
+                              "y": {"value": -(FRAMES_PIXELS + FRAMES_GAP)}, "y2": {"value": -FRAMES_GAP}}}
+        picture = {"layer": [strip, picture]}
+    return {
+        "usermeta": {"embedOptions": {"renderer": "svg"}},
+        "autosize": {"type": "fit-x", "contains": "padding"},  # the height is the lanes'; axis and legend add to it
+        "padding": {"top": top, "left": 5, "right": 5, "bottom": 80},  # room for the legend, which sizes nothing
+        "data": {"values": rows},
+        **picture,
         "height": height,
     }
 

@@ -25,6 +25,7 @@ VIDEO_WIDTH = 480
 TAKE_COLUMNS = 4
 ROW_PROMPT_CHARS = 80
 LIST_KEY = "hist_list"  # the list component's key: its state is the chosen takes
+SCORE_VIDEO = "score_video_task"  # the history video "Score this video" opens the Score page with
 
 _list_component = st.components.v2.component(
     "cue_library_list", js=(waveform.STATIC / "library.js").read_text(),
@@ -42,6 +43,12 @@ def reuse_settings(task: Task) -> None:
     revision = key(task.endpoint, "revision")  # widgets that hold a copy (the timeline table) start afresh
     st.session_state[revision] = st.session_state.get(revision, 0) + 1
     st.session_state["open_page"] = spec(task.endpoint).page
+
+
+def score_video(task: Task) -> None:
+    """Callback of "Score this video": open the Score page with this video chosen."""
+    st.session_state[SCORE_VIDEO] = task.id
+    st.session_state["open_page"] = "score"
 
 
 def _choose(studio_id: str, **choice) -> None:
@@ -97,6 +104,9 @@ def _media(task: Task) -> None:
                 st.caption(measured)
         if where.file:
             waveform.downloads(task, media, where.file)
+            if media.kind == "video":
+                st.button("Score this video", key=f"score_{task.id}_{number}", on_click=score_video, args=(task,),
+                          icon=":material/music_video:", help="Make a timed sound track for this video and mix it in.")
             if where.cover:
                 st.link_button("Download cover", media_link(where.cover, task.owner, f"{task.id}-{number}-cover.jpg"),
                                icon=":material/image:")

@@ -1,5 +1,6 @@
-"""An audio result's player with its waveform: fed by the media's signed URL and its stored peaks, never by the
-audio bytes over the websocket; and its downloads, named for people, normalised on request.
+"""An audio result's player with its waveform (or a video with its sound's waveform under the picture): fed by
+the media's signed URL and its stored peaks, never by the audio bytes over the websocket; and its downloads, named
+for people, normalised on request.
 
 The player is a Streamlit component of our own (components v2, lib/ui/static/waveform.js) on wavesurfer.js, which
 the studio serves itself from lib/ui/static/wavesurfer (`/assets`, lib/ui/server.py): no npm, no network.
@@ -50,6 +51,13 @@ def player(media: Media, source: str, owner: str, *, key: str, events: list[dict
     _component(key=key, data={"src": source, "peaks": media_link(peaks, owner), "lib": asset_link("wavesurfer"),
                               "duration": media.duration or 0, "compact": compact,
                               "events": [] if compact else lanes_events(events, media.duration or 0)})
+
+
+def video_player(source: str, peaks: str, duration: float, *, key: str, events: list[dict] | None = None) -> None:
+    """A video playing from `source` (a signed link) with its sound's waveform under the picture, drawn from the
+    stored `peaks` (a signed link), and `events` as lanes under the waveform: one time axis for all three."""
+    _component(key=key, data={"src": source, "peaks": peaks, "lib": asset_link("wavesurfer"), "duration": duration,
+                              "compact": False, "video": True, "events": lanes_events(events, duration)})
 
 
 def facts(media: Media) -> str:

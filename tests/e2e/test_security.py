@@ -324,7 +324,7 @@ def test_config_toml_holds_what_a_shared_instance_needs():
     assert client["showErrorDetails"] in ("type", "none")  # no tracebacks or exception messages in the browser
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True
-    assert 1 <= server["maxUploadSize"] <= 50  # MB; the default is 200
+    assert 1 <= server["maxUploadSize"] <= 200  # MB: a video to score, as the Score page states
     assert server.get("enableStaticServing", False) is False  # files there would be public
     assert config.get("browser", {}).get("gatherUsageStats") is False
     # allowedHosts depends on the deployment's own host name, so it is passed at start-up, as documented.

@@ -1,6 +1,7 @@
 // The waveform player (lib/ui/waveform.py): wavesurfer.js drawn from the stored peaks, playing the signed link in
 // a media element (the browser fetches the audio itself; nothing of it crosses the websocket). Timed events are
-// lanes under the waveform on the same time axis; the spectrogram is drawn on request from the same link.
+// lanes under the waveform on the same time axis; the spectrogram is drawn on request from the same link. In video
+// mode the media element is a visible <video> above the waveform: picture, sound and lanes on one time axis.
 const instances = new WeakMap(); // root element -> {wave, signature}
 
 function clock(seconds) {
@@ -29,9 +30,13 @@ async function build(root, data) {
   if (!data.compact) bar.append(time);
   const waveBox = element("div", "cue-wave");
   // The page's own media element, in the document like any player's (its events reach page listeners).
-  const media = element("audio");
+  const media = element(data.video ? "video" : "audio", data.video ? "cue-video" : undefined);
   media.preload = "metadata";
-  media.hidden = true;
+  media.hidden = !data.video;
+  if (data.video) {
+    media.playsInline = true;
+    media.addEventListener("click", () => wave.playPause()); // the picture plays and pauses like the button
+  }
   root.append(media);
   const regions = Regions.create();
   const wave = WaveSurfer.create({
