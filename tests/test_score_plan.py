@@ -2,6 +2,7 @@
 what is wrong before anything is sent, and the receipt in plain words."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hypothesis import given, settings
@@ -224,3 +225,5 @@ def test_the_receipt_says_in_plain_lines_what_was_done():
                         "20 credits), 40 credits in all.")
     assert lines[4] == receipt["notes"][0]
     assert receipt_lines(Score(source(16), (), "Piano", ())) == []
+    re_encoded = dataclasses.replace(score, receipt={**receipt, "video_codec": "h264", "video_copied": False})
+    assert receipt_lines(re_encoded)[0] == "Picture: 16.00 s (h264, re-encoded). Sound: 16.00 s."

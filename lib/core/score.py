@@ -323,8 +323,9 @@ def receipt_lines(score: Score) -> list[str]:
     receipt = score.receipt
     if not receipt:
         return []
-    lines = [f"Picture: {_seconds(receipt['video_seconds'])} ({receipt.get('video_codec') or 'video'}, copied "
-             f"unchanged). Sound: {_seconds(receipt['sound_seconds'])}."]
+    kept = "copied unchanged" if receipt.get("video_copied", True) else "re-encoded"
+    lines = [f"Picture: {_seconds(receipt['video_seconds'])} ({receipt.get('video_codec') or 'video'}, {kept}). "
+             f"Sound: {_seconds(receipt['sound_seconds'])}."]
     if receipt.get("fitted"):
         lines.append(receipt["fitted"])
     target = TARGETS.get(receipt["target"], f"{receipt['target']:g} LUFS")

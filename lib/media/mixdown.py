@@ -412,6 +412,7 @@ class Rendered:
     layers: tuple[dict, ...]  # {"layer": "original" | "effects" | "music", "gain_db": float, "present": bool}
     ducked: bool
     video_codec: str  # the MP4's picture codec
+    video_copied: bool  # the picture's packets are the source's, unchanged (else re-encoded, said in `notes`)
     notes: tuple[str, ...]  # anything else worth telling: a re-encoded picture, a silent mix, a missed target
 
 
@@ -545,4 +546,4 @@ def render(video: Path, facts: VideoFacts, effects: list[tuple[float, Path]], cu
                     true_peak=round(max(peak, heard_peak), 2), target=mix.target,
                     layers=tuple({"layer": name, "gain_db": mix.gain(name), "present": name in layers}
                                  for name in LAYERS),
-                    ducked=ducked, video_codec=codec, notes=tuple(notes))
+                    ducked=ducked, video_codec=codec, video_copied=not note, notes=tuple(notes))

@@ -359,5 +359,5 @@ def _receipt(score: Score, rendered: mixdown.Rendered, tasks: dict[str, Task]) -
     return {"video_seconds": rendered.video_seconds, "sound_seconds": rendered.sound_seconds,
             "fitted": rendered.fitted, "loudness": rendered.loudness, "true_peak": rendered.true_peak,
             "target": rendered.target, "layers": [dict(layer) for layer in rendered.layers], "ducked": rendered.ducked,
-            "video_codec": rendered.video_codec, "requests": asked,
+            "video_codec": rendered.video_codec, "video_copied": rendered.video_copied, "requests": asked,
             "cost": sum(request["credits"] for request in asked), "notes": notes}
