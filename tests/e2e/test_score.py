@@ -17,6 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from lib.core import score
 from lib.core.score import Score, ScoreState
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media import video
@@ -40,14 +41,15 @@ CREATES = ("/ent/v2/timing2audio", "/ent/v2/text2audio")
 PLAYER = ".cue-player[data-ready='1']"
 
 
-def seed_video(data: Path, prompt: str = PROMPT, seconds: float = SECONDS) -> Path:
-    """A finished, archived demo video in the store, as a text-to-video task leaves it; its file's path."""
+def seed_video(data: Path, prompt: str = PROMPT, seconds: float = SECONDS, own_sound: bool = False) -> Path:
+    """A finished, archived demo video in the store, as a text-to-video task leaves it (with a sound track of its
+    own when `own_sound`, as Vidu q3's native audio gives); its file's path."""
     task = Task(Endpoint.VIDU_TEXT2VIDEO, {"model": "viduq1", "prompt": prompt, "duration": seconds},
                 state=State.SUCCEEDED, vendor_id="seeded", created_at=time.time(), finished_at=time.time())
     name = media_name("local", task.id, 1, "mp4")
     path = data / "media" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(render_video(prompt, seconds, 320, 180, seed=7)[0])
+    path.write_bytes(render_video(prompt, seconds, 320, 180, seed=7, ambience=own_sound)[0])
     Store(data / "studio.db").add(task.replace(media=(Media("video", "https://cdn.example.com/fox.mp4", "mp4",
                                                             seconds, archived=name),)))
     return path
@@ -89,6 +91,8 @@ def set_up_score(page: Page, url: str) -> None:
     wait_until_idle(page)
     expect(page.get_by_text("3 requests: sound effects for")).to_be_visible()
     page.locator(".st-key-score_submit button").click()
+    # the score is recorded once its card shows: before that, closing the page could cut the submitting run short
+    expect(page.locator("[class*='st-key-score_group_']").first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
 
 
@@ -125,7 +129,7 @@ def test_a_restart_while_the_parts_are_queued_loses_nothing(page, tmp_path):
 def studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("score")
     simulator, simulator_url = start_simulator(folder / "sim.log", "--speed", "20")
-    source = seed_video(folder / "data")
+    source = seed_video(folder / "data", own_sound=True)  # the score is mixed under the video's own sound
     process, url = start_studio(folder / "data", folder / "studio.log", vendors_at(simulator_url))
     yield url, simulator_url, Store(folder / "data" / "studio.db"), source
     stop(process)
@@ -158,6 +162,8 @@ def test_the_scored_video_plays_with_sound_and_is_as_long_as_the_picture(page, s
     facts = video.probe(source)
     duration = player.evaluate("video => video.duration")
     assert abs(duration - facts.duration) <= 1 / facts.fps, (duration, facts.duration)
+    assert "Layers: the video's own sound 0 dB, the effects 0 dB, the music −6.0 dB" in " ".join(
+        score.receipt_lines(scored))  # mixed under the picture's own sound
     download = card.get_by_role("link", name="Download MP4").get_attribute("href")
     assert "-1.mp4" in download and "dl=" in download
 
@@ -194,5 +200,5 @@ def test_an_upload_is_refused_in_plain_words_or_read_with_its_length(page, studi
     expect(page.get_by_text("This file is not a video the studio can read.")).to_be_visible()
     page.locator(".st-key-score_upload input[type='file']").set_input_files(str(source))
     wait_until_idle(page)
-    expect(page.get_by_text(f" · {SECONDS:g} s · 320×180 · no sound of its own")).to_be_visible()
+    expect(page.get_by_text(re.compile(rf" · {SECONDS:g} s · 320×180$"))).to_be_visible()
     expect(page.locator("[data-testid='stVegaLiteChart'] svg image")).to_have_count(1)  # its frames over the lanes
