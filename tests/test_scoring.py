@@ -30,33 +30,21 @@ MUSIC = "Calm piano"
 CREATES = ("/ent/v2/timing2audio", "/ent/v2/text2audio")
 
 
-@pytest.fixture(scope="module")
-def vendors_sim():
-    """One simulator for the module, outside every studio, so closing a studio leaves its tasks running."""
-    simulator = start(speed=50)
-    yield simulator
-    simulator.stop()
+def settings_for(simulator, data_dir, **changes) -> Settings:
+    """The simulator as the studio's "live" vendors: it runs outside every studio, so closing a studio leaves its
+    tasks running there."""
+    return Settings(data_dir=data_dir, vidu_api_key=DEMO_VIDU_KEY, vidu_base_url=simulator.url,
+                    kling_api_key=DEMO_KLING_API_KEY, kling_base_url=simulator.url, **changes)
 
 
 @pytest.fixture
-def sim(vendors_sim):
-    vendors_sim.reset()
-    return vendors_sim
-
-
-def settings_for(sim, data_dir, **changes) -> Settings:
-    return Settings(data_dir=data_dir, vidu_api_key=DEMO_VIDU_KEY, vidu_base_url=sim.url,
-                    kling_api_key=DEMO_KLING_API_KEY, kling_base_url=sim.url, **changes)
-
-
-@pytest.fixture
-def studio(sim, tmp_path):
-    with build(settings_for(sim, tmp_path)).start() as engine:
+def studio(fresh_sim, tmp_path):
+    with build(settings_for(fresh_sim, tmp_path)).start() as engine:
         yield engine
 
 
-def creates(sim) -> list[str]:
-    return [entry.path for entry in sim.requests if entry.method == "POST" and entry.path in CREATES]
+def creates(simulator) -> list[str]:
+    return [entry.path for entry in simulator.requests if entry.method == "POST" and entry.path in CREATES]
 
 
 def wait_for(condition, seconds: float = 60):
@@ -97,13 +85,13 @@ def files_of(engine, owner: str) -> set[str]:
 
 # ---- a whole score ----
 
-def test_three_events_and_music_on_a_16_s_video_make_three_requests_and_one_playable_mp4(studio, sim):
+def test_three_events_and_music_on_a_16_s_video_make_three_requests_and_one_playable_mp4(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann"))
     assert source.duration == pytest.approx(16, abs=0.05) and source.has_audio
     assert studio.archive.resolve(source.frames, "ann") is not None  # the strip, beside the video
     assert studio.scores.estimate(source, EVENTS, MUSIC, 1) == (3, "60 credits")
     (score,) = studio.scores.submit("ann", source, EVENTS, MUSIC, Mix(), 1, 0)
-    assert sorted(creates(sim)) == sorted(["/ent/v2/timing2audio"] * 2 + ["/ent/v2/text2audio"])
+    assert sorted(creates(fresh_sim)) == sorted(["/ent/v2/timing2audio"] * 2 + ["/ent/v2/text2audio"])
     done = finished(studio.store, score.id)
     assert done.state is ScoreState.DONE, done.error_message
     parts = studio.scores.parts(done)
@@ -125,18 +113,18 @@ def test_three_events_and_music_on_a_16_s_video_make_three_requests_and_one_play
     assert studio.scores.recent("ann") == [done] and studio.scores.get(done.id, "ann") == done
 
 
-def test_a_remix_writes_new_files_from_the_stored_parts_without_a_vendor_request(studio, sim):
+def test_a_remix_writes_new_files_from_the_stored_parts_without_a_vendor_request(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     (score,) = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 5)
     first = finished(studio.store, score.id)
     assert first.state is ScoreState.DONE, first.error_message
-    asked = len(creates(sim))
+    asked = len(creates(fresh_sim))
     remixed = studio.scores.remix(score.id, "ann", Mix(effects_db=6, target=-23))
     assert (remixed.state, remixed.mix_version) == (ScoreState.MIXING, 2)
     second = finished(studio.store, score.id, version=2)
     assert second.state is ScoreState.DONE and second.mixed_version == 2
     assert abs(second.receipt["loudness"] - -23) <= 0.5
-    assert len(creates(sim)) == asked == 1
+    assert len(creates(fresh_sim)) == asked == 1
     assert second.video != first.video and studio.archive.resolve(second.video, "ann") is not None
     for old in (first.video, first.sound, first.peaks, first.receipt_file):  # the previous mix's files went
         assert studio.archive.resolve(old, "ann") is None
@@ -144,27 +132,27 @@ def test_a_remix_writes_new_files_from_the_stored_parts_without_a_vendor_request
         studio.scores.remix(score.id, "ann", Mix(music_db=40))
 
 
-def test_takes_are_scores_sharing_a_group_each_with_its_own_seed(studio, sim):
+def test_takes_are_scores_sharing_a_group_each_with_its_own_seed(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     scores = studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 2, 0)
     assert len(scores) == 2 and len({s.group_id for s in scores}) == 1 and len({s.seed for s in scores}) == 2
     for score in scores:
         assert {task.params["seed"] for task in studio.scores.parts(score)} == {score.seed}
-    assert len(creates(sim)) == 4
+    assert len(creates(fresh_sim)) == 4
     assert all(finished(studio.store, s.id).state is ScoreState.DONE for s in scores)
 
 
-def test_a_stretch_without_events_is_not_sent_and_the_receipt_says_it_is_silent(studio, sim):
+def test_a_stretch_without_events_is_not_sent_and_the_receipt_says_it_is_silent(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=16, sound=False))
     (score,) = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0)
     done = finished(studio.store, score.id)
-    assert done.state is ScoreState.DONE and creates(sim) == ["/ent/v2/timing2audio"]
+    assert done.state is ScoreState.DONE and creates(fresh_sim) == ["/ent/v2/timing2audio"]
     (part,) = done.parts
     assert done.receipt["notes"][-1] == (f"No sound events between {part.end:g} and {source.duration:g} s: the "
                                          "effects layer is silent there.")
 
 
-def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_picture_and_said(studio, sim):
+def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_picture_and_said(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=1.5))
     (score,) = studio.scores.submit("ann", source, [{"from": 0.2, "to": 1.2, "prompt": "A bell"}], "", Mix(), 1, 0)
     assert studio.scores.parts(score)[0].params["duration"] == 2
@@ -174,13 +162,13 @@ def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_pict
     assert "The effects ran 0.50 s past the end of the picture" in done.receipt["fitted"]
 
 
-def test_the_budget_counts_every_part_of_every_take(studio, sim):
+def test_the_budget_counts_every_part_of_every_take(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     budgets = budget.Budgets(default={Provider.VIDU: 35 + 70})  # the video, then 60 for one take: not for two
     assert studio.scores.estimate(source, EVENTS[:1], MUSIC, 2) == (4, "80 credits")
     with pytest.raises(budget.OverBudget, match="This would cost 80 credits"):
         studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 2, 0, budgets=budgets)
-    assert creates(sim) == []
+    assert creates(fresh_sim) == []
     assert len(studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 1, 0, budgets=budgets)) == 1
 
 
@@ -205,18 +193,18 @@ def test_a_restart_while_parts_are_queued_loses_nothing_and_sends_nothing_twice(
         queued.stop()
 
 
-def test_a_mix_asked_for_before_a_restart_is_made_after_it(sim, tmp_path):
-    with build(settings_for(sim, tmp_path)).start() as first:
+def test_a_mix_asked_for_before_a_restart_is_made_after_it(fresh_sim, tmp_path):
+    with build(settings_for(fresh_sim, tmp_path)).start() as first:
         source = first.scores.source_from_task("ann", video_task(first, "ann", seconds=6, sound=False))
         (score,) = first.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0)
         assert finished(first.store, score.id).state is ScoreState.DONE
     Store(tmp_path / "studio.db").remix_score(score.id, "ann", Mix(effects_db=-3))  # while no studio runs
-    with build(settings_for(sim, tmp_path)).start() as again:
+    with build(settings_for(fresh_sim, tmp_path)).start() as again:
         done = finished(again.store, score.id, version=2)
         assert done.state is ScoreState.DONE and done.mix.effects_db == -3
 
 
-def test_a_failed_part_fails_its_score_naming_the_part(studio, sim):
+def test_a_failed_part_fails_its_score_naming_the_part(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     events = [{"from": 1.0, "to": 2.0, "prompt": "A door slams [fail:AudioGenerationFailed]"}]
     (score,) = studio.scores.submit("ann", source, events, MUSIC, Mix(), 1, 0)
@@ -228,7 +216,7 @@ def test_a_failed_part_fails_its_score_naming_the_part(studio, sim):
         studio.scores.remix(score.id, "ann", Mix())
 
 
-def test_a_mix_that_cannot_be_made_fails_only_its_own_score(studio, sim):
+def test_a_mix_that_cannot_be_made_fails_only_its_own_score(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     (kept,) = studio.scores.submit("ann", source, [], MUSIC, Mix(), 1, 0)
     other = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
@@ -240,35 +228,35 @@ def test_a_mix_that_cannot_be_made_fails_only_its_own_score(studio, sim):
     assert finished(studio.store, kept.id).state is ScoreState.DONE
 
 
-def test_over_budget_nothing_is_recorded_nor_sent(studio, sim):
+def test_over_budget_nothing_is_recorded_nor_sent(studio, fresh_sim):
     video = video_task(studio, "ann")
     source = studio.scores.source_from_task("ann", video)
     budgets = budget.Budgets(default={Provider.VIDU: 80})  # the video took 35 of them
     with pytest.raises(budget.OverBudget, match="This would cost 60 credits with Vidu"):
         studio.scores.submit("ann", source, EVENTS, MUSIC, Mix(), 1, 0, budgets=budgets)
-    assert studio.scores.recent("ann") == [] and creates(sim) == []
+    assert studio.scores.recent("ann") == [] and creates(fresh_sim) == []
     assert [task.id for task in studio.store.month_tasks("ann", 0)] == [video.id]
 
 
-def test_the_same_token_twice_makes_one_set(studio, sim):
+def test_the_same_token_twice_makes_one_set(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     first = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0, token="form-1")
     again = studio.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0, token="form-1")
     assert [s.id for s in again] == [s.id for s in first] and len(studio.scores.recent("ann")) == 1
-    assert len(creates(sim)) == 1
+    assert len(creates(fresh_sim)) == 1
 
 
-def test_invalid_scores_are_refused_with_every_problem_and_nothing_sent(studio, sim):
+def test_invalid_scores_are_refused_with_every_problem_and_nothing_sent(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     with pytest.raises(InvalidRequest) as refused:
         studio.scores.submit("ann", source, [{"from": 5.0, "to": 8.0, "prompt": "Late"}], "", Mix(target=-3), 1,
                              -1)
     found = [problem.message for problem in refused.value.problems]
     assert any("Event 1 ends after the clip" in m for m in found) and len(found) == 3
-    assert studio.scores.recent("ann") == [] and creates(sim) == []
+    assert studio.scores.recent("ann") == [] and creates(fresh_sim) == []
 
 
-def test_another_owner_can_neither_read_nor_remix_a_score(studio, sim):
+def test_another_owner_can_neither_read_nor_remix_a_score(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     (score,) = studio.scores.submit("ann", source, [], MUSIC, Mix(), 1, 0)
     assert studio.scores.get(score.id, "bob") is None and studio.scores.recent("bob") == []
@@ -306,8 +294,8 @@ def test_uploads_that_are_not_a_video_to_score_are_refused_and_leave_no_file(stu
     assert files_of(studio, "ann") == before
 
 
-def test_an_upload_past_the_size_limit_or_the_quota_is_refused_and_leaves_no_file(sim, tmp_path, monkeypatch):
-    with build(settings_for(sim, tmp_path / "data", media_quota_mb=0.01)) as engine:
+def test_an_upload_past_the_size_limit_or_the_quota_is_refused_and_leaves_no_file(fresh_sim, tmp_path, monkeypatch):
+    with build(settings_for(fresh_sim, tmp_path / "data", media_quota_mb=0.01)) as engine:
         with pytest.raises(ScoreError, match="over your storage quota"):
             engine.scores.source_from_upload("ann", io.BytesIO(b"\0" * 20_000), "big.mp4")
         assert files_of(engine, "ann") == set()
@@ -325,7 +313,7 @@ def test_an_upload_past_the_size_limit_or_the_quota_is_refused_and_leaves_no_fil
             return len(buffer)
 
     monkeypatch.setattr(scoring, "MAX_UPLOAD_BYTES", 2 * 1024 ** 2)  # the real 200 MB, scaled down for a test
-    with build(settings_for(sim, tmp_path / "other")) as engine:
+    with build(settings_for(fresh_sim, tmp_path / "other")) as engine:
         endless = Endless()
         with pytest.raises(ScoreError, match="larger than 2 MB"):
             engine.scores.source_from_upload("ann", io.BufferedReader(endless), "huge.mp4")
@@ -365,7 +353,7 @@ def test_a_failing_worker_step_is_logged_without_secrets_and_holds_up_no_other(s
     assert len(logged) == 1 and "RuntimeError" in logged[0] and "sk_live_abcdefghijkl" not in logged[0]
 
 
-def test_an_import_never_takes_a_score_id(studio, sim, tmp_path):
+def test_an_import_never_takes_a_score_id(studio, fresh_sim, tmp_path):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     (score,) = studio.scores.submit("ann", source, [], MUSIC, Mix(), 1, 0)
     assert finished(studio.store, score.id).state is ScoreState.DONE
