@@ -187,3 +187,17 @@ def test_the_normalised_download_measures_at_its_target(page, studio, sound, tmp
     decoded = analysis.decode(downloaded)
     assert analysis.loudness(decoded.samples, decoded.rate) == pytest.approx(-23, abs=0.5)
     assert analysis.true_peak(decoded.samples) <= analysis.PEAK_CEILING + 0.5
+
+
+def test_a_player_whose_peaks_cannot_be_read_falls_back_to_the_plain_player(page, studio, sound):
+    url, _ = studio
+    page.route("**/*-peaks.json*", lambda route: route.abort())  # the peaks file does not arrive
+    page.goto(f"{url}/history?task={sound.id}")
+    wait_until_idle(page)
+    fallback = page.locator("[data-testid='cue-waveform'][data-ready='plain']")
+    expect(fallback).to_have_count(1, timeout=30_000)
+    expect(fallback).to_contain_text("The waveform could not be drawn; it plays here without it.")
+    plain = fallback.locator("audio.cue-plain[controls]")
+    assert plain.get_attribute("src") == fallback.get_attribute("data-src")  # the same signed link
+    plain.evaluate("audio => audio.play()")
+    wait_until(plain, "(audio) => audio.currentTime > 0.2")  # and it plays

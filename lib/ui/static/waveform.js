@@ -103,6 +103,17 @@ async function spectrogram(root, data, WaveSurfer, toggle) {
   instances.get(root).extra = decoder;
 }
 
+// Without its script or its peaks the result still plays: the browser's own player on the same signed link.
+function plainPlayer(root, data) {
+  const media = element(data.video ? "video" : "audio", "cue-plain");
+  media.controls = true;
+  media.preload = "metadata";
+  media.src = data.src;
+  root.replaceChildren(element("div", "cue-note", "The waveform could not be drawn; it plays here without it."),
+    media);
+  root.dataset.ready = "plain";
+}
+
 export default function ({ data, parentElement }) {
   const signature = JSON.stringify(data);
   let root = parentElement.querySelector(".cue-player");
@@ -121,7 +132,7 @@ export default function ({ data, parentElement }) {
     } };
     instances.set(root, entry);
     build(root, data).then((wave) => { if (entry.gone) wave.destroy(); else entry.wave = wave; })
-      .catch(() => { root.textContent = "The waveform could not be drawn."; });
+      .catch(() => { if (!entry.gone) plainPlayer(root, data); });
   }
   const mine = root;
   // A rerun with the same data mounts again right after this cleanup: keep playing unless the player is gone.
