@@ -14,7 +14,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from lib.core.errors import ConfigError
+from lib.core.errors import ConfigError, redact
 from lib.store.base import MIGRATIONS, BaseStore
 
 POOL_SIZE = 16  # connections per process: statements are short, so the worker's threads and the pages share them
@@ -65,12 +65,8 @@ class _Connection:
         return self.connection.execute(sql.replace("%", "%%").replace("?", "%s"), list(args))
 
 
-def where(conninfo: str) -> str:
+def where(parts: dict) -> str:
     """The database's host, port and name for a message: never the user's password."""
-    try:
-        parts = conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return "the address in STUDIO_DATABASE_URL"
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
@@ -86,16 +82,23 @@ class PostgresStore(BaseStore):
 
     def __init__(self, conninfo: str, pool_size: int = POOL_SIZE):
         try:
-            self.pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=False, name="studio-store",
-                                       kwargs={"autocommit": True, "row_factory": _rows})
-        except psycopg.Error:
+            parts = conninfo_to_dict(conninfo)
+        except psycopg.Error:  # its message quotes the address, password and all
             raise ConfigError("STUDIO_DATABASE_URL is not a database address the studio can read.") from None
+        try:  # once by hand first: a wrong address or password is said at once, not after the pool's retries
+            psycopg.connect(conninfo, connect_timeout=CONNECT_SECONDS).close()
+        except psycopg.Error as error:
+            reason = redact(str(error).strip(), [parts.get("password")]).splitlines()[0]
+            raise ConfigError(f"The studio cannot reach its database at {where(parts)} ({reason}): check the "
+                              "address, the user and the password in STUDIO_DATABASE_URL.") from None
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=False, name="studio-store",
+                                   kwargs={"autocommit": True, "row_factory": _rows})
         try:
             self.pool.open(wait=True, timeout=CONNECT_SECONDS)
             self._migrate()
         except PoolTimeout:
             self.pool.close()
-            raise ConfigError(f"The studio cannot reach its database at {where(conninfo)}: check the address, "
+            raise ConfigError(f"The studio cannot reach its database at {where(parts)}: check the address, "
                               "the user and the password in STUDIO_DATABASE_URL.") from None
         except BaseException:
             self.pool.close()
