@@ -15,7 +15,8 @@ if [ -z "${STUDIO_TEST_DATABASE_URL:-}" ]; then
     if [ "$(id -u)" = 0 ]; then
         pg_user=$(id -u postgres >/dev/null 2>&1 && echo postgres || echo nobody)
         chown "$pg_user" "$pg_dir"
-        as_pg=(setpriv --reuid="$pg_user" --regid="$(id -g "$pg_user")" --clear-groups)
+        # from inside the cluster's folder: the checkout may be a folder that user cannot enter
+        as_pg=(env -C "$pg_dir" setpriv --reuid="$pg_user" --regid="$(id -g "$pg_user")" --clear-groups)
     fi
     pg_port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     stop_postgres() {

@@ -127,3 +127,20 @@ def write_video(path, seconds: float, width: int = 64, height: int = 48, fps: in
                 container.mux(audio.encode(block))
             container.mux(audio.encode(None))
     return path
+
+
+@pytest.fixture
+def reopen():
+    """`reopen(store)`: another store on the same database, as a restarted process opens it (closed after the
+    test)."""
+    from lib.store.postgres import PostgresStore
+
+    opened = []
+
+    def again(store):
+        opened.append(PostgresStore(store.conninfo, pool_size=2) if isinstance(store, PostgresStore)
+                      else Store(store.path))
+        return opened[-1]
+    yield again
+    for store in opened:
+        store.close()

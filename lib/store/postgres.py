@@ -91,6 +91,7 @@ class PostgresStore(BaseStore):
             reason = redact(str(error).strip(), [parts.get("password")]).splitlines()[0]
             raise ConfigError(f"The studio cannot reach its database at {where(parts)} ({reason}): check the "
                               "address, the user and the password in STUDIO_DATABASE_URL.") from None
+        self.conninfo = conninfo
         self.pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=False, name="studio-store",
                                    kwargs={"autocommit": True, "row_factory": _rows})
         try:
