@@ -155,3 +155,15 @@ def test_the_database_password_is_never_shown_logged_or_in_an_error(tmp_path, ca
     with pytest.raises(ConfigError) as wrong:
         load_settings({"STUDIO_DATABASE_URL": f"mysql://ann:{PASSWORD}@db/studio"})
     assert "STUDIO_DATABASE_URL" in str(wrong.value) and PASSWORD not in str(wrong.value)
+
+
+def test_a_nul_typed_or_sent_back_neither_breaks_a_write_nor_anyones_search(store):
+    typed = Task(Endpoint.VIDU_TIMING2AUDIO, {"prompt": "rain\0 on tin", "timing_prompts": [
+        {"from": 0, "to": 2, "prompt": "thunder\0\\u0000 roll"}]}, owner="ann", state=State.SUCCEEDED)
+    store.add(typed)
+    store.save(typed.replace(error_message="the vendor said\0 no", vendor_id="v\0-1"))
+    plain = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "rain on a tin roof"}, owner="bob", state=State.SUCCEEDED)
+    store.add(plain)
+    assert [[t.id for t in g] for g in store.library(None, search="rain")[0]] == [[plain.id], [typed.id]]
+    assert [[t.id for t in g] for g in store.library(None, search="THUNDER")[0]] == [[typed.id]]
+    assert "no" in store.get(typed.id).error_message

@@ -62,7 +62,10 @@ class _Connection:
     def execute(self, sql: str, args=None) -> psycopg.Cursor:
         if args is None:  # a script of several statements (migrations): sent as it is
             return self.connection.execute(sql)
-        return self.connection.execute(sql.replace("%", "%%").replace("?", "%s"), list(args))
+        # `?` outside quoted literals are placeholders; PostgreSQL text cannot hold NUL, so it is dropped
+        parts = re.split(r"('(?:[^']|'')*')", sql.replace("%", "%%"))
+        sql = "".join(part if number % 2 else part.replace("?", "%s") for number, part in enumerate(parts))
+        return self.connection.execute(sql, [arg.replace("\0", "") if isinstance(arg, str) else arg for arg in args])
 
 
 def where(parts: dict) -> str:
@@ -74,11 +77,12 @@ class PostgresStore(BaseStore):
     FOR_UPDATE = " FOR UPDATE"
     IntegrityError = psycopg.IntegrityError
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
-    # ILIKE: SQLite's LIKE ignores case too
-    PROMPT_LIKE = ("((params::jsonb ->> 'prompt') ILIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM jsonb_array_elements("
-                   "CASE jsonb_typeof(params::jsonb -> 'timing_prompts') WHEN 'array'"
-                   " THEN params::jsonb -> 'timing_prompts' ELSE '[]' END) AS event"
-                   " WHERE (event ->> 'prompt') ILIKE ? ESCAPE '\\'))")
+    # ILIKE: SQLite's LIKE ignores case too. PostgreSQL's JSON refuses an escaped NUL (\u0000, as a prompt with a
+    # NUL is stored) in any row read, so those are left out of the text searched.
+    PROMPT_LIKE = ("((PARAMS ->> 'prompt') ILIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM jsonb_array_elements("
+                   "CASE jsonb_typeof(PARAMS -> 'timing_prompts') WHEN 'array' THEN PARAMS -> 'timing_prompts'"
+                   " ELSE '[]' END) AS event WHERE (event ->> 'prompt') ILIKE ? ESCAPE '\\'))").replace(
+        "PARAMS", r"regexp_replace(params, '(?<!\\)((?:\\\\)*)\\u0000', '\1', 'g')::jsonb")
 
     def __init__(self, conninfo: str, pool_size: int = POOL_SIZE):
         try:
