@@ -353,10 +353,10 @@ class BaseStore:
                               (until, studio_id, now)).rowcount == 1
 
     def claim_due(self, now: float, lease_until: float, limit: int, endpoints=()) -> list[Task]:
-        """Lease up to `limit` due tasks (of `endpoints` only, when given), oldest due first, in one statement, and
-        return them: each process's worker claims its own, and no two ever get the same task (PostgreSQL skips rows
-        another worker is claiming; SQLite has one writer at a time). A lease that runs out lets the task be
-        claimed again (see `lease`)."""
+        """Lease up to `limit` due tasks (of `endpoints` only, when given; the longest overdue first) in one
+        statement, and return them, oldest first. Each process's worker claims its own and no two ever get the
+        same task: PostgreSQL skips rows another worker is claiming, SQLite has one writer at a time. A lease that
+        runs out lets the task be claimed again (see `lease`)."""
         where, args = f"state IN ({', '.join('?' * len(IN_FLIGHT))}) AND next_poll_at <= ? AND imported = 0", [
             *(s.value for s in IN_FLIGHT), now]
         if endpoints:
