@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test, browser tests included. Installs what it needs first (virtualenv, packages, Chromium).
+# Run every test, browser tests included. Installs what it needs first (virtualenv, packages, Chromium,
+# PostgreSQL) and starts a throwaway PostgreSQL for the run (scripts/postgres.sh).
 set -euo pipefail
 source "$(dirname "$0")/scripts/setup.sh"
 if [ ! -x /usr/bin/chromium ]; then
@@ -7,4 +8,5 @@ if [ ! -x /usr/bin/chromium ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium > /dev/null
 fi
-exec .venv/bin/python -m pytest "$@"
+source scripts/postgres.sh
+.venv/bin/python -m pytest "$@"

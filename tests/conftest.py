@@ -1,6 +1,9 @@
 """Fixtures several test modules share."""
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 
 from lib.service import studio
@@ -40,8 +43,35 @@ def clients(sim):
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
+def postgres_url():
+    """A connection string to a fresh, empty schema on the test run's PostgreSQL (./test.sh starts one and sets
+    STUDIO_TEST_DATABASE_URL), dropped after the test."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    base = os.environ.get("STUDIO_TEST_DATABASE_URL")
+    if not base:
+        pytest.fail("The PostgreSQL tests need a database: run ./test.sh (it starts a throwaway one), or set "
+                    "STUDIO_TEST_DATABASE_URL to a database they may fill.")
+    schema = f"test_{uuid.uuid4().hex}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    yield make_conninfo(base, options=f"-csearch_path={schema}")
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """The store on each backend in turn: SQLite in the test's folder, PostgreSQL in a fresh schema."""
+    if request.param == "sqlite":
+        yield Store(tmp_path / "studio.db")
+        return
+    from lib.store.postgres import PostgresStore
+
+    postgres = PostgresStore(request.getfixturevalue("postgres_url"), pool_size=4)
+    yield postgres
+    postgres.close()
 
 
 @pytest.fixture
@@ -97,3 +127,20 @@ def write_video(path, seconds: float, width: int = 64, height: int = 48, fps: in
                 container.mux(audio.encode(block))
             container.mux(audio.encode(None))
     return path
+
+
+@pytest.fixture
+def reopen():
+    """`reopen(store)`: another store on the same database, as a restarted process opens it (closed after the
+    test)."""
+    from lib.store.postgres import PostgresStore
+
+    opened = []
+
+    def again(store):
+        opened.append(PostgresStore(store.conninfo, pool_size=2) if isinstance(store, PostgresStore)
+                      else Store(store.path))
+        return opened[-1]
+    yield again
+    for store in opened:
+        store.close()

@@ -88,11 +88,6 @@ def keep_copy(task: Task) -> Task:
     return task.replace(media=tuple(dataclasses.replace(m, archived=f"kept/{m.format}") for m in task.media))
 
 
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
-
-
 @pytest.fixture(autouse=True)
 def no_copies_yet():
     keep_copy.calls = []
@@ -214,12 +209,12 @@ def test_vidu_date_must_be_within_five_minutes(store, offset, status):
     assert (settled(store, task.id).state is State.SUCCEEDED) == (status == 200)
 
 
-def test_vidu_nonce_is_refused_the_second_time_even_after_a_restart(store, tmp_path):
+def test_vidu_nonce_is_refused_the_second_time_even_after_a_restart(store, reopen):
     task = add_vidu_task(store)
     first = signed_vidu(VIDU_PROCESSING, nonce="once")
     assert receive_vidu(make_receiver(store), *first).status == 200
     assert receive_vidu(make_receiver(store), *first).reason == "nonce already used"
-    restarted = Store(tmp_path / "studio.db")  # a new process: only the database remembers
+    restarted = reopen(store)  # a new process: only the database remembers
     replay = receive_vidu(make_receiver(restarted), *first)
     assert replay.status == 401 and replay.reason == "nonce already used"
     assert receive_vidu(make_receiver(restarted), *signed_vidu(nonce="another")).status == 200

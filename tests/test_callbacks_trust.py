@@ -29,7 +29,6 @@ from lib.service.config import Settings
 from lib.service.poller import Poller
 from lib.sim import DEMO_KLING_API_KEY, DEMO_VIDU_KEY, start
 from lib.sim.callbacks import Dispatcher
-from lib.store.sqlite import Store
 from lib.vendors import fetch
 from lib.vendors.signatures import vidu_callback_headers, webhook_signature
 from tests.fakes import ScriptedClient, vendors
@@ -45,11 +44,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
 
 
 def receiver(store, *, secret=None, refused=frozenset(), clock=None, limit=None) -> Receiver:
@@ -169,14 +163,14 @@ def test_many_known_tasks_at_once_are_bounded_too(store):
 
 # --- item 3: a signed Kling callback once per webhook-id ----------------------------------------------------------
 
-def test_a_signed_kling_replay_is_received_but_changes_nothing_even_after_a_restart(store, tmp_path):
+def test_a_signed_kling_replay_is_received_but_changes_nothing_even_after_a_restart(store, reopen):
     task = kling_task(store)
     processing = kling_body(status="processing")
     assert receive_kling(receiver(store, secret=SECRET), signed(processing, "evt-1"), processing).reason == "recorded"
     assert store.get(task.id).state is State.RUNNING
     succeed = kling_body()
     headers = signed(succeed, "evt-2")
-    restarted = Store(tmp_path / "studio.db")
+    restarted = reopen(store)
     replay_first = receive_kling(receiver(restarted, secret=SECRET), signed(processing, "evt-1"), processing)
     assert (replay_first.status, replay_first.reason) == (200, "already received")
     assert replay_first.body == {"ok": True, "already_received": True}

@@ -2,12 +2,6 @@
 import pytest
 
 from lib.core.tasks import Endpoint, State, Task
-from lib.store.sqlite import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
 
 
 def _task(**fields) -> Task:

@@ -51,7 +51,7 @@ def test_a_score_and_every_part_are_stored_together_and_read_back_whole(store):
 def test_a_failing_insert_stores_neither_the_score_nor_any_part(store):
     score, tasks = score_with_parts()
     store.add(tasks[1])  # the same task id again makes the second insert fail
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(store.IntegrityError):
         store.add_score([score], tasks)
     assert store.get_score(score.id) is None and store.get(tasks[0].id) is None
 

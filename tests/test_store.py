@@ -23,8 +23,7 @@ def test_an_older_database_is_migrated_on_start(tmp_path):
     assert Store(path).schema_version == len(MIGRATIONS)
 
 
-def test_round_trip_keeps_every_field(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_round_trip_keeps_every_field(store):
     original = task(vendor_id="42", external_id="cue-1", progress=40, credits=20.0, trace_id="t",
                     media=(Media("audio", "http://x/a.mp3", "mp3", 5.0, archived="a/1.mp3"),),
                     error_message="x", started_at=2.0)
@@ -32,8 +31,7 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert store.get(original.id) == original
 
 
-def test_owners_never_see_each_others_tasks(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_owners_never_see_each_others_tasks(store):
     mine, theirs = task("ann"), task("bob")
     store.add(mine), store.add(theirs)
     assert [t.id for t in store.find("ann")] == [mine.id]
@@ -41,8 +39,7 @@ def test_owners_never_see_each_others_tasks(tmp_path):
     assert [t.id for t in store.in_flight("ann")] == [mine.id]
 
 
-def test_filters_and_pages_newest_first(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_filters_and_pages_newest_first(store):
     for number in range(25):
         store.add(task(created_at=float(number), state=State.SUCCEEDED if number % 2 else State.FAILED,
                        endpoint=Endpoint.KLING_TEXT2AUDIO if number % 5 == 0 else Endpoint.VIDU_TEXT2AUDIO))
@@ -54,8 +51,7 @@ def test_filters_and_pages_newest_first(tmp_path):
     assert store.count("ann", endpoints=(Endpoint.KLING_TEXT2AUDIO,), states=(State.SUCCEEDED,)) == 2
 
 
-def test_due_tasks_follow_their_schedule(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_due_tasks_follow_their_schedule(store):
     waiting, done = task(), task(state=State.SUCCEEDED)
     store.add(waiting), store.add(done)
     store.schedule(waiting.id, 100.0, 2.0, poll_deadline=500.0)
@@ -65,8 +61,7 @@ def test_due_tasks_follow_their_schedule(tmp_path):
     assert store.poll_plan(waiting.id) == (3.0, 500.0)
 
 
-def test_racing_duplicate_submissions_store_one_task(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_racing_duplicate_submissions_store_one_task(store):
     results, barrier = [], threading.Barrier(8)
 
     def submit():
@@ -81,8 +76,7 @@ def test_racing_duplicate_submissions_store_one_task(tmp_path):
     assert results.count(True) == 1 and store.count("ann") == 1
 
 
-def test_concurrent_writers_lose_nothing(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_concurrent_writers_lose_nothing(store):
 
     def write(owner):
         for _ in range(30):

@@ -4,15 +4,9 @@ import pytest
 from lib.core.errors import InvalidRequest, NetworkError, VendorError
 from lib.core.tasks import Endpoint, State
 from lib.service import studio
-from lib.store.sqlite import Store
 from tests.fakes import ScriptedClient, vendors
 
 RAIN = {"model": "audio1.0", "prompt": "rain on a tin roof", "duration": 5}
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
 
 
 class RecordingClient(ScriptedClient):

@@ -9,17 +9,11 @@ from lib.core.forms import to_values
 from lib.core.tasks import Endpoint, State
 from lib.core.validation import KLING_PROMPT_MAX, SEED_MAX, validate
 from lib.service import studio
-from lib.store.sqlite import Store
 from lib.vendors import vidu
 from tests.fakes import ScriptedClient, vendors
 
 RAIN = {"model": "audio1.0", "prompt": "rain on a tin roof", "duration": 5.0}
 KLING_RAIN = {"prompt": "rain on a tin roof", "duration": 5.0}
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "studio.db")
 
 
 # --- seeds and plans (pure) ----------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from lib.service.poller import Poller
 from lib.service.scoring import Scores
 from lib.service.studio import Vendors
 from lib.service.transfer import Exports
-from lib.store.sqlite import Store
+from lib.store import open_store
+from lib.store.base import BaseStore
 from lib.vendors.kling import KlingClient
 from lib.vendors.vidu import ViduClient
 
@@ -31,7 +32,7 @@ from lib.vendors.vidu import ViduClient
 @dataclass(frozen=True)
 class Studio:
     settings: Settings
-    store: Store
+    store: BaseStore  # SQLite in the data folder, or PostgreSQL (STUDIO_DATABASE_URL)
     vendors: Vendors
     archive: Archiver
     keyring: Keyring
@@ -59,6 +60,7 @@ class Studio:
     def close(self) -> None:
         self.worker.stop()
         self.scores.close()
+        self.store.close()
         if self.simulator:
             self.simulator.stop()
 
@@ -95,7 +97,7 @@ def build(settings: Settings) -> Studio:
 
     A vendor without keys is simulated: the simulator is started here, already running when this returns.
     """
-    simulator = None
+    simulator = store = None
     if not (settings.vidu_live and settings.kling_live):
         # On a hosted studio anyone may name a callback address, so the simulator then calls back only public
         # ones (never itself or the LAN).
@@ -103,19 +105,21 @@ def build(settings: Settings) -> Studio:
                               kling_webhook_secret=settings.kling_webhook_secret,
                               public_callbacks_only=settings.hosted)
     try:
-        store = Store(Path(settings.data_dir) / "studio.db")
+        store = open_store(settings.database_url, settings.data_dir)
         vendors = _vendors(settings, simulator)
         archive = Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
                            trusted=(simulator.url,) if simulator else ())
         keyring = Keyring(lambda provider, credentials: live_client(settings, provider, credentials))
         secrets = [value for f in dataclasses.fields(settings) if f.metadata.get("secret")
-                   and isinstance(value := getattr(settings, f.name), str)]
+                   and isinstance(value := getattr(settings, f.name), str)] + list(settings.database_passwords)
         scores = Scores(store, vendors, archive, quota_bytes=int(settings.media_quota_mb * 1024 ** 2),
                         secrets=secrets)
         worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archive.archive,
                         keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets,
                         measure=archive.measure, steps=(scores.advance,))
     except BaseException:
+        if store is not None:
+            store.close()
         if simulator:
             simulator.stop()
         raise

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from lib.core.errors import Problem, StudioError
 from lib.core.tasks import Provider, Task
-from lib.store.sqlite import Store
+from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 from lib.vendors import fetch, kling, vidu
 from lib.vendors.signatures import vidu_signature_valid, webhook_signature_valid
 

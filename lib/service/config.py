@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from lib.core.errors import ConfigError
 from lib.core.validation import as_number
@@ -34,6 +34,7 @@ class Settings:
     kling_base_url: str | None = None
     kling_webhook_secret: str | None = _secret()
     data_dir: Path = Path("data")
+    database_url: str | None = _secret()  # PostgreSQL shared by several studio processes; None: SQLite in data_dir
     password: str | None = _secret()
     users: Mapping[str, accounts.Account] = field(default_factory=dict, metadata={"secret": True})  # by key
     public_url: str | None = None
@@ -52,6 +53,12 @@ class Settings:
     @property
     def kling_live(self) -> bool:
         return bool(self.kling_api_key or (self.kling_access_key and self.kling_secret_key))
+
+    @property
+    def database_passwords(self) -> tuple[str, ...]:
+        """The database URL's password as written and decoded, to keep out of logs and messages like the URL."""
+        password = urlsplit(self.database_url or "").password
+        return tuple({password, unquote(password)}) if password else ()
 
     def __repr__(self) -> str:
         def shown(f: dataclasses.Field) -> str:
@@ -84,6 +91,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         kling_base_url=get("KLING_BASE_URL"),
         kling_webhook_secret=get("KLING_WEBHOOK_SECRET"),
         data_dir=Path(get("STUDIO_DATA_DIR") or Settings.data_dir),
+        database_url=get("STUDIO_DATABASE_URL"),
         password=get("STUDIO_PASSWORD"),
         users=users,
         public_url=(get("STUDIO_PUBLIC_URL") or "").rstrip("/") or None,
@@ -117,6 +125,17 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         url = get(name)
         if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
             problems.append(f"{name} must be a web address starting with http:// or https://.")
+    if settings.database_url and not _database_url_ok(settings.database_url):
+        problems.append("STUDIO_DATABASE_URL must be a PostgreSQL address: postgresql://user:password@host:port/name.")
     if problems:
         raise ConfigError(" ".join(problems))
     return settings
+
+
+def _database_url_ok(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        return False
+    return parts.scheme in ("postgresql", "postgres") and bool(parts.hostname) and len(parts.path) > 1

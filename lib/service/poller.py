@@ -29,10 +29,10 @@ import requests
 from lib.core import history
 from lib.core.endpoints import spec
 from lib.core.errors import NetworkError, StudioError, VendorError, redact
-from lib.core.tasks import Provider, State, Task
+from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.service import studio
 from lib.service.keyring import Keyring
-from lib.store.sqlite import Store
+from lib.store.base import BaseStore
 from lib.vendors.transport import single_attempt
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def copy_failure(error: Exception) -> str:
 
 
 class Poller:
-    def __init__(self, store: Store, vendors: studio.Vendors, *, task_timeout: float = 3600,
+    def __init__(self, store: BaseStore, vendors: studio.Vendors, *, task_timeout: float = 3600,
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
                  copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
@@ -173,23 +173,26 @@ class Poller:
             self._stop.wait(self.tick)
 
     def _hand_out(self, now: float) -> None:
-        """Give every due task that is not already being polled to its vendor's pool, while it has room."""
-        for task in self.store.due(now):
-            provider = task.provider
+        """Claim due tasks for each vendor's pool while it has room, and hand them to it. The store leases them in
+        the claiming statement, so another process's worker never gets the same task; one still being polled here
+        (its lease ran out during a long poll) is left to that poll."""
+        for provider in Provider:
             with self._claims:
-                if task.id in self._claimed or self._busy[provider] >= self.concurrency:
-                    continue
-                self._claimed.add(task.id)
-                self._busy[provider] += 1
-            try:
-                leased = self.store.lease(task.id, now, now + LEASE_SECONDS)
-                if leased:
+                room = self.concurrency - self._busy[provider]
+            if room <= 0:
+                continue
+            endpoints = [endpoint for endpoint in Endpoint if endpoint.provider is provider]
+            for task in self.store.claim_due(now, now + LEASE_SECONDS, room, endpoints):
+                with self._claims:
+                    if task.id in self._claimed:
+                        continue
+                    self._claimed.add(task.id)
+                    self._busy[provider] += 1
+                try:
                     self._pools[provider].submit(self._poll_job, task)
-            except BaseException:
-                self._release(task)
-                raise
-            if not leased:  # polled meanwhile (its poll ended after `due` read it): not due any more
-                self._release(task)
+                except BaseException:
+                    self._release(task)
+                    raise
 
     def _poll_job(self, task: Task) -> None:
         try:

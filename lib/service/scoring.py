@@ -42,7 +42,7 @@ from lib.media import mixdown, video
 from lib.media.archive import Archiver, frames_name, owner_dir, score_name, source_name
 from lib.service import budget, studio
 from lib.service.poller import describe
-from lib.store.sqlite import Store
+from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from lib.core.tasks import Endpoint, Provider, State, Task
 from lib.core.validation import validate
 from lib.service import budget
 from lib.service.callbacks import callback_address_problems
-from lib.store.sqlite import Store
+from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 from lib.vendors.vendor import VendorClient
 
 UNCONFIRMED_STATUSES = (502, 504)  # a proxy's answer: the request may have reached the vendor behind it

@@ -32,7 +32,7 @@ from lib.media.archive import (
     web_address,
 )
 from lib.media.naming import download_name
-from lib.store.sqlite import Store
+from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 
 FORMAT = "cue-studio-history"
 VERSION = 2  # 2: the vendor's id is `vendor_id` (version 1 called it `task_id`)

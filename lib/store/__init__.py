@@ -1,1 +1,17 @@
-"""The task store (SQLite), versioned migrations."""
+"""The history store: SQLite in the data folder, or PostgreSQL when STUDIO_DATABASE_URL names one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from lib.store.base import BaseStore
+
+
+def open_store(database_url: str | None, data_dir: Path | str) -> BaseStore:
+    """The store for these settings: PostgreSQL at `database_url` if given, else SQLite in `data_dir`."""
+    if database_url:
+        from lib.store.postgres import PostgresStore  # psycopg is loaded only by studios that use it
+
+        return PostgresStore(database_url)
+    from lib.store.sqlite import Store
+
+    return Store(Path(data_dir) / "studio.db")

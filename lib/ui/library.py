@@ -11,7 +11,7 @@ import streamlit as st
 from lib.core.errors import StudioError
 from lib.core.plain import plain
 from lib.core.tasks import State, Task
-from lib.store.sqlite import MAX_SEARCH_CHARS
+from lib.store.base import MAX_SEARCH_CHARS
 from lib.ui import auth, links, tasks
 from lib.ui.runtime import services
 
