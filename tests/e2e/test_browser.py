@@ -46,6 +46,12 @@ def results(page: Page, prompt: str, test_id: str, count: int = 1):
     return [found.nth(n) for n in range(count)]
 
 
+def once_copied(card) -> None:
+    """Wait until the worker has made the studio's own copy (the card's note about it is gone): a card drawn while
+    the copy is made keeps the vendor's links, and no downloads, until it is drawn again."""
+    expect(card.get_by_text("Making the studio's own copy of the result")).to_have_count(0, timeout=RESULT_TIMEOUT)
+
+
 def test_sound_from_text(page, studio_url):
     open_page(page, studio_url, "")  # the default page lives at the root
     page.locator(".st-key-t2a_prompt textarea").fill("Rain on a tin roof with distant thunder")
@@ -62,7 +68,8 @@ def test_kling_sound_gives_mp3_and_wav(page, studio_url):
     (audio,) = results(page, "Fireworks during a New Year celebration", "stAudio")  # one player, a format switch
     check_media(page, studio_url, audio, ("audio",), 5.0)
     card = page.locator("[class*='st-key-task_']").filter(has_text="Fireworks during a New Year celebration")
-    card.get_by_role("radio", name="WAV").click()
+    once_copied(card)
+    card.get_by_role("radio", name="WAV").click()  # drawn again: from the studio's copies now
     expect(card.locator("audio")).to_have_attribute("src", re.compile(r"\.wav\?"))
     check_media(page, studio_url, card.locator("audio"), ("audio",), 5.0)
     expect(card.get_by_role("link", name="Download MP3")).to_be_visible()
