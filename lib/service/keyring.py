@@ -24,6 +24,8 @@ from lib.store.base import BaseStore
 NEEDS_KEY = "Waiting for your own {vendor} key: enter it again in Settings to follow this task."
 KEY_LOST = ("Your own {vendor} key was entered on a studio server that has since stopped, so the studio no longer "
             "has it: enter it again in Settings to follow this task.")
+KEY_LOST_HERE = ("You entered your own {vendor} key on a studio server that has since stopped, and this one does "
+                 "not have it: enter it again below. Your tasks sent with it wait until then.")
 HOLD_SECONDS = 5.0  # a holder's record outlives its last renewal (every second, by the worker) this long
 NO_ACCOUNT = ("Your own keys need personal accounts or single sign-on: with only a team password the studio "
               "cannot tell people apart, so anyone could use a key entered here.")
