@@ -11,6 +11,7 @@ from email.utils import formatdate
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.core.score import Mix, ScoreState
 from lib.core.tasks import Endpoint, Provider, State
 from lib.service import callbacks, studio
 from lib.service.app import build
@@ -20,6 +21,7 @@ from lib.service.poller import LEASE_SECONDS
 from lib.sim import DEMO_VIDU_KEY
 from lib.vendors.signatures import vidu_callback_headers
 from tests.test_app import demo_studio  # noqa: F401  (the demo-mode fixture, used by name below)
+from tests.test_scoring import EVENTS, finished, video_task
 
 SOUND = {"model": "audio1.0", "prompt": "Rain on a tin roof", "duration": 2}
 
@@ -158,3 +160,26 @@ def test_the_settings_page_says_a_key_lost_on_a_failover_must_be_entered_again(d
     services().store.hold_keys("a-replica-now-stopped", [("local", Provider.VIDU)], time.time() - 1)
     at.run()
     assert [w.value for w in at.warning] == [KEY_LOST_HERE.format(vendor="Vidu")]
+
+
+def test_a_mix_is_rendered_by_one_replica_and_taken_over_from_one_that_died(replicas):
+    group = replicas(3)
+    renders, lock = [], threading.Lock()
+    for replica in group:
+        def render(score, original=replica.scores._render):
+            with lock:
+                renders.append((score.mix_version, time.time()))
+            return original(score)
+        replica.scores._render = render
+    first = group[0]
+    source = first.scores.source_from_task("ann", video_task(first, "ann", seconds=6, sound=False))
+    (score,) = first.scores.submit("ann", source, EVENTS[:1], "", Mix(), 1, 0)
+    leased_until = time.time() + LEASE_SECONDS
+    assert first.store.claim_mix(score.id, time.time(), leased_until)  # a replica that died while mixing it
+    for replica in group:
+        replica.start()
+    assert finished(group[1].store, score.id).state is ScoreState.DONE
+    assert [version for version, _ in renders] == [1] and renders[0][1] >= leased_until
+    group[2].scores.remix(score.id, "ann", Mix(effects_db=-3))
+    assert finished(group[1].store, score.id, version=2).state is ScoreState.DONE
+    assert [version for version, _ in renders] == [1, 2]  # the re-mix too, by one replica
