@@ -183,3 +183,38 @@ def test_a_mix_is_rendered_by_one_replica_and_taken_over_from_one_that_died(repl
     group[2].scores.remix(score.id, "ann", Mix(effects_db=-3))
     assert finished(group[1].store, score.id, version=2).state is ScoreState.DONE
     assert [version for version, _ in renders] == [1, 2]  # the re-mix too, by one replica
+
+
+# ---- the store's leases and key records, on both backends ----
+
+def test_a_poll_lease_is_renewed_only_while_the_poll_has_not_planned_the_next(store):
+    from lib.core.tasks import Task
+
+    running, done = (Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "x"}, vendor_id=f"v{n}", state=State.QUEUED)
+                     for n in (1, 2))
+    store.add(running), store.add(done)
+    assert {task.id for task in store.claim_due(100.0, 105.0, 10)} == {running.id, done.id}
+    store.schedule(done.id, 101.0, 1.0)  # this poll ended and planned its next
+    assert store.renew_polls({running.id: 105.0, done.id: 105.0}, 109.0) == [running.id]
+    assert [t.id for t in store.claim_due(106.0, 111.0, 10)] == [done.id]  # the renewed one is still leased
+    assert [t.id for t in store.claim_due(109.0, 114.0, 10)] == [running.id]
+
+
+def test_copy_and_mix_leases_go_to_one_claimant_until_they_run_out(store):
+    from lib.core.tasks import Task
+
+    task = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "x"}, vendor_id="v1", state=State.QUEUED)
+    store.add(task)
+    assert store.claim_copy(task.id, 100.0, 105.0) and not store.claim_copy(task.id, 104.0, 109.0)
+    store.renew_copies([task.id], 110.0)
+    assert not store.claim_copy(task.id, 109.0, 114.0) and store.claim_copy(task.id, 110.0, 115.0)
+    assert not store.claim_mix("no-such-score", 0.0, 5.0)
+
+
+def test_a_key_record_tells_held_from_lost_from_never_pasted(store):
+    store.hold_keys("replica-a", [("ann", Provider.VIDU)], 105.0)
+    assert store.key_holder("ann", Provider.VIDU, 100.0) == "replica-a"
+    assert store.key_holder("ann", Provider.VIDU, 106.0) == ""  # its holder stopped renewing: lost
+    assert store.key_holder("ann", Provider.KLING, 100.0) is None and store.key_holder("bob", Provider.VIDU, 0) is None
+    store.drop_key("replica-a", "ann", Provider.VIDU)  # stopped using it on purpose: nothing lost
+    assert store.key_holder("ann", Provider.VIDU, 100.0) is None

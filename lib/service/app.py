@@ -119,7 +119,7 @@ def build(settings: Settings) -> Studio:
                         secrets=secrets)
         worker = Poller(store, vendors, task_timeout=settings.task_timeout, on_success=archive.archive,
                         keyring=keyring, concurrency=settings.poll_concurrency, secrets=secrets,
-                        measure=archive.measure, steps=(scores.advance,))
+                        measure=archive.measure, steps=(scores.advance,), renewals=(scores.renew,))
     except BaseException:
         if store is not None:
             store.close()

@@ -117,14 +117,16 @@ class Poller:
                  on_success: Callable[[Task], Task] = lambda task: task, tick: float = 0.1,
                  keyring: Keyring | None = None, concurrency: int = POLL_CONCURRENCY, downloads: int = DOWNLOADS,
                  copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
-                 measure: Callable[[Task], Task] | None = None, steps: Iterable[Callable[[float], None]] = ()):
+                 measure: Callable[[Task], Task] | None = None, steps: Iterable[Callable[[float], None]] = (),
+                 renewals: Iterable[Callable[[float], None]] = ()):
         """`on_success` makes the studio's own copy of a success (the archive); `measure` measures copies archived
         before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs;
-        `steps` run on every pass with the time (a score's steps), each failure logged and contained."""
+        `steps` run on every pass with the time (a score's steps), each failure logged and contained; `renewals`
+        run with the leases' own renewal every RENEW_SECONDS (the mixes' leases)."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
         self.on_success, self.tick, self.concurrency = on_success, tick, concurrency
         self.copy_retry_wait, self.secrets = copy_retry_wait, tuple(s for s in secrets if s)
-        self.measure, self.steps = measure, tuple(steps)
+        self.measure, self.steps, self.renewals = measure, tuple(steps), tuple(renewals)
         self.keyring = keyring or Keyring(lambda provider, credentials: None)
         self._stop = threading.Event()
         self._locks = [threading.Lock() for _ in range(32)]  # by task id: the poller and callbacks apply in turn
@@ -138,15 +140,19 @@ class Poller:
                        for provider in Provider}
         self._downloads = ThreadPoolExecutor(downloads, thread_name_prefix="cue-copy")
         self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
+        # a thread of its own, so a slow pass of the scheduler never lets a running lease lapse
+        self._renewer = threading.Thread(target=self._renew_loop, name="cue-leases", daemon=True)
 
     def start(self) -> Poller:
+        self._renewer.start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._renewer):
+            if thread.is_alive():
+                thread.join(timeout=5)
         for pool in (*self._pools.values(), self._downloads):
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -159,11 +165,7 @@ class Poller:
             except RuntimeError:  # stopped meanwhile: the next start measures them
                 pass
         failing: dict[int, str] = {}  # the last failure logged of each step still failing
-        renewed = 0.0
         while not self._stop.is_set():
-            if time.time() - renewed >= RENEW_SECONDS:
-                renewed = time.time()
-                self._renew(renewed)
             try:
                 self._hand_out(time.time())
             except Exception as error:  # the worker must outlive any single bad row or outage
@@ -179,12 +181,20 @@ class Poller:
                     failing[number] = said
             self._stop.wait(self.tick)
 
+    def _renew_loop(self) -> None:
+        while True:
+            self._renew(time.time())
+            if self._stop.wait(RENEW_SECONDS):
+                return
+
     def _renew(self, now: float) -> None:
         """Renew this process's leases and held keys, and queue the copies no process holds (ones a stopped
         process had not finished, or whose process died mid-copy)."""
         with self._claims:
             polls, copies = dict(self._poll_leases), list(self._copy_leases)
         try:
+            for renew in self.renewals:
+                renew(now)
             for task_id in self.store.renew_polls(polls, now + LEASE_SECONDS):
                 with self._claims:
                     if task_id in self._poll_leases:

@@ -42,7 +42,7 @@ from lib.core.validation import SEED_MAX, as_number
 from lib.media import mixdown, video
 from lib.media.archive import Archiver, frames_name, owner_dir, score_name, source_name
 from lib.service import budget, studio
-from lib.service.poller import LEASE_SECONDS, RENEW_SECONDS, describe
+from lib.service.poller import LEASE_SECONDS, describe
 from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ class Scores:
         self._claims = threading.Lock()
         self._rendering: set[str] = set()  # scores whose mix is queued or being rendered in this process
         self._leased: set[str] = set()  # scores whose mix lease this process holds (being rendered)
-        self._renewed = 0.0
 
     def close(self) -> None:
         """Stop taking mixes: one being rendered finishes, queued ones are rendered after the next start."""
@@ -234,11 +233,6 @@ class Scores:
     def advance(self, now: float) -> None:
         """Move every score on that can move: parts all back -> FAILED (which part, and why) or MIXING; a mix
         asked for and not yet written -> rendered on the pool. Each score's failure is its own."""
-        if now - self._renewed >= RENEW_SECONDS:
-            self._renewed = now
-            with self._claims:
-                leased = list(self._leased)
-            self.store.renew_mixes(leased, now + LEASE_SECONDS)
         for score in self.store.scores_in(ScoreState.GENERATING, ScoreState.MIXING, unleased_at=now):
             try:
                 if score.state is ScoreState.GENERATING:
@@ -247,6 +241,12 @@ class Scores:
                     self._render_later(score.id)
             except Exception as error:  # one bad score must not hold up the others
                 log.warning("advancing score %s failed: %s", score.id, describe(error, self.secrets))
+
+    def renew(self, now: float) -> None:
+        """Renew the leases of the mixes this process is rendering (with the worker's leases, every second)."""
+        with self._claims:
+            leased = list(self._leased)
+        self.store.renew_mixes(leased, now + LEASE_SECONDS)
 
     def _missing(self, score: Score, tasks: list[Task]) -> str | None:
         """Why not every part of `score` is an archived success, in plain words (None: they all are)."""
