@@ -79,6 +79,16 @@ def test_the_simulator_is_shared_not_started_per_replica(replicas, fresh_sim):
     assert first.archive.trusted == (fresh_sim.url + "/",)
 
 
+def test_the_shared_simulator_is_configured_by_its_address():
+    from lib.core.errors import ConfigError
+    from lib.service.config import load_settings
+
+    assert load_settings({"STUDIO_SIM_URL": "http://127.0.0.1:8765/"}, {}).sim_url == "http://127.0.0.1:8765"
+    assert load_settings({}, {}).sim_url is None
+    with pytest.raises(ConfigError, match="STUDIO_SIM_URL must be a web address"):
+        load_settings({"STUDIO_SIM_URL": "127.0.0.1:8765"}, {})
+
+
 def test_three_replicas_archive_each_of_twenty_results_exactly_once(replicas):
     group = replicas(3)
     calls = count_archiving(group)
