@@ -218,10 +218,10 @@ class Poller:
             endpoints = [endpoint for endpoint in Endpoint if endpoint.provider is provider]
             for task in self.store.claim_due(now, now + LEASE_SECONDS, room, endpoints, self.keyring.holder):
                 with self._claims:
+                    self._poll_leases[task.id] = now + LEASE_SECONDS  # the lease the renewals extend
                     if task.id in self._claimed:
                         continue
                     self._claimed.add(task.id)
-                    self._poll_leases[task.id] = now + LEASE_SECONDS
                     self._busy[provider] += 1
                 try:
                     self._pools[provider].submit(self._poll_job, task)
