@@ -190,8 +190,10 @@ class Poller:
     def _renew(self, now: float) -> None:
         """Renew this process's leases and held keys, and queue the copies no process holds (ones a stopped
         process had not finished, or whose process died mid-copy)."""
-        with self._claims:
-            polls, copies = dict(self._poll_leases), list(self._copy_leases)
+        with self._claims:  # only polls already running a while: most end within a second, unrenewed
+            polls = {task_id: lease for task_id, lease in self._poll_leases.items()
+                     if lease - now < LEASE_SECONDS - 2 * RENEW_SECONDS}
+            copies = list(self._copy_leases)
         try:
             for renew in self.renewals:
                 renew(now)

@@ -413,7 +413,9 @@ class BaseStore:
         while the task still has that lease (a poll that ended meanwhile planned its real next poll); the ids
         renewed."""
         renewed = []
-        with self._connect() as db:
+        if not leases:
+            return renewed
+        with self._transaction() as db:  # one commit for them all
             for studio_id, lease in leases.items():
                 if db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at = ?",
                               (until, studio_id, lease)).rowcount == 1:
