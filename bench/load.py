@@ -13,6 +13,9 @@ with no concurrency limit, so they are all in flight together.
 A round under load answers every request after 0.3 s and lets the first task's result trickle for 40 s; that
 task's own figure is reported apart (it cannot beat its download). The baseline round is the same number of
 tasks with an instant stand-in and no trickle. Both run in the same process, one after the other.
+
+`run_round` can also run several engines ("replicas") on one PostgreSQL (bench/replicas.py): tasks are then
+submitted through each in turn and every engine's worker shares the polls and copies.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 
 from bench.standin import StandIn
@@ -95,7 +99,8 @@ def _body(endpoint: Endpoint, number: int) -> dict:
     return {**spec(endpoint).fixed, **example, "prompt": f"{example['prompt']}, take {number + 1}"}
 
 
-def _submit(engine: Studio, number: int) -> Task:
+def _submit(engines: list[Studio], number: int) -> Task:
+    engine = engines[number % len(engines)]
     endpoint = Endpoint.VIDU_TEXT2AUDIO if number % 2 == 0 else Endpoint.KLING_TEXT2AUDIO
     task, _ = studio.submit(engine.store, engine.vendors, endpoint, _body(endpoint, number), OWNER)
     if task.state is State.FAILED or not task.vendor_id:
@@ -107,17 +112,28 @@ def _archived(task: Task) -> bool:
     return bool(task.media) and all(m.archived and (m.archived_cover or not m.cover_url) for m in task.media)
 
 
-def _watch(engine: Studio, tasks: list[Task], timeout: float) -> tuple[dict[str, float], set[str]]:
+def _database(engine: Studio, database_url: str | None):
+    """A connection of the watcher's own to the engines' database (PostgreSQL's `?` are written `%s`)."""
+    if database_url:
+        import psycopg
+
+        return psycopg.connect(database_url, autocommit=True), "%s"
+    return sqlite3.connect(f"file:{engine.store.path}?mode=ro", uri=True), "?"
+
+
+def _watch(engine: Studio, tasks: list[Task], timeout: float, database_url: str | None = None
+           ) -> tuple[dict[str, float], set[str]]:
     """{task: when the store first had it succeeded with its copy}, and the tasks that ended without one."""
     pending, stored, uncopied = {task.id for task in tasks}, {}, set()
     deadline = time.monotonic() + timeout
-    # Straight from SQLite, ids only: cheap enough to ask 50 times a second without taking the studio's CPU.
-    with sqlite3.connect(f"file:{engine.store.path}?mode=ro", uri=True) as db:
+    # Straight from the database, ids only: cheap enough to ask 50 times a second without taking the studio's CPU.
+    connection, mark = _database(engine, database_url)
+    with closing(connection) as db:
         while pending:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(pending)} of {len(tasks)} results never reached the store")
-            marks = ", ".join("?" * len(pending))
-            ended = [row[0] for row in db.execute(f"SELECT id FROM tasks WHERE state NOT IN (?, ?, ?) AND id IN "
+            marks, states = ", ".join([mark] * len(pending)), ", ".join([mark] * len(IN_FLIGHT))
+            ended = [row[0] for row in db.execute(f"SELECT id FROM tasks WHERE state NOT IN ({states}) AND id IN "
                                                   f"({marks})", [s.value for s in IN_FLIGHT] + [*pending])]
             now = time.time()
             for task_id in ended:
@@ -147,27 +163,32 @@ def _query_times(standin: StandIn, tasks: list[Task]) -> dict[str, list[float]]:
     return times
 
 
-def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, timeout: float = 900) -> Round:
-    """One round of `count` tasks; `speed` > 1 runs the vendors' lifecycles faster than the real ones."""
+def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, timeout: float = 900,
+              engines: int = 1, database_url: str | None = None) -> Round:
+    """One round of `count` tasks; `speed` > 1 runs the vendors' lifecycles faster than the real ones. `engines`
+    studios share the work on one data folder and `database_url` (PostgreSQL; None: SQLite, one engine)."""
     standin = StandIn(latency, concurrency=count, speed=speed)
     try:
         with tempfile.TemporaryDirectory(prefix="cue-bench-load-") as folder:
             settings = load_settings({"STUDIO_DATA_DIR": folder, "VIDU_API_KEY": DEMO_VIDU_KEY,
                                       "VIDU_BASE_URL": standin.url, "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY,
-                                      "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY, "KLING_BASE_URL": standin.url}, {})
-            engine = build(settings)
-            engine.start()
+                                      "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY, "KLING_BASE_URL": standin.url,
+                                      **({"STUDIO_DATABASE_URL": database_url} if database_url else {})}, {})
+            built = [build(settings) for _ in range(engines)]
+            for engine in built:
+                engine.start()
             try:
                 started = time.monotonic()
-                first = _submit(engine, 0)  # a Vidu task: its result is the one that trickles
+                first = _submit(built, 0)  # a Vidu task: its result is the one that trickles
                 if trickle:
                     standin.trickle(sim_vidu.NAME, first.vendor_id, trickle)
                 with ThreadPoolExecutor(SUBMITTERS) as pool:
-                    tasks = [first, *pool.map(lambda number: _submit(engine, number), range(1, count))]
-                stored, uncopied = _watch(engine, tasks, timeout + trickle)
+                    tasks = [first, *pool.map(lambda number: _submit(built, number), range(1, count))]
+                stored, uncopied = _watch(built[0], tasks, timeout + trickle, database_url)
                 wall = time.monotonic() - started
             finally:
-                engine.close()
+                for engine in built:
+                    engine.close()
     finally:
         standin.stop()
     seconds = {}

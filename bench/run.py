@@ -5,7 +5,8 @@
 
 Benchmarks: script time per page (bench/script_time.py), success to playable (bench/playable.py), load
 (bench/load.py), media size (bench/media_size.py), History as a library (bench/library.py) and a score's
-mixdown, last part to playable MP4 (bench/score.py). Every ratio is against a baseline measured in the same
+mixdown, last part to playable MP4 (bench/score.py); the load round on one and three engines over PostgreSQL
+(bench/replicas.py: needs STUDIO_BENCH_DATABASE_URL, or `source scripts/postgres.sh` first). Every ratio is against a baseline measured in the same
 run; nothing here is a test, and the goals are only printed against.
 """
 from __future__ import annotations
@@ -22,15 +23,16 @@ from pathlib import Path
 
 import streamlit
 
-from bench import library, load, media_size, playable, score, script_time
+from bench import library, load, media_size, playable, replicas, score, script_time
 from lib.service import poller
 from lib.ui import tasks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HISTORY_TARGET = 1.5
-BENCHES = ("load", "media", "playable", "script", "library", "score")  # issue 9's figures first
+BENCHES = ("load", "media", "playable", "script", "library", "score", "replicas")  # issue 9's figures first
 # (full run, --quick) for every option left unset.
 DEFAULTS = {"tasks": (1000, 200), "groups": (1000, 200), "rounds": (25, 5), "runs": (10, 3), "load_tasks": ("40,200", "10,40"),
+            "replica_tasks": (200, 40),
             "trickle": (load.TRICKLE, 10.0), "vendor_speed": (1.0, 1.0), "sessions": (5, 2), "results": (100, 20),
             "result_mb": (10.0, 10.0), "score_runs": (5, 3), "score_seconds": (16.0, 16.0),
             "score_resolution": ("1080p", "1080p")}
@@ -86,6 +88,7 @@ SECTIONS = {
     "media": _media_section,
     "library": lambda o: library.markdown(library.run(o.groups, o.rounds), o.rounds),
     "score": lambda o: score.markdown(score.run(o.score_runs, o.score_seconds, o.score_resolution)),
+    "replicas": lambda o: replicas.markdown(replicas.run(o.replica_tasks, trickle=o.trickle, speed=o.vendor_speed)),
 }
 STARTING = {
     "script": lambda o: f"Script times: {o.rounds} reruns per page, 0 and {o.tasks:,} tasks",
@@ -94,9 +97,10 @@ STARTING = {
     "media": lambda o: f"Media size: History reruns, then {o.sessions} sessions × {o.results} results",
     "library": lambda o: f"History as a library: list mode over {o.groups:,} requests of {library.TAKES} takes",
     "score": lambda o: f"Score mixdown: {o.score_runs} runs on a {o.score_seconds:g} s {o.score_resolution} video",
+    "replicas": lambda o: f"Replicas: {o.replica_tasks} tasks in flight on 1 and 3 engines over PostgreSQL",
 }
 TITLES = {"script": "Script time per rerun", "playable": "Success to playable", "load": "Load",
-          "media": "Media size", "library": "History as a library", "score": "Score mixdown"}
+          "media": "Media size", "library": "History as a library", "score": "Score mixdown", "replicas": "Replicas"}
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -113,6 +117,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, help="media size: Chromium sessions (5)")
     parser.add_argument("--results", type=int, help="media size: archived results per session (100)")
     parser.add_argument("--result-mb", type=float, help="media size: size of each of those results, MB (10)")
+    parser.add_argument("--replica-tasks", type=int, help="replicas: tasks in flight per round (200)")
     parser.add_argument("--score-runs", type=int, help="score mixdown: runs (5)")
     parser.add_argument("--score-seconds", type=float, help="score mixdown: the video's seconds (16)")
     parser.add_argument("--score-resolution", choices=("360p", "540p", "720p", "1080p"),
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
              f"the start), Python {platform.python_version()}, Streamlit {streamlit.__version__}, with "
              f"`{command}`. Reproduce with `.venv/bin/python -m bench.run` (`--quick` for small numbers, `--help` "
              f"for every option); how each figure is taken is described in `bench/script_time.py`, "
-             f"`bench/playable.py`, `bench/load.py`, `bench/media_size.py`, `bench/library.py` and `bench/score.py`.", "", *sections]
+             f"`bench/playable.py`, `bench/load.py`, `bench/media_size.py`, `bench/library.py`, `bench/score.py` and "
+             f"`bench/replicas.py`.", "", *sections]
     options.output.write_text("\n".join(lines), encoding="utf-8")
     print("\n" + "\n".join(lines))
     print(f"Written to {options.output}")

@@ -85,7 +85,8 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     output = tmp_path / "RESULTS.md"
     # A process of its own: Playwright's sync API refuses to start inside the browser tests' event loop.
     subprocess.run([sys.executable, "-m", "bench.run", "--tasks", "12", "--rounds", "1", "--runs", "1",
-                    "--load-tasks", "2", "--trickle", "0.5", "--vendor-speed", "20", "--sessions", "1",
+                    "--load-tasks", "2", "--replica-tasks", "3", "--trickle", "0.5", "--vendor-speed", "20",
+                    "--sessions", "1",
                     "--results", "2", "--result-mb", "1", "--groups", "3", "--score-runs", "1", "--score-seconds", "2",
                     "--score-resolution", "360p", "--output", str(output)],
                    cwd=ROOT, check=True, timeout=600)
@@ -100,6 +101,8 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     assert re.search(rf"\| the `<audio>` being playable \(readyState ≥ 1\) \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"\| 2 \| under load \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| [0-9]+ \|", text)
     assert re.search(rf"\| 2 \| × baseline \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
+    for engines in (1, 3):  # the replicas round (PostgreSQL: ./test.sh starts one)
+        assert re.search(rf"\| {engines} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| [0-9]+ \|", text)
     assert re.search(rf"10 MB results / 0.1 MB results: {NUMBER}×", text)
     assert re.search(rf"\| resident memory, VmRSS \(MB\) \| {NUMBER} \| {NUMBER} \| [+-]{NUMBER} \|", text)
     assert re.search(rf"\| Streamlit's media store, `/_stcore/metrics` \(MB\) \| ({NUMBER}|not exposed) \|", text)

@@ -313,7 +313,8 @@ class Archiver:
                 raise ArchiveError("The result is larger than the archive accepts.")
             target = self.path(name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(target.suffix + ".part")
+            # a writer's own partial file: a copy taken over from a replica thought dead never shares one
+            partial = target.with_name(f"{target.name}-{os.getpid()}-{threading.get_ident()}.part")
             size = 0
             with partial.open("wb") as file:
                 for chunk in response.iter_content(chunk_size=1 << 16):
