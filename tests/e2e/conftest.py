@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -163,8 +164,6 @@ def start_nginx(upstreams: list[str], folder: Path) -> tuple[subprocess.Popen, s
     of `upstreams` (host:port each); its access log is `folder / "access.log"` in NGINX_LOG_FORMAT."""
     if not Path(NGINX).exists():
         pytest.fail(f"nginx is missing at {NGINX}: run ./test.sh, which installs it")
-    import re
-
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     servers = "".join(f"    server {address} max_fails=1 fail_timeout=10s;\n" for address in upstreams)

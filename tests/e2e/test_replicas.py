@@ -5,14 +5,16 @@ behind Debian's nginx running deploy/nginx.conf.example (sticky sessions, WebSoc
 A browser works through nginx only. The replica holding its session is killed (SIGKILL) while its task is in
 flight: the page reconnects to another replica by itself and shows the result, and the store, the media folder
 and the simulator's request log show nothing lost and nothing done twice. A vendor callback sent to a replica
-that did not submit the task finishes it, and two replicas started at the same instant on an empty database
-migrate it once.
+that did not submit the task finishes it. Two replicas of a team instance started at the same instant on an
+empty database migrate it once, and a person signed in on one of them signs in again after it dies.
 """
+import os
 import signal
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -25,6 +27,7 @@ from lib.core.tasks import State
 from lib.store.base import MIGRATIONS
 from lib.store.postgres import PostgresStore
 from tests.e2e.conftest import (
+    sign_in,
     start_nginx,
     start_simulator,
     start_studio,
@@ -36,6 +39,7 @@ from tests.e2e.conftest import (
 
 WEBHOOK_SECRET = "whsec_cmVwbGljYXRlc3RyZXBsaWNhdGVzdHJlcGxpY2F0ZXM="
 COOKIE_SECRET = "one-cookie-secret-for-every-replica"
+TEAM_PASSWORD = "tide-pool-lantern"
 PROMPT = "Waves on a pebble beach"
 CALLBACK_PROMPT = "A squeaky door opening"
 VIDU_QUERY, KLING_QUERY = "/ent/v2/tasks/", "/v1/audio/text-to-audio"  # the vendors' status queries (GET)
@@ -52,8 +56,6 @@ def wait_for(check, timeout: float, what):
 
 def fresh_database() -> str:
     """A new, empty database on the test run's PostgreSQL (./test.sh starts one); its address."""
-    import os
-
     base = os.environ.get("STUDIO_TEST_DATABASE_URL") or pytest.fail("run ./test.sh: it starts a PostgreSQL")
     name = f"replicas_{uuid.uuid4().hex}"
     with psycopg.connect(base, autocommit=True) as admin:
@@ -62,8 +64,6 @@ def fresh_database() -> str:
 
 
 def drop_database(url: str) -> None:
-    import os
-
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(os.environ["STUDIO_TEST_DATABASE_URL"], autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -74,24 +74,46 @@ def replica_env(database_url: str, simulator_url: str) -> dict:
             "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET, "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET}
 
 
+def start_together(count: int, folder: Path, env: dict) -> dict:
+    """`count` studios on one data folder (the media and the link-signing secret), started at the same instant;
+    by address (host:port). If one does not start, the others are stopped."""
+    together = threading.Barrier(count)
+
+    def start(number: int):
+        together.wait()
+        return start_studio(folder / "data", folder / f"replica{number}.log", env)
+
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(start, number) for number in range(count)]
+    failed = [future.exception() for future in futures if future.exception()]
+    if failed:
+        for future in futures:
+            if not future.exception():
+                stop(future.result()[0])
+        raise failed[0]
+    return {urlsplit(url).netloc: process for process, url in (future.result() for future in futures)}
+
+
+def holder(page, folder: Path) -> str:
+    """The replica (host:port) that the nginx in `folder` sends this browser's requests to."""
+    (key,) = [c["value"] for c in page.context.cookies() if c["name"] == "cue_replica"]
+    return upstream_of(folder / "access.log", key)
+
+
 class Deployment:
+    """Three replicas with both vendors live at one simulator, behind nginx."""
+
     def __init__(self, folder: Path):
         self.folder = folder
         self.simulator, self.simulator_url = start_simulator(folder / "sim.log", "--speed", "1.5",
                                                              "--kling-webhook-secret", WEBHOOK_SECRET)
         self.database_url = fresh_database()
-        env = replica_env(self.database_url, self.simulator_url)
-        with ThreadPoolExecutor(3) as pool:  # one shared data folder: the media and the link-signing secret
-            started = list(pool.map(lambda n: start_studio(folder / "data", folder / f"replica{n}.log", env),
-                                    range(3)))
-        self.replicas = {urlsplit(url).netloc: process for process, url in started}
+        self.replicas = start_together(3, folder, replica_env(self.database_url, self.simulator_url))
         self.nginx, self.url = start_nginx(list(self.replicas), folder / "nginx")
         self.store = PostgresStore(self.database_url, pool_size=2)
 
     def holder(self, page) -> str:
-        """The replica (host:port) nginx sends this browser's requests to."""
-        (key,) = [c["value"] for c in page.context.cookies() if c["name"] == "cue_replica"]
-        return upstream_of(self.folder / "nginx" / "access.log", key)
+        return holder(page, self.folder / "nginx")
 
     def requests_log(self) -> list[dict]:
         return requests.get(f"{self.simulator_url}/_sim/requests", timeout=5).json()
@@ -127,10 +149,10 @@ def test_killing_the_replica_holding_a_session_loses_nothing_and_repeats_nothing
     task = wait_for(lambda: next((t for t in deployment.store.find("local")
                                   if t.params.get("prompt") == PROMPT and t.vendor_id), None), 30,
                     lambda: deployment.store.find("local"))
-    holder = deployment.holder(page)
+    first = deployment.holder(page)
     assert not task.state.terminal, "the task should still be in flight when its replica is killed"
 
-    killed = deployment.replicas[holder]
+    killed = deployment.replicas[first]
     killed.send_signal(signal.SIGKILL)
     killed.wait()
 
@@ -138,7 +160,7 @@ def test_killing_the_replica_holding_a_session_loses_nothing_and_repeats_nothing
     card = page.locator("[class*='st-key-task_']").filter(has_text=PROMPT)
     audio = card.locator("audio")
     expect(audio).to_have_count(1, timeout=90_000)
-    assert deployment.holder(page) != holder
+    assert deployment.holder(page) != first
     source = urljoin(deployment.url + "/", audio.get_attribute("src"))
     answer = requests.get(source, timeout=10)  # a signed link made by one replica, served through nginx
     assert answer.ok and answer.headers["Content-Type"].startswith("audio/"), answer.status_code
@@ -156,7 +178,7 @@ def test_killing_the_replica_holding_a_session_loses_nothing_and_repeats_nothing
     queries = sorted(r["time"] for r in log if r["method"] == "GET" and r["path"].startswith(VIDU_QUERY)
                      and task.vendor_id in r["path"])
     assert queries, "the replicas should have polled the task"
-    gaps = [later - earlier for earlier, later in zip(queries, queries[1:])]
+    gaps = [later - earlier for earlier, later in pairwise(queries)]
     assert all(gap >= MIN_QUERY_GAP for gap in gaps), gaps  # one query per interval, across replicas
 
 
@@ -166,9 +188,9 @@ def test_a_callback_to_a_replica_that_did_not_submit_the_task_finishes_it(deploy
     try:
         page.goto(f"{deployment.url}/kling")
         wait_until_idle(page)
-        holder = deployment.holder(page)
+        submitter = deployment.holder(page)
         other = next(address for address, process in deployment.replicas.items()
-                     if address != holder and process.poll() is None)
+                     if address != submitter and process.poll() is None)
         page.get_by_text("Advanced").click()
         page.locator(".st-key-kt2a_callback_url input").fill(f"http://{other}/callbacks/kling")
         page.locator(".st-key-kt2a_prompt textarea").fill(CALLBACK_PROMPT)
@@ -181,30 +203,55 @@ def test_a_callback_to_a_replica_that_did_not_submit_the_task_finishes_it(deploy
         polls = [r for r in deployment.requests_log() if r["method"] == "GET" and KLING_QUERY in r["path"]
                  and done.vendor_id in r["path"]]
         assert polls, "polling stayed on (and every answer it got was the 503 above)"
-        assert deployment.holder(page) == holder  # the session stayed on its replica all along
+        assert deployment.holder(page) == submitter  # the session stayed on its replica all along
     finally:
         requests.delete(f"{deployment.simulator_url}/_sim/faults", timeout=5).raise_for_status()
 
 
-def test_two_replicas_starting_at_the_same_instant_migrate_an_empty_database_once(deployment, tmp_path):
-    database_url = fresh_database()
-    env = replica_env(database_url, deployment.simulator_url)
-    together = threading.Barrier(2)
+class HostedPair:
+    """Two replicas of a team instance (a team password) started at the same instant on an empty database, each
+    with its own simulator, behind their own nginx."""
 
-    def start(number: int):
-        together.wait()
-        return start_studio(tmp_path / "data", tmp_path / f"replica{number}.log", env)
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.database_url = fresh_database()
+        env = {"STUDIO_DATABASE_URL": self.database_url, "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET,
+               "STUDIO_PASSWORD": TEAM_PASSWORD}
+        try:
+            self.replicas = start_together(2, folder, env)
+        except BaseException:
+            drop_database(self.database_url)
+            raise
+        self.nginx, self.url = start_nginx(list(self.replicas), folder / "nginx")
 
-    started = []
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            started = list(pool.map(start, range(2)))
-        with psycopg.connect(database_url) as db:
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
-        for number in range(2):
-            text = (tmp_path / f"replica{number}.log").read_text()
-            assert "Traceback" not in text and "error" not in text.lower(), text
-    finally:
-        for process, _ in started:
+    def close(self) -> None:
+        stop(self.nginx)
+        for process in self.replicas.values():
             stop(process)
-        drop_database(database_url)
+        drop_database(self.database_url)
+
+
+@pytest.fixture(scope="module")
+def hosted_pair(tmp_path_factory):
+    pair = HostedPair(tmp_path_factory.mktemp("hosted"))
+    yield pair
+    pair.close()
+
+
+def test_two_replicas_starting_at_the_same_instant_migrate_an_empty_database_once(hosted_pair):
+    with psycopg.connect(hosted_pair.database_url) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
+    for number in range(2):
+        text = (hosted_pair.folder / f"replica{number}.log").read_text()
+        assert "Traceback" not in text and "error" not in text.lower(), text
+
+
+def test_after_a_failover_a_signed_in_person_signs_in_again_on_the_other_replica(hosted_pair, page):
+    """The sign-in lives in the session, in one process (README, "What a failover costs")."""
+    sign_in(page, hosted_pair.url, "Ann Lee", TEAM_PASSWORD)
+    first = holder(page, hosted_pair.folder / "nginx")
+    hosted_pair.replicas[first].send_signal(signal.SIGKILL)
+    hosted_pair.replicas[first].wait()
+    expect(page.get_by_role("textbox", name="Your name")).to_be_visible(timeout=60_000)
+    assert holder(page, hosted_pair.folder / "nginx") != first
+    sign_in(page, hosted_pair.url, "Ann Lee", TEAM_PASSWORD)  # the form posts to the other replica, same secret
