@@ -1,8 +1,8 @@
 """The composition root: the whole studio engine built from its settings, with no Streamlit anywhere.
 
 The server (through `lib/ui/runtime.py`, which only caches the result), the tests and `bench/` all get the
-studio from `build`, so the parts are wired in this one place. In demo mode it starts the simulator: this is
-the only production module that imports `lib.sim`.
+studio from `build`, so the parts are wired in this one place. In demo mode it starts the simulator, or uses the
+one at STUDIO_SIM_URL that several replicas share: this is the only production module that imports `lib.sim`.
 
     with build(settings).start() as studio:
         studio.store, studio.vendors, studio.worker, ...
@@ -37,7 +37,7 @@ class Studio:
     archive: Archiver
     keyring: Keyring
     worker: Poller
-    simulator: sim.Simulator | None  # demo mode: the simulated vendors, on a free loopback port
+    simulator: sim.Simulator | None  # demo mode: the simulated vendors started here, on a free loopback port
     links: MediaLinks  # signed, expiring addresses of archived results and exports (lib.media.links.route)
     exports: Exports  # finished history exports, downloaded by signed link
     scores: Scores  # scores of videos: asked for by the Score page, followed by the worker's step
@@ -80,36 +80,39 @@ def live_client(settings: Settings, provider: Provider, credentials: dict):
                        base_url=settings.kling_base_url)
 
 
-def _vendors(settings: Settings, simulator: sim.Simulator | None) -> Vendors:
+def _vendors(settings: Settings, simulated: str | None) -> Vendors:
+    """The vendors' clients: live ones where keys are set, else the simulator's at `simulated` (its address)."""
     vidu = (live_client(settings, Provider.VIDU, {"api_key": settings.vidu_api_key}) if settings.vidu_live
-            else ViduClient(sim.DEMO_VIDU_KEY, base_url=simulator.url))
+            else ViduClient(sim.DEMO_VIDU_KEY, base_url=simulated))
     kling = (live_client(settings, Provider.KLING, {"api_key": settings.kling_api_key,
                                                     "access_key": settings.kling_access_key,
                                                     "secret_key": settings.kling_secret_key})
              if settings.kling_live else
              KlingClient(access_key=sim.DEMO_KLING_ACCESS_KEY, secret_key=sim.DEMO_KLING_SECRET_KEY,
-                         base_url=simulator.url))
+                         base_url=simulated))
     return Vendors(vidu=vidu, kling=kling, vidu_live=settings.vidu_live, kling_live=settings.kling_live)
 
 
 def build(settings: Settings) -> Studio:
     """Every part of the studio for `settings`, wired together; call `start()` to set the worker going.
 
-    A vendor without keys is simulated: the simulator is started here, already running when this returns.
+    A vendor without keys is simulated: by the shared simulator at `settings.sim_url`, else by one started here,
+    already running when this returns.
     """
     simulator = store = None
-    if not (settings.vidu_live and settings.kling_live):
+    if not (settings.vidu_live and settings.kling_live) and not settings.sim_url:
         # On a hosted studio anyone may name a callback address, so the simulator then calls back only public
         # ones (never itself or the LAN).
         simulator = sim.start(speed=settings.sim_speed, queue_seconds=settings.sim_queue_seconds,
                               kling_webhook_secret=settings.kling_webhook_secret,
                               public_callbacks_only=settings.hosted)
+    simulated = None if settings.vidu_live and settings.kling_live else settings.sim_url or simulator.url
     try:
         store = open_store(settings.database_url, settings.data_dir)
-        vendors = _vendors(settings, simulator)
+        vendors = _vendors(settings, simulated)
         archive = Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
-                           trusted=(simulator.url,) if simulator else ())
-        keyring = Keyring(lambda provider, credentials: live_client(settings, provider, credentials))
+                           trusted=(simulated,) if simulated else ())
+        keyring = Keyring(lambda provider, credentials: live_client(settings, provider, credentials), store)
         secrets = [value for f in dataclasses.fields(settings) if f.metadata.get("secret")
                    and isinstance(value := getattr(settings, f.name), str)] + list(settings.database_passwords)
         scores = Scores(store, vendors, archive, quota_bytes=int(settings.media_quota_mb * 1024 ** 2),

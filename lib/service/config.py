@@ -44,6 +44,7 @@ class Settings:
     poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
     sim_queue_seconds: float = 4.0  # demo mode: seconds a new task waits in the queue, long enough to show Cancel
+    sim_url: str | None = None  # demo mode with several replicas: the one simulator they share (python -m lib.sim)
     budgets: budget.Budgets = field(default_factory=budget.Budgets)  # monthly, per person (lib/service/budget.py)
 
     @property
@@ -101,6 +102,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
         sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
         sim_queue_seconds=-1.0 if queue_seconds is None else queue_seconds,  # not a number: reported below
+        sim_url=(get("STUDIO_SIM_URL") or "").rstrip("/") or None,
         budgets=budgets,
     )
     problems = list(user_problems) + budget_problems
@@ -121,7 +123,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
             problems.append(str(err))
     if bool(settings.kling_access_key) != bool(settings.kling_secret_key):
         problems.append("KLING_ACCESS_KEY and KLING_SECRET_KEY work only as a pair: set both, or use KLING_API_KEY.")
-    for name in ("VIDU_BASE_URL", "KLING_BASE_URL", "STUDIO_PUBLIC_URL"):
+    for name in ("VIDU_BASE_URL", "KLING_BASE_URL", "STUDIO_PUBLIC_URL", "STUDIO_SIM_URL"):
         url = get(name)
         if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
             problems.append(f"{name} must be a web address starting with http:// or https://.")

@@ -8,6 +8,11 @@ Retry-After and backoff become the task's next poll time, and the clients send e
 copied by their own pool, so a slow or huge download delays no poll and no other download. Any failure while
 handling one task is logged without secrets and only that task is tried again later.
 
+Several studio processes (replicas) on one shared store share the work: polls, copies and mixes are each leased
+in the store to one process at a time (LEASE_SECONDS), and renewed every RENEW_SECONDS while they run, so a long
+download or mix keeps its lease and the work of a process that dies is taken over within LEASE_SECONDS plus a
+second (copies are looked for every RENEW_SECONDS).
+
 Browser tabs only read the store, so the vendors see one query per task per interval however many tabs are
 open. Intervals start at one second and back off to five while nothing changes and the task is far from its
 expected end (the anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
@@ -51,7 +56,8 @@ STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check a
 # 0.3 s, so a team's 200 tasks in flight are each seen about once a second (the transport keeps 64 connections).
 POLL_CONCURRENCY = 32
 DOWNLOADS = 16  # results copied at once: each may be a large video, and they share the server's bandwidth
-LEASE_SECONDS = 10  # a claimed task is not handed out again for this long (a poll takes well under that)
+LEASE_SECONDS = 5  # a claimed poll, copy or mix is not handed out again for this long, unless its process stops
+RENEW_SECONDS = 1.0  # how often running polls, copies and mixes renew their leases (and unleased copies are sought)
 COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
 NO_COPY = "The result is ready, but no copy could be kept: {reason}"
 # What a credential looks like in an exception message we did not write: an auth header's value, or a JWT.
@@ -126,6 +132,8 @@ class Poller:
         self._claimed: set[str] = set()  # tasks handed to a poll that has not ended yet
         self._busy = {provider: 0 for provider in Provider}  # polls in flight per vendor
         self._copying: set[str] = set()  # tasks whose copy is queued or running
+        self._poll_leases: dict[str, float] = {}  # claimed tasks -> the end of the poll lease this process set
+        self._copy_leases: set[str] = set()  # tasks whose copy this process holds the lease of and is making
         self._pools = {provider: ThreadPoolExecutor(concurrency, thread_name_prefix=f"cue-poll-{provider.value}")
                        for provider in Provider}
         self._downloads = ThreadPoolExecutor(downloads, thread_name_prefix="cue-copy")
@@ -145,18 +153,17 @@ class Poller:
     # --- scheduling ---------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            for task in self.store.copies_pending():  # copies a stopped process had not finished
-                self._copy_later(task)
-        except Exception as error:
-            log.warning("looking for unfinished copies failed: %s", describe(error, self.secrets))
         if self.measure:
             try:
                 self._downloads.submit(self._measure_older)
             except RuntimeError:  # stopped meanwhile: the next start measures them
                 pass
         failing: dict[int, str] = {}  # the last failure logged of each step still failing
+        renewed = 0.0
         while not self._stop.is_set():
+            if time.time() - renewed >= RENEW_SECONDS:
+                renewed = time.time()
+                self._renew(renewed)
             try:
                 self._hand_out(time.time())
             except Exception as error:  # the worker must outlive any single bad row or outage
@@ -172,6 +179,23 @@ class Poller:
                     failing[number] = said
             self._stop.wait(self.tick)
 
+    def _renew(self, now: float) -> None:
+        """Renew this process's leases and held keys, and queue the copies no process holds (ones a stopped
+        process had not finished, or whose process died mid-copy)."""
+        with self._claims:
+            polls, copies = dict(self._poll_leases), list(self._copy_leases)
+        try:
+            for task_id in self.store.renew_polls(polls, now + LEASE_SECONDS):
+                with self._claims:
+                    if task_id in self._poll_leases:
+                        self._poll_leases[task_id] = now + LEASE_SECONDS
+            self.store.renew_copies(copies, now + LEASE_SECONDS)
+            self.keyring.renew(now)
+            for task in self.store.copies_pending(now):
+                self._copy_later(task)
+        except Exception as error:  # the store failing: the leases run out and the work comes back
+            log.warning("renewing leases failed: %s", describe(error, self.secrets))
+
     def _hand_out(self, now: float) -> None:
         """Claim due tasks for each vendor's pool while it has room, and hand them to it. The store leases them in
         the claiming statement, so another process's worker never gets the same task; one still being polled here
@@ -182,11 +206,12 @@ class Poller:
             if room <= 0:
                 continue
             endpoints = [endpoint for endpoint in Endpoint if endpoint.provider is provider]
-            for task in self.store.claim_due(now, now + LEASE_SECONDS, room, endpoints):
+            for task in self.store.claim_due(now, now + LEASE_SECONDS, room, endpoints, self.keyring.holder):
                 with self._claims:
                     if task.id in self._claimed:
                         continue
                     self._claimed.add(task.id)
+                    self._poll_leases[task.id] = now + LEASE_SECONDS
                     self._busy[provider] += 1
                 try:
                     self._pools[provider].submit(self._poll_job, task)
@@ -207,6 +232,7 @@ class Poller:
     def _release(self, task: Task) -> None:
         with self._claims:
             self._claimed.discard(task.id)
+            self._poll_leases.pop(task.id, None)
             self._busy[task.provider] -= 1
 
     def _contain(self, task: Task, error: Exception) -> None:
@@ -343,12 +369,17 @@ class Poller:
 
     def _copy_job(self, task_id: str) -> None:
         try:
+            if not self.store.claim_copy(task_id, time.time(), time.time() + LEASE_SECONDS):
+                return  # another process is making it (or has made it)
+            with self._claims:
+                self._copy_leases.add(task_id)
             self._copy(task_id)
-        except Exception as error:  # e.g. the store failing: the copy is made again after a restart
+        except Exception as error:  # e.g. the store failing: the copy is made again once its lease runs out
             log.warning("copying task %s failed: %s", task_id, describe(error, self.secrets))
         finally:
             with self._claims:
                 self._copying.discard(task_id)
+                self._copy_leases.discard(task_id)
 
     def _copy(self, task_id: str) -> None:
         """Copy a success's media into the archive; a network or disk failure is tried again a few times,
@@ -373,7 +404,10 @@ class Poller:
                 return self._record_copy(task_id, media=copied.media)
 
     def _measure_older(self) -> None:
-        """Measure every archived sound still without its waveform and loudness (archived by an older studio)."""
+        """Measure every archived sound still without its waveform and loudness (archived by an older studio).
+
+        Every replica does this once when it starts, unleased: a measurement is the same whoever makes it, and
+        the sounds measured once are skipped by the next start, so a repeat costs one read of the successes."""
         offset = 0
         while not self._stop.is_set() and (batch := self.store.find(None, states=(State.SUCCEEDED,),
                                                                        limit=100, offset=offset)):

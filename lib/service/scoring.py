@@ -5,7 +5,8 @@ studio's own path (`lib.service.studio.send_all`), so the poller follows and arc
 restart loses nothing. `advance` is the worker's step (run on every pass of the Poller): a score whose parts are
 all back is failed (naming the part and why) or handed to the mix; a mix asked for and not yet written is
 rendered on a small pool from the archived parts (lib.media.mixdown), never twice at once, and saved with its
-files and receipt. A re-mix asks for the next mix number: no vendor request.
+files and receipt. With several studio processes a mix is leased in the store to the one rendering it (renewed
+while it renders), so it is rendered by one of them, and by another if that one dies. A re-mix asks for the next mix number: no vendor request.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from lib.core.validation import SEED_MAX, as_number
 from lib.media import mixdown, video
 from lib.media.archive import Archiver, frames_name, owner_dir, score_name, source_name
 from lib.service import budget, studio
-from lib.service.poller import describe
+from lib.service.poller import LEASE_SECONDS, RENEW_SECONDS, describe
 from lib.store.base import BaseStore as Store  # either backend (lib.store.open_store)
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class Scores:
         self._pool = ThreadPoolExecutor(renders, thread_name_prefix="cue-mix")
         self._claims = threading.Lock()
         self._rendering: set[str] = set()  # scores whose mix is queued or being rendered in this process
+        self._leased: set[str] = set()  # scores whose mix lease this process holds (being rendered)
+        self._renewed = 0.0
 
     def close(self) -> None:
         """Stop taking mixes: one being rendered finishes, queued ones are rendered after the next start."""
@@ -231,7 +234,12 @@ class Scores:
     def advance(self, now: float) -> None:
         """Move every score on that can move: parts all back -> FAILED (which part, and why) or MIXING; a mix
         asked for and not yet written -> rendered on the pool. Each score's failure is its own."""
-        for score in self.store.scores_in(ScoreState.GENERATING, ScoreState.MIXING):
+        if now - self._renewed >= RENEW_SECONDS:
+            self._renewed = now
+            with self._claims:
+                leased = list(self._leased)
+            self.store.renew_mixes(leased, now + LEASE_SECONDS)
+        for score in self.store.scores_in(ScoreState.GENERATING, ScoreState.MIXING, unleased_at=now):
             try:
                 if score.state is ScoreState.GENERATING:
                     self._check_parts(score)
@@ -282,7 +290,12 @@ class Scores:
                 self._rendering.discard(score_id)
 
     def _render_job(self, score_id: str) -> None:
+        claimed = False
         try:
+            if not (claimed := self.store.claim_mix(score_id, time.time(), time.time() + LEASE_SECONDS)):
+                return  # another process is rendering it
+            with self._claims:
+                self._leased.add(score_id)
             score = self.store.get_score(score_id)
             if score is None or score.state is not ScoreState.MIXING or score.mix_version <= score.mixed_version:
                 return
@@ -297,8 +310,11 @@ class Scores:
                     self.store.move_score(score_id, ScoreState.FAILED, was=ScoreState.MIXING,
                                           error_message=MIX_FAILED.format(reason=reason))
         finally:
+            if claimed:
+                self.store.release_mix(score_id)
             with self._claims:
                 self._rendering.discard(score_id)
+                self._leased.discard(score_id)
 
     def _render(self, score: Score) -> None:
         """Render the mix `score` asks for from its archived parts, save it, and remove the files it replaces."""

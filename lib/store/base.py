@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, fields, replace
 
@@ -96,6 +97,19 @@ MIGRATIONS = [
     CREATE INDEX scores_state ON scores (state);
     CREATE INDEX scores_request_key ON scores (owner, request_key);
     """,
+    # 9: replicas share the work: a copy and a mix are leased to one process at a time, and a person's pasted
+    # own key is recorded as pasted (never the key), with the process holding it in memory until when
+    """
+    ALTER TABLE tasks ADD COLUMN copy_lease_until REAL NOT NULL DEFAULT 0;
+    ALTER TABLE scores ADD COLUMN mix_lease_until REAL NOT NULL DEFAULT 0;
+    CREATE TABLE pasted_keys (
+        owner TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        held_until REAL NOT NULL,
+        PRIMARY KEY (owner, provider)
+    );
+    """,
 ]
 IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
@@ -106,6 +120,7 @@ VERDICTS = ("", "kept", "rejected")
 FLAGS = ("own_key", "imported", "starred", "hidden")
 GROUP = "COALESCE(group_id, id)"  # a task without a group (older rows, single takes) is a group of one
 MAX_SEARCH_CHARS = 200
+NEVER_LEASED = float("inf")  # `copies_pending` without a time: every copy still to be made, leased or not
 SCORE_COLUMNS = ("id", "owner", "group_id", "state", "mix_version", "mixed_version", "error_message", "created_at",
                  "updated_at")  # the rest of a score is its JSON body
 
@@ -352,28 +367,65 @@ class BaseStore:
             return db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at <= ?",
                               (until, studio_id, now)).rowcount == 1
 
-    def claim_due(self, now: float, lease_until: float, limit: int, endpoints=()) -> list[Task]:
+    def claim_due(self, now: float, lease_until: float, limit: int, endpoints=(), holder: str | None = None
+                  ) -> list[Task]:
         """Lease up to `limit` due tasks (of `endpoints` only, when given; the longest overdue first) in one
         statement, and return them, oldest first. Each process's worker claims its own and no two ever get the
         same task: PostgreSQL skips rows another worker is claiming, SQLite has one writer at a time. A lease that
-        runs out lets the task be claimed again (see `lease`)."""
+        runs out lets the task be claimed again (see `lease`). With `holder` (the calling process), a task sent
+        with its owner's own key is left to the process holding that key, while one does (`hold_keys`)."""
         where, args = f"state IN ({', '.join('?' * len(IN_FLIGHT))}) AND next_poll_at <= ? AND imported = 0", [
             *(s.value for s in IN_FLIGHT), now]
         if endpoints:
             where += f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
             args += [str(e) for e in endpoints]
+        if holder is not None:
+            providers = sorted({Endpoint(e).provider.value for e in endpoints} or {p.value for p in Provider})
+            where += (" AND (own_key = 0 OR NOT EXISTS (SELECT 1 FROM pasted_keys WHERE pasted_keys.owner ="
+                      f" tasks.owner AND provider IN ({', '.join('?' * len(providers))}) AND held_until > ?"
+                      " AND holder <> ?))")
+            args += [*providers, now, holder]
         with self._transaction() as db:
             rows = db.execute(f"UPDATE tasks SET next_poll_at = ? WHERE id IN (SELECT id FROM tasks WHERE {where}"
                               f" ORDER BY next_poll_at LIMIT ?{self.SKIP_LOCKED}) RETURNING *",
                               [lease_until, *args, limit]).fetchall()
         return sorted(map(_to_task, rows), key=lambda task: task.created_at)
 
-    def copies_pending(self) -> list[Task]:
-        """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped."""
+    def copies_pending(self, now: float = NEVER_LEASED) -> list[Task]:
+        """Successes whose result is still being copied (`Task.copying`), e.g. when the last process stopped; with
+        `now`, only those no process holds the copy lease of (see `claim_copy`)."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM tasks WHERE state = ? AND error_message IS NULL AND media LIKE ?",
-                              (State.SUCCEEDED.value, '%"archived": null%')).fetchall()
+            rows = db.execute("SELECT * FROM tasks WHERE state = ? AND error_message IS NULL AND media LIKE ?"
+                              " AND copy_lease_until <= ?",
+                              (State.SUCCEEDED.value, '%"archived": null%', now)).fetchall()
         return [task for task in map(_to_task, rows) if task.copying]
+
+    def claim_copy(self, studio_id: str, now: float, until: float) -> bool:
+        """Lease the copy of a success to the calling process until `until`: True for exactly one of the processes
+        asking while no lease runs (one conditional UPDATE), so a result is archived once; a process that dies
+        lets the lease run out and another takes the copy over."""
+        with self._connect() as db:
+            return db.execute("UPDATE tasks SET copy_lease_until = ? WHERE id = ? AND copy_lease_until <= ?",
+                              (until, studio_id, now)).rowcount == 1
+
+    def renew_polls(self, leases: dict[str, float], until: float) -> list[str]:
+        """Extend the poll leases this process holds (task id -> the lease's end it set) to `until`, each only
+        while the task still has that lease (a poll that ended meanwhile planned its real next poll); the ids
+        renewed."""
+        renewed = []
+        with self._connect() as db:
+            for studio_id, lease in leases.items():
+                if db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at = ?",
+                              (until, studio_id, lease)).rowcount == 1:
+                    renewed.append(studio_id)
+        return renewed
+
+    def renew_copies(self, ids: Iterable[str], until: float) -> None:
+        """Extend the copy leases of `ids` (held by this process, copies still running) to `until`."""
+        if ids := list(ids):
+            with self._connect() as db:
+                db.execute(f"UPDATE tasks SET copy_lease_until = ? WHERE id IN ({', '.join('?' * len(ids))})",
+                           [until, *ids])
 
     # ---- the library: History's groups of takes, search, choices as filters, deleting ----
 
@@ -499,12 +551,60 @@ class BaseStore:
             rows = db.execute(query + " ORDER BY created_at DESC, rowid DESC LIMIT ?", args + [limit]).fetchall()
         return [_to_score(row) for row in rows]
 
-    def scores_in(self, *states: ScoreState) -> list[Score]:
-        """Everyone's scores in `states`, oldest first (the worker's steps)."""
+    def scores_in(self, *states: ScoreState, unleased_at: float = NEVER_LEASED) -> list[Score]:
+        """Everyone's scores in `states`, oldest first (the worker's steps); with `unleased_at`, only those whose
+        mix no process holds the lease of then (see `claim_mix`)."""
         with self._connect() as db:
             rows = db.execute(f"SELECT * FROM scores WHERE state IN ({', '.join('?' * len(states))})"
-                              " ORDER BY created_at", [state.value for state in states]).fetchall()
+                              " AND mix_lease_until <= ? ORDER BY created_at",
+                              [*(state.value for state in states), unleased_at]).fetchall()
         return [_to_score(row) for row in rows]
+
+    def claim_mix(self, score_id: str, now: float, until: float) -> bool:
+        """Lease the mix of a score to the calling process until `until`: True for exactly one process while no
+        lease runs, so a mix is rendered once; a process that dies lets it run out and another renders it."""
+        with self._connect() as db:
+            return db.execute("UPDATE scores SET mix_lease_until = ? WHERE id = ? AND mix_lease_until <= ?",
+                              (until, score_id, now)).rowcount == 1
+
+    def release_mix(self, score_id: str) -> None:
+        """The mix is rendered (or failed): a re-mix asked for next may be claimed at once, by any process."""
+        with self._connect() as db:
+            db.execute("UPDATE scores SET mix_lease_until = 0 WHERE id = ?", (score_id,))
+
+    def renew_mixes(self, ids: Iterable[str], until: float) -> None:
+        """Extend the mix leases of `ids` (held by this process, mixes still rendering) to `until`."""
+        if ids := list(ids):
+            with self._connect() as db:
+                db.execute(f"UPDATE scores SET mix_lease_until = ? WHERE id IN ({', '.join('?' * len(ids))})",
+                           [until, *ids])
+
+    # ---- own keys pasted: which process holds a person's key in memory (the key itself is never stored) ----
+
+    def hold_keys(self, holder: str, keys: Iterable[tuple[str, Provider]], until: float) -> None:
+        """Record that process `holder` holds these (owner, vendor) keys in memory until `until` (renewed while it
+        runs), so another process can tell a key pasted and lost with its process from one never pasted."""
+        with self._connect() as db:
+            for owner, provider in keys:
+                db.execute("INSERT INTO pasted_keys (owner, provider, holder, held_until) VALUES (?, ?, ?, ?)"
+                           " ON CONFLICT (owner, provider) DO UPDATE SET holder = excluded.holder,"
+                           " held_until = excluded.held_until", (owner, provider.value, holder, until))
+
+    def key_holder(self, owner: str, provider: Provider, now: float) -> str | None:
+        """The process holding `owner`'s pasted key for `provider` at `now`; "" when one was pasted but the process
+        holding it has stopped (or forgotten it); None when none was ever pasted."""
+        with self._connect() as db:
+            row = db.execute("SELECT holder, held_until FROM pasted_keys WHERE owner = ? AND provider = ?",
+                             (owner, provider.value)).fetchone()
+        if row is None:
+            return None
+        return row[0] if row[1] > now else ""
+
+    def drop_key(self, holder: str, owner: str, provider: Provider) -> None:
+        """The person stopped using the key `holder` held: as if never pasted (nothing lost to tell them of)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM pasted_keys WHERE owner = ? AND provider = ? AND holder = ?",
+                       (owner, provider.value, holder))
 
     def score_parts(self, score_id: str) -> list[Task]:
         """The part tasks of a score, in the order they were recorded."""

@@ -9,7 +9,7 @@ import streamlit as st
 from lib.core.errors import StudioError
 from lib.core.plain import plain
 from lib.core.tasks import Provider
-from lib.service.keyring import NO_ACCOUNT
+from lib.service.keyring import KEY_LOST_HERE, NO_ACCOUNT
 from lib.ui import auth
 from lib.ui.runtime import services
 
@@ -30,6 +30,8 @@ def own_keys() -> None:
             right.button(f"Stop using my {name} key", key=f"forget_{provider.value}",
                          on_click=keyring.forget, args=(owner, provider))
             continue
+        if keyring.lost(owner, provider):
+            st.warning(KEY_LOST_HERE.format(vendor=name), icon=":material/key_off:")
         with st.form(f"own_key_{provider.value}", clear_on_submit=True):
             if provider is Provider.VIDU:
                 fields = {"api_key": st.text_input("Vidu API key", type="password")}
