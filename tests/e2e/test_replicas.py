@@ -5,8 +5,9 @@ behind Debian's nginx running deploy/nginx.conf.example (sticky sessions, WebSoc
 A browser works through nginx only. The replica holding its session is killed (SIGKILL) while its task is in
 flight: the page reconnects to another replica by itself and shows the result, and the store, the media folder
 and the simulator's request log show nothing lost and nothing done twice. A vendor callback sent to a replica
-that did not submit the task finishes it. Two replicas of a team instance started at the same instant on an
-empty database migrate it once, and a person signed in on one of them signs in again after it dies.
+that did not submit the task finishes it. Two replicas of a team instance in demo mode (one shared simulator,
+STUDIO_SIM_URL) started at the same instant on an empty database migrate it once, and a person signed in on
+one of them, whose task is in flight when it dies, signs in again on the other and sees that task finish.
 """
 import os
 import signal
@@ -42,6 +43,7 @@ COOKIE_SECRET = "one-cookie-secret-for-every-replica"
 TEAM_PASSWORD = "tide-pool-lantern"
 PROMPT = "Waves on a pebble beach"
 CALLBACK_PROMPT = "A squeaky door opening"
+TEAM_PROMPT = "Rain on a tin roof"
 VIDU_QUERY, KLING_QUERY = "/ent/v2/tasks/", "/v1/audio/text-to-audio"  # the vendors' status queries (GET)
 MIN_QUERY_GAP = 0.9  # seconds: the poller's shortest interval is 1 s, whichever replica asks
 
@@ -209,22 +211,24 @@ def test_a_callback_to_a_replica_that_did_not_submit_the_task_finishes_it(deploy
 
 
 class HostedPair:
-    """Two replicas of a team instance (a team password) started at the same instant on an empty database, each
-    with its own simulator, behind their own nginx."""
+    """Two replicas of a team instance (a team password) in demo mode, sharing one simulator (STUDIO_SIM_URL),
+    started at the same instant on an empty database, behind their own nginx."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, simulator_url: str):
         self.folder = folder
         self.database_url = fresh_database()
         env = {"STUDIO_DATABASE_URL": self.database_url, "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET,
-               "STUDIO_PASSWORD": TEAM_PASSWORD}
+               "STUDIO_PASSWORD": TEAM_PASSWORD, "STUDIO_SIM_URL": simulator_url}
         try:
             self.replicas = start_together(2, folder, env)
         except BaseException:
             drop_database(self.database_url)
             raise
         self.nginx, self.url = start_nginx(list(self.replicas), folder / "nginx")
+        self.store = PostgresStore(self.database_url, pool_size=2)
 
     def close(self) -> None:
+        self.store.close()
         stop(self.nginx)
         for process in self.replicas.values():
             stop(process)
@@ -232,8 +236,8 @@ class HostedPair:
 
 
 @pytest.fixture(scope="module")
-def hosted_pair(tmp_path_factory):
-    pair = HostedPair(tmp_path_factory.mktemp("hosted"))
+def hosted_pair(tmp_path_factory, deployment):
+    pair = HostedPair(tmp_path_factory.mktemp("hosted"), deployment.simulator_url)
     yield pair
     pair.close()
 
@@ -246,12 +250,20 @@ def test_two_replicas_starting_at_the_same_instant_migrate_an_empty_database_onc
         assert "Traceback" not in text and "error" not in text.lower(), text
 
 
-def test_after_a_failover_a_signed_in_person_signs_in_again_on_the_other_replica(hosted_pair, page):
-    """The sign-in lives in the session, in one process (README, "What a failover costs")."""
+def test_after_a_failover_a_signed_in_person_signs_in_again_and_sees_their_task_finish(hosted_pair, page):
+    """The sign-in lives in the session, in one process (README, "What a failover costs"); the task does not."""
     sign_in(page, hosted_pair.url, "Ann Lee", TEAM_PASSWORD)
+    page.locator(".st-key-t2a_prompt textarea").fill(TEAM_PROMPT)
+    page.locator(".st-key-t2a_submit button").click()
+    wait_for(lambda: any(t.vendor_id for t in hosted_pair.store.find(None)), 30,
+             lambda: hosted_pair.store.find(None))
     first = holder(page, hosted_pair.folder / "nginx")
     hosted_pair.replicas[first].send_signal(signal.SIGKILL)
     hosted_pair.replicas[first].wait()
     expect(page.get_by_role("textbox", name="Your name")).to_be_visible(timeout=60_000)
     assert holder(page, hosted_pair.folder / "nginx") != first
     sign_in(page, hosted_pair.url, "Ann Lee", TEAM_PASSWORD)  # the form posts to the other replica, same secret
+    card = page.locator("[class*='st-key-task_']").filter(has_text=TEAM_PROMPT)
+    expect(card.locator("audio")).to_have_count(1, timeout=90_000)
+    (task,) = hosted_pair.store.find(None)
+    assert task.state is State.SUCCEEDED and task.owner == "Ann Lee", task
