@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test, browser tests included. Installs what it needs first (virtualenv, packages, Chromium,
-# PostgreSQL) and starts a throwaway PostgreSQL for the run (scripts/postgres.sh).
+# PostgreSQL, nginx) and starts a throwaway PostgreSQL for the run (scripts/postgres.sh); nginx is started by
+# the tests that need it (scripts/nginx.sh).
 set -euo pipefail
 source "$(dirname "$0")/scripts/setup.sh"
 if [ ! -x /usr/bin/chromium ]; then
@@ -9,4 +10,5 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium > /dev/null
 fi
 source scripts/postgres.sh
+source scripts/nginx.sh
 .venv/bin/python -m pytest "$@"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -150,3 +151,44 @@ def download_export(page: Page) -> bytes:
     assert answer.ok and answer.headers["content-type"] == "application/zip", answer.status_code
     assert answer.headers["content-disposition"].startswith("attachment")
     return answer.content
+
+
+NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
+NGINX_RECIPE = ROOT / "deploy" / "nginx.conf.example"
+# Where each request went, by its sticky-session key: how a test tells which replica holds a browser's session.
+NGINX_LOG_FORMAT = "log_format routes '$cue_replica $status $request_method $uri $upstream_addr';"
+
+
+def start_nginx(upstreams: list[str], folder: Path) -> tuple[subprocess.Popen, str]:
+    """The README's nginx recipe (deploy/nginx.conf.example) as a child process on a free loopback port, in front
+    of `upstreams` (host:port each); its access log is `folder / "access.log"` in NGINX_LOG_FORMAT."""
+    if not Path(NGINX).exists():
+        pytest.fail(f"nginx is missing at {NGINX}: run ./test.sh, which installs it")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    servers = "".join(f"    server {address} max_fails=1 fail_timeout=10s;\n" for address in upstreams)
+    recipe = re.sub(r"(?m)^    server 127\.0\.0\.1:\d+ .*\n", "", NGINX_RECIPE.read_text())
+    recipe = recipe.replace("hash $cue_replica consistent;\n", f"hash $cue_replica consistent;\n{servers}", 1)
+    recipe = recipe.replace("listen 80;", f"listen 127.0.0.1:{port};", 1)
+    (folder / "cue-studio.conf").write_text(recipe)
+    temp = {name: folder / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    (folder / "nginx.conf").write_text("\n".join([
+        "user root;" if os.getuid() == 0 else "",  # its workers would otherwise be `nobody`, kept out of /tmp/...
+        "worker_processes 1;", f"pid {folder / 'nginx.pid'};", f"error_log {folder / 'error.log'} info;",
+        "events { worker_connections 512; }",
+        "http {",
+        f"include {folder / 'cue-studio.conf'};",
+        NGINX_LOG_FORMAT, f"access_log {folder / 'access.log'} routes;",
+        *(f"{name}_temp_path {path};" for name, path in temp.items()),
+        "}", ""]))
+    command = [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(folder / "nginx.conf"),
+               "-g", "daemon off;"]
+    url = f"http://127.0.0.1:{port}"
+    return _launch("nginx", command, folder / "nginx.out", f"{url}/_stcore/health"), url
+
+
+def upstream_of(access_log: Path, key: str) -> str:
+    """The replica (host:port) that answered the latest request with the sticky-session key `key`."""
+    routes = [line.split(" ", 4) for line in access_log.read_text().splitlines()]
+    # after a retry $upstream_addr lists each replica tried ("a:1, b:2"): the last one answered
+    return [fields[4].split(", ")[-1] for fields in routes if fields[0] == key and ":" in fields[4]][-1]
