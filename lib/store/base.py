@@ -167,6 +167,14 @@ def _to_score(row) -> Score:
                  **{name: row[name] for name in SCORE_COLUMNS if name != "state"}, state=ScoreState(row["state"]))
 
 
+def _by_id(table: str, row_id: str, owner: str | None) -> tuple[str, list]:
+    """The query of one row of `table` by its id, and `owner`'s only unless None (the team library)."""
+    query, args = f"SELECT * FROM {table} WHERE id = ?", [row_id]
+    if owner is not None:
+        query, args = query + " AND owner = ?", args + [owner]
+    return query, args
+
+
 class BaseStore:
     """Every query of the store; a backend subclass gives the connections and the dialect's few words."""
     UNINDEXED = ""  # put before a column to keep the planner off its index (SQLite: "+")
@@ -249,9 +257,7 @@ class BaseStore:
             return db.execute(query, args).rowcount == 1
 
     def get(self, studio_id: str, owner: str | None = None) -> Task | None:
-        query, args = "SELECT * FROM tasks WHERE id = ?", [studio_id]
-        if owner is not None:
-            query, args = query + " AND owner = ?", args + [owner]
+        query, args = _by_id("tasks", studio_id, owner)
         with self._connect() as db:
             row = db.execute(query, args).fetchone()
         return _to_task(row) if row else None
@@ -537,9 +543,7 @@ class BaseStore:
         return [_to_score(row) for row in rows]
 
     def get_score(self, score_id: str, owner: str | None = None) -> Score | None:
-        query, args = "SELECT * FROM scores WHERE id = ?", [score_id]
-        if owner is not None:
-            query, args = query + " AND owner = ?", args + [owner]
+        query, args = _by_id("scores", score_id, owner)
         with self._connect() as db:
             row = db.execute(query, args).fetchone()
         return _to_score(row) if row else None
@@ -627,9 +631,7 @@ class BaseStore:
         """Ask for a new mix of `owner`'s score (None: anyone's, the team library): its mix, the next mix number and
         MIXING, at once (a score still generating keeps generating and takes the new mix when it is first mixed).
         None: no such score of theirs."""
-        query, args = "SELECT * FROM scores WHERE id = ?", [score_id]
-        if owner is not None:
-            query, args = query + " AND owner = ?", args + [owner]
+        query, args = _by_id("scores", score_id, owner)
         with self._transaction() as db:
             row = db.execute(query + self.FOR_UPDATE, args).fetchone()
             if row is None:
