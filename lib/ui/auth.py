@@ -8,17 +8,23 @@
   keys are not offered (there is no account to bind them to).
 - "local": nothing configured: one local user, for a laptop.
 
-Password sign-ins are throttled per client and per account (`lib.service.accounts.Throttle`).
+Password sign-ins are throttled per client and per account (`lib.service.accounts.Throttle`). A password
+sign-in is also kept in a cookie the studio signs itself (`lib.service.sessions`), so a reload, a restart or
+another replica after a failover finds the person still signed in; signing out ends it.
 """
 from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import threading
+import time
+from pathlib import Path
 
 import streamlit as st
 
-from lib.service import accounts
+from lib.media.links import server_secret
+from lib.service import accounts, sessions
 from lib.ui.runtime import services
 
 LOCAL_USER = "local"
@@ -26,6 +32,10 @@ SESSION_USER = "studio_user"  # the owner key (users mode) or the typed label (t
 SESSION_NAME = "studio_user_name"  # the name as shown
 TEAM_LIBRARY = "Team library: everyone with the team password sees these tasks."
 TEAM_ACCOUNT = "the team password"  # what is being guessed in team mode, for the throttle and the log
+SESSION_TICKET = "studio_session_ticket"  # (ticket, its expiry) until the browser has swapped it for the cookie
+SIGNED_OUT = "studio_signed_out"  # this session signed out: the cookie its connection was opened with is stale
+COOKIE_REFUSED = "studio_cookie_refused"  # logged once per session, not on every rerun
+START_ROUTE, END_ROUTE = "/session/start", "/session/end"  # lib.ui.server
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +60,43 @@ def owner() -> str | None:
         return accounts.normalise(email) if email else st.user.get("sub")
     if current == "local":
         return LOCAL_USER
+    if SESSION_USER not in st.session_state and not st.session_state.get(SIGNED_OUT):
+        _resume()
     return st.session_state.get(SESSION_USER)
+
+
+@st.cache_resource(show_spinner=False)
+def signer() -> sessions.Sessions:
+    """Signs sign-in cookies with a key derived from the media-link secret every replica already shares (the one
+    data directory), so a cookie one replica made is valid on all of them and across restarts."""
+    return sessions.Sessions(server_secret(Path(services().settings.data_dir)))
+
+
+def _binding(kind: str, key: str) -> str | None:
+    """What a cookie of this mode and account is bound to now: the account's password hash, or the team
+    password; None when that account or mode is not configured (any more)."""
+    settings = services().settings
+    if kind != mode():
+        return None
+    if kind == "users":
+        account = settings.users.get(key)
+        return account.password_hash if account else None
+    return settings.password if kind == "team" else None
+
+
+def _resume() -> None:
+    """Sign the session in from the browser's cookie, when it carries a valid one; anything else is ignored."""
+    value = st.context.cookies.get(sessions.COOKIE)
+    if value is None or st.session_state.get(COOKIE_REFUSED):
+        return
+    found = signer().read(value, _binding)
+    if found is None:
+        st.session_state[COOKIE_REFUSED] = True
+        log.warning("ignored a sign-in cookie from client %s: expired, altered, made elsewhere, or its "
+                    "password has changed", _client())
+        return
+    st.session_state[SESSION_USER] = found.key
+    st.session_state[SESSION_NAME] = found.name
 
 
 def team_library() -> bool:
@@ -71,7 +117,8 @@ def key_owner() -> str | None:
 def display_name() -> str:
     if mode() == "oidc":
         return st.user.get("name") or owner() or ""
-    return st.session_state.get(SESSION_NAME) or owner() or ""
+    signed_in = owner()  # first: it may sign the session in from its cookie
+    return st.session_state.get(SESSION_NAME) or signed_in or ""
 
 
 @st.cache_resource(show_spinner=False)
@@ -120,9 +167,28 @@ def _sign_in(name: str, password: str) -> str | None:
         return f"{wrong} {accounts.wait_message(wait)}" if wait > 0 else wrong
     with lock:
         throttle.succeed(keys)
-    st.session_state[SESSION_USER] = known.key if known else accounts.clean(name)
-    st.session_state[SESSION_NAME] = known.name if known else accounts.clean(name)
+    key, shown = (known.key, known.name) if known else (accounts.clean(name), accounts.clean(name))
+    st.session_state[SESSION_USER], st.session_state[SESSION_NAME] = key, shown
+    st.session_state.pop(SIGNED_OUT, None)
+    binding = _binding(mode(), key) or ""
+    st.session_state[SESSION_TICKET] = (signer().ticket(mode(), key, shown, binding),
+                                        time.time() + sessions.TICKET_SECONDS)
     return None
+
+
+# The browser swaps a ticket for the cookie (or ends it) with a same-origin request of its own: Streamlit cannot
+# set a cookie, and the page's Content-Security-Policy runs only the studio's own scripts (components v2: blob:).
+_cookie_keeper = st.components.v2.component(
+    "cue_session", js=(Path(__file__).parent / "static" / "session.js").read_text())
+
+
+def keep_signed_in() -> None:
+    """In the signed-in page: hands the browser its fresh sign-in ticket until it expires."""
+    ticket, expires = st.session_state.get(SESSION_TICKET) or (None, 0)
+    if ticket is None or expires < time.time():
+        st.session_state.pop(SESSION_TICKET, None)
+        return
+    _cookie_keeper(key="cue_session_start", data={"route": START_ROUTE, "ticket": ticket, "once": ticket})
 
 
 def login_page() -> None:
@@ -144,10 +210,14 @@ def login_page() -> None:
                 st.error(problem)
             else:
                 st.rerun()
+    if st.session_state.get(SIGNED_OUT):  # the browser still holds the cookie until it is told to drop it
+        _cookie_keeper(key="cue_session_end", data={"route": END_ROUTE, "once": st.session_state[SIGNED_OUT]})
 
 
 def logout() -> None:
     if _oidc_configured():
         st.logout()
-    st.session_state.pop(SESSION_USER, None)
-    st.session_state.pop(SESSION_NAME, None)
+    for name in (SESSION_USER, SESSION_NAME, SESSION_TICKET, COOKIE_REFUSED):
+        st.session_state.pop(name, None)
+    if mode() in ("users", "team"):
+        st.session_state[SIGNED_OUT] = secrets.token_hex(8)  # also names this sign-out for the page's script

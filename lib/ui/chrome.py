@@ -37,3 +37,4 @@ def frame() -> None:
             if auth.team_library():
                 st.caption(auth.TEAM_LIBRARY)
             st.button("Sign out", on_click=auth.logout, type="tertiary", icon=":material/logout:")
+            auth.keep_signed_in()

@@ -1,27 +1,33 @@
 """The studio's web server: Streamlit's ASGI app plus what runs once per process at start-up, the vendor
-callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`) and the archived results (`GET /files/…`, by
-signed link) served by the same process as the UI, and the security headers every answer carries."""
+callback routes (`POST /callbacks/vidu`, `POST /callbacks/kling`), the archived results (`GET /files/…`, by
+signed link) and the sign-in cookie (`POST /session/start`, `POST /session/end`) served by the same process as the
+UI, and the security headers every answer carries."""
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import streamlit
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
 from lib.core.tasks import Provider
 from lib.media import links as media_urls
-from lib.service import callbacks
+from lib.service import callbacks, sessions
+from lib.ui import auth
 from lib.ui.runtime import services
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -81,7 +87,50 @@ async def _asset(request: Request):
     return FileResponse(found, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
 
+MAX_SESSION_BODY_BYTES = 4096  # a ticket is about 400 characters
+
+
+def _same_origin(request: Request) -> bool:
+    """Only the studio's own page may set or clear its sign-in (no sign-in forced on someone from another site)."""
+    site, origin = request.headers.get("sec-fetch-site"), request.headers.get("origin")
+    return site in (None, "same-origin") and origin is not None and urlsplit(origin).netloc == request.headers.get(
+        "host")
+
+
+def _cookie_flags(request: Request) -> dict:
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+    return {"path": "/", "httponly": True, "samesite": "lax", "secure": secure}
+
+
+async def _session_start(request: Request) -> Response:
+    """Swaps a one-time ticket (lib.ui.auth hands it to the page after a password sign-in) for the cookie. It
+    answers, never redirects: there is no address in it to send anyone to."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SESSION_BODY_BYTES:
+            break
+    ticket = parse_qs(body.decode("latin-1")).get("ticket", [""])[0] if len(body) <= MAX_SESSION_BODY_BYTES else ""
+    cookie = auth.signer().redeem(ticket) if _same_origin(request) else None
+    if cookie is None:
+        log.warning("refused a sign-in ticket: expired, used before, altered, or sent from another site")
+        return PlainTextResponse("This sign-in has expired. Please sign in again.", status_code=403)
+    answer = Response(status_code=204, headers={"Cache-Control": "no-store"})
+    answer.set_cookie(sessions.COOKIE, cookie, max_age=sessions.LIFETIME_SECONDS, **_cookie_flags(request))
+    return answer
+
+
+async def _session_end(request: Request) -> Response:
+    if not _same_origin(request):
+        return PlainTextResponse("Not allowed.", status_code=403)
+    answer = Response(status_code=204, headers={"Cache-Control": "no-store"})
+    answer.delete_cookie(sessions.COOKIE, **_cookie_flags(request))
+    return answer
+
+
 routes = [*make_routes(_receiver),
+          Route(auth.START_ROUTE, _session_start, methods=["POST"]),
+          Route(auth.END_ROUTE, _session_end, methods=["POST"]),
           Route(f"{media_urls.ASSETS_ROUTE}/{{name:path}}", _asset, methods=["GET", "HEAD"]),
           media_urls.route(lambda: services().links, lambda name: services().archive.served(name)),
           media_urls.route(lambda: services().links, lambda name: services().exports.file(name),
