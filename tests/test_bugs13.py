@@ -181,9 +181,9 @@ def test_a_client_called_directly_still_validates(counted, clients):
 
 # --- one external-id rule, one in-flight set -----------------------------------------------------------------------
 
-def test_a_kling_take_is_given_its_external_id_once_and_sent_with_it(monkeypatch, clients, sim, tmp_path):
-    given = []
-    monkeypatch.setattr(kling, "with_external_id", lambda body, rule=kling.with_external_id: given.append(1) or rule(body))
+def test_a_kling_take_is_given_its_external_id_once_and_sent_with_it(monkeypatch, clients, tmp_path):
+    given, rule = [], kling.with_external_id
+    monkeypatch.setattr(kling, "with_external_id", lambda body: given.append(body) or rule(body))
     task, _ = studio.submit(Store(tmp_path / "s.db"), clients, Endpoint.KLING_TEXT2AUDIO,
                             {"prompt": "rain", "duration": 5}, "ann")
     assert len(given) == 1 and task.external_id.startswith("cue-")
