@@ -49,7 +49,7 @@ LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the s
 # read when an export is written, so tests set a small one.
 PART_BYTES = 150 * 1024 ** 2
 MEMBER_OVERHEAD = 512  # bytes: a file's two ZIP headers (its name twice) and what deflate adds to media
-PART_TASKS = 5_000  # and half the tasks one import accepts (Limits.tasks), so a part is never refused for its count
+PART_TASKS = 5_000  # records in one part: half what one import accepts (Limits.tasks), so no part is refused
 
 
 @dataclass(frozen=True)
