@@ -3,7 +3,7 @@
 # PostgreSQL, nginx) and starts a throwaway PostgreSQL for the run (scripts/postgres.sh); nginx is started by
 # the tests that need it (scripts/nginx.sh).
 set -euo pipefail
-source "$(dirname "$0")/scripts/setup.sh"
+REQUIREMENTS=requirements-test.txt source "$(dirname "$0")/scripts/setup.sh"
 if [ ! -x /usr/bin/chromium ]; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq

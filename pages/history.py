@@ -6,7 +6,7 @@ import streamlit as st
 
 from lib.core.endpoints import SPECS
 from lib.core.history import STATE_LABELS
-from lib.core.tasks import Endpoint, Provider, State
+from lib.core.tasks import IN_FLIGHT, Endpoint, Provider, State
 from lib.ui import auth, library, tasks
 from lib.ui.runtime import services
 
@@ -46,9 +46,8 @@ def page() -> None:
         st.info("No endpoint matches these filters.")
         return
     shown = library.filters()
-    in_flight = (State.SUBMITTED, State.QUEUED, State.RUNNING)
-    live = tasks.live_tasks(owner, chosen) if not states or set(states) & set(in_flight) else set()
-    finished = tuple(s for s in (states or list(State)) if s not in in_flight)
+    live = tasks.live_tasks(owner, chosen) if not states or set(states) & set(IN_FLIGHT) else set()
+    finished = tuple(s for s in (states or list(State)) if s not in IN_FLIGHT)
     number = library.page_number()
     query = {"search": shown.search, "kept": shown.kept, "starred": shown.starred, "show_hidden": shown.show_hidden,
              "endpoints": chosen, "states": finished, "skip_groups": tuple(live), "limit": PAGE_SIZE}

@@ -5,8 +5,7 @@ import streamlit as st
 
 from lib.core.errors import StudioError
 from lib.core.plain import plain
-from lib.service.transfer import Limits, import_zip
-from lib.ui import auth, keys, links
+from lib.ui import history_transfer, keys
 from lib.ui.runtime import services
 
 
@@ -31,7 +30,7 @@ def page() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption("Keys come from environment variables or `.streamlit/secrets.toml` on the server; see the README.")
     keys.own_keys()
-    _history_transfer()
+    history_transfer.section()
     st.subheader("Vidu credits")
     try:
         credits = _vidu_credits()
@@ -48,23 +47,3 @@ def page() -> None:
         right.metric("Waiting in queue", remain.get("queue_count", 0))
     st.caption(f"Data directory: {settings.data_dir}")
 
-
-def _history_transfer() -> None:
-    """Export this person's history (with archived media) as a ZIP, or import such a ZIP back."""
-    st.subheader("Your history")
-    current, owner, scope = services(), auth.owner(), auth.scope()  # scope: everyone's, in the team library
-    if st.button("Prepare an export (ZIP)", icon=":material/archive:"):
-        with st.spinner("Writing the export…"):
-            st.session_state["export_link"] = links.export_link(
-                current.exports.write(current.store, current.archive, owner, scope), owner)
-    if link := st.session_state.get("export_link"):
-        st.link_button("Download the export", link, icon=":material/download:")
-    upload = st.file_uploader("Import a history export", type=["zip"], key="import_zip")
-    if upload is not None and st.button("Import", icon=":material/upload:"):
-        limits = Limits(owner_bytes=int(current.settings.media_quota_mb * 1024 ** 2))
-        try:
-            report = import_zip(current.store, current.archive, owner, upload, limits)
-        except StudioError as error:
-            st.error(plain(error))
-        else:
-            (st.warning if report.skipped else st.success)(report.message)

@@ -132,7 +132,7 @@ def test_cancel_goes_through_the_interface(tmp_path):
     kling.cancel_task = KlingClient.cancel_task.__get__(kling)  # the real Kling answer to a cancel
     task = Task(Endpoint.KLING_TEXT2AUDIO, {"prompt": "x", "duration": 3}, owner="ann", vendor_id="7")
     with pytest.raises(NotSupported):
-        studio.cancel(store, vendors(kling=kling), task)
+        studio.cancel(vendors(kling=kling), task, lambda task, fresh: store.save(fresh))
     assert kling.queried == []
 
 

@@ -138,7 +138,7 @@ def test_exports_are_files_of_their_own_found_only_by_their_names_and_pruned(tmp
     store, archive = Store(tmp_path / "studio.db"), Archiver(tmp_path / "media")
     store.add(Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "rain"}, owner="ann", state=State.FAILED))
     exports = Exports(tmp_path / "exports", clock=lambda: now[0])
-    name = exports.write(store, archive, "ann", "ann")
+    [name] = exports.write(store, archive, "ann", "ann")
     with zipfile.ZipFile(exports.file(name)) as bundle:
         assert "rain" in bundle.read("history.json").decode()
     for other in ("../studio.db", name.replace(".zip", ".part"), name.split("/")[1], "/etc/passwd"):

@@ -22,7 +22,11 @@ class State(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+        return self not in IN_FLIGHT
+
+
+# The states a task is still being followed in: every other state is an end it never leaves.
+IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 
 
 class Provider(StrEnum):

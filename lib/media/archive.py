@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from lib.core import history
 from lib.core.errors import StudioError
@@ -142,21 +142,31 @@ class Playback:
     notice: str | None = None
 
 
-def playback(media, owner: str, archive: Archiver) -> Playback:
-    """How to show `media` of a task of `owner`: only files the archiver wrote, or an http(s) address."""
+def link_expired(url: str, now: float) -> bool:
+    """Whether a signed vendor link says it has expired: Vidu's (CloudFront) links carry `Expires=<unix time>`."""
+    expires = parse_qs(urlsplit(url).query).get("Expires", [""])[0]
+    return expires.isdigit() and int(expires) < now
+
+
+def playback(media, owner: str, archive: Archiver, now: float | None = None) -> Playback:
+    """How to show `media` of a task of `owner`: only files the archiver wrote, or an http(s) address.
+
+    A missing copy is said plainly; what the vendor sent is then offered only as a link for the browser, and only
+    while it has not expired: never as a file the server reads, whatever it looks like."""
     file = archive.resolve(media.archived, owner)
     cover = archive.resolve(media.archived_cover, owner)
     if file:
         return Playback(file=file, cover=cover)
     url = web_address(media.url)
-    if url:
+    expired = bool(url) and link_expired(url, time.time() if now is None else now)
+    if url and not expired:
         notice = ("The studio's copy of this result is missing, so it plays from the vendor's link, which may "
                   "have expired." if media.archived else None)
         return Playback(url=url, cover=cover, notice=notice)
     if media.archived:
-        return Playback(notice="The studio's copy of this result is missing, and there is no web address to play "
-                               "it from.")
-    if media.url:
+        return Playback(notice="The studio's copy of this result is missing, and " + (
+            "the vendor's link to it has expired." if expired else "there is no web address to play it from."))
+    if media.url and not expired:
         return Playback(notice="This result's address is not a web address, so it is not played.")
     return Playback(notice="The vendor's link to this result has expired and no copy was kept.")
 

@@ -80,6 +80,13 @@ class Keyring:
             base = base.with_client(provider, client)
         return base
 
+    def vendors_for_task(self, task: Task, base: Vendors) -> Vendors:
+        """The vendors to ask about `task`: its owner's own client for a task sent with their key, else `base`.
+        Raises ConfigError (saying why) when that key is not held: such a task never goes with the studio's."""
+        if waiting := self.missing_for(task):
+            raise ConfigError(waiting)
+        return self.vendors_for(task.owner, base) if task.own_key else base
+
     def missing_for(self, task: Task) -> str | None:
         """Why `task` cannot be followed now (its owner's key is not held), or None."""
         if task.own_key and not self.has(task.owner, task.provider):

@@ -282,7 +282,7 @@ class Poller:
                                    interval)
         if waiting := self.keyring.missing_for(task):
             return self._set_aside(task, waiting, now + KEY_CHECK_SECONDS, interval)
-        vendors = self.keyring.vendors_for(task.owner, self.vendors) if task.own_key else self.vendors
+        vendors = self.keyring.vendors_for_task(task, self.vendors)
         if unconfirmed:
             return self._find_created(task, vendors, now, interval)
         try:

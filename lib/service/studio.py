@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -158,9 +158,11 @@ def fetch(vendors: Vendors, task: Task) -> Task:
     return vendors.client(task.provider).query_task(task)
 
 
-def cancel(store: Store, vendors: Vendors, task: Task) -> Task:
-    """Ask the vendor to cancel (NotSupported where it has no cancel); the poller picks up the resulting state."""
+def cancel(vendors: Vendors, task: Task, apply: Callable[[Task, Task], Task]) -> Task:
+    """Ask the vendor to cancel (NotSupported where it has no cancel) and record its answer through `apply`.
+
+    `vendors`: for a task sent with a person's own key, theirs (`Keyring.vendors_for_task`), never the studio's.
+    `apply` is the poller's own update (`Poller.apply`: its lock, and a task the store holds as finished is never
+    turned back), so a cancel's answer and a late poll's cannot undo each other's end."""
     vendors.client(task.provider).cancel_task(task)
-    fresh = task.merged(fetch(vendors, task))
-    store.save(fresh)
-    return fresh
+    return apply(task, task.merged(fetch(vendors, task)))

@@ -45,6 +45,11 @@ EXPORT_KEEP_SECONDS = 8 * 3600  # longer than a download link lives (lib.media.l
 MAX_SELECTED_TAKES = 50  # one "download the chosen takes" ZIP
 MAX_SELECTED_BYTES = 1 << 30
 LATEST_TIME = 4102444800.0  # 2100-01-01: a timestamp past this is not one the studio wrote
+# One part of an export: well under the upload limit (server.maxUploadSize, 200 MB), so any export can be imported;
+# read when an export is written, so tests set a small one.
+PART_BYTES = 150 * 1024 ** 2
+MEMBER_OVERHEAD = 512  # bytes: a file's two ZIP headers (its name twice) and what deflate adds to media
+PART_TASKS = 5_000  # records in one part: half what one import accepts (Limits.tasks), so no part is refused
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,13 @@ class ImportReport:
     added: int = 0
     existing: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (task number in the export, why)
+    part: tuple[int, int] = (1, 1)  # which part of its export the file was: (k, n)
 
     @property
     def message(self) -> str:
-        """E.g. "Imported 7 tasks; 2 were already in your history; task 3 was skipped: …"."""
-        parts = [f"Imported {self.added} task{'s' * (self.added != 1)}"]
+        """E.g. "Imported 7 tasks from part 2 of 3; 2 were already in your history; task 3 was skipped: …"."""
+        part = f" from part {self.part[0]} of {self.part[1]}" if self.part[1] > 1 else ""
+        parts = [f"Imported {self.added} task{'s' * (self.added != 1)}{part}"]
         if self.existing:
             parts.append(f"{self.existing} {'was' if self.existing == 1 else 'were'} already in your history")
         shown = self.skipped[:10]
@@ -87,27 +94,61 @@ class ImportReport:
 
 # ---- export ----
 
-def export_zip(store: Store, archive: Archiver, owner: str | None, target: BinaryIO) -> None:
-    """Write `owner`'s history (everyone's for None: the team library) to the file object `target`, with only the files `archive.resolve` accepts."""
+def export_records(store: Store, archive: Archiver, owner: str | None) -> list[tuple[dict, list[tuple[Path, str]]]]:
+    """`owner`'s tasks (everyone's for None: the team library) as export records, each with the archived files
+    it carries (the file, its name inside the ZIP): only files `archive.resolve` accepts."""
     tasks, offset = [], 0
     while batch := store.find(owner, limit=PAGE, offset=offset):
         tasks += batch
         offset += PAGE
+    exported = []
+    for task in tasks:
+        record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
+        files = []
+        for media in record["media"]:
+            media["peaks"] = None  # the importer measures its copies itself
+            for name in COPIES:
+                path = archive.resolve(media[name], task.owner)
+                if path:
+                    files.append((path, f"media/{media[name]}"))
+                else:
+                    media[name] = None
+        exported.append((record, files))
+    return exported
+
+
+def plan_parts(sizes: list[int], part_bytes: int, part_tasks: int = PART_TASKS) -> list[range]:
+    """Consecutive records, by their sizes, in parts of at most `part_bytes` and `part_tasks` records each; a
+    record larger than a part on its own makes a part of its own (a record is never split from its files)."""
+    parts, start, size = [], 0, 0
+    for number, one in enumerate(sizes):
+        if number > start and (size + one > part_bytes or number - start >= part_tasks):
+            parts.append(range(start, number))
+            start, size = number, 0
+        size += one
+    return parts + [range(start, len(sizes))] if sizes else [range(0, 0)]
+
+
+def _size(record: dict, files: list[tuple[Path, str]]) -> int:
+    """What a record adds to its part, at most: its JSON uncompressed (history.json is deflated, which leaves room
+    for that file's own headers) and its files with their ZIP headers."""
+    return len(json.dumps(record)) + sum(path.stat().st_size + MEMBER_OVERHEAD for path, _ in files)
+
+
+def _write_part(target: BinaryIO, records: list[tuple[dict, list[tuple[Path, str]]]], part: int, parts: int) -> None:
+    """One self-contained part: its own history.json listing its records ("part k of n"), and their files."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
-        records = []
-        for task in tasks:
-            record = {k: v for k, v in asdict(task).items() if k not in ("owner", "own_key", "imported")}
-            for media in record["media"]:
-                media["peaks"] = None  # the importer measures its copies itself
-                for name in COPIES:
-                    path = archive.resolve(media[name], task.owner)
-                    if path:
-                        bundle.write(path, f"media/{media[name]}")
-                    else:
-                        media[name] = None
-            records.append(record)
-        bundle.writestr("history.json", json.dumps({"format": FORMAT, "version": VERSION, "tasks": records},
-                                                    indent=1))
+        for _, files in records:
+            for path, inside in files:
+                bundle.write(path, inside)
+        bundle.writestr("history.json", json.dumps({"format": FORMAT, "version": VERSION, "part": part,
+                                                    "parts": parts,
+                                                    "tasks": [record for record, _ in records]}, indent=1))
+
+
+def export_zip(store: Store, archive: Archiver, owner: str | None, target: BinaryIO) -> None:
+    """Write `owner`'s whole history (everyone's for None: the team library) to `target` as one part."""
+    _write_part(target, export_records(store, archive, owner), 1, 1)
 
 
 class Exports:
@@ -117,17 +158,26 @@ class Exports:
     def __init__(self, folder: Path, clock=time.time):
         self.folder, self._clock = Path(folder), clock
 
-    def write(self, store: Store, archive: Archiver, owner: str, scope: str | None) -> str:
-        """Export `scope`'s tasks (everyone's for None) for `owner`; the name to link to."""
-        self.prune()
+    def _new(self, owner: str) -> tuple[str, Path]:
+        """A new export's name and the .part file it is written to (renamed once complete)."""
         name = f"{owner_dir(owner)}/{uuid.uuid4().hex}.zip"
         target = self.folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
-        with partial.open("wb") as file:
-            export_zip(store, archive, scope, file)
-        partial.replace(target)
-        return name
+        return name, target.with_suffix(".part")
+
+    def write(self, store: Store, archive: Archiver, owner: str, scope: str | None) -> list[str]:
+        """Export `scope`'s tasks (everyone's for None) for `owner` in parts of up to PART_BYTES, each a ZIP an
+        upload can carry and an import takes on its own; the names to link to, in order."""
+        self.prune()
+        records = export_records(store, archive, scope)
+        parts, names = plan_parts([_size(*one) for one in records], PART_BYTES), []
+        for number, part in enumerate(parts, start=1):
+            name, partial = self._new(owner)
+            with partial.open("wb") as file:
+                _write_part(file, [records[i] for i in part], number, len(parts))
+            partial.replace(self.folder / name)
+            names.append(name)
+        return names
 
     def file(self, name: str) -> Path | None:
         """The export `name`, if it is one this class wrote and still has."""
@@ -144,14 +194,11 @@ class Exports:
         if problems := selection_problems(len(takes), sum(path.stat().st_size for _, path in files)):
             raise ExportError(" ".join(problems))
         self.prune()
-        name = f"{owner_dir(owner)}/{uuid.uuid4().hex}.zip"
-        target = self.folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
+        name, partial = self._new(owner)
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as bundle:  # MP3, WAV and MP4 hardly compress
             for inside, path in files:
                 bundle.write(path, inside)
-        partial.replace(target)
+        partial.replace(self.folder / name)
         return name
 
     def prune(self) -> None:
@@ -375,7 +422,17 @@ def _read_document(bundle: zipfile.ZipFile, limits: Limits) -> dict:
         raise ImportProblem("This export holds no list of tasks.")
     if len(document["tasks"]) > limits.tasks:
         raise ImportProblem(f"This export holds more than {limits.tasks} tasks, more than one import accepts.")
+    if part_of(document) is None:
+        raise ImportProblem("This export's part number is damaged.")
     return document
+
+
+def part_of(document: dict) -> tuple[int, int] | None:
+    """Which part of its export a document is, (k, n): (1, 1) for an export written whole; None when damaged."""
+    part, parts = document.get("part", 1), document.get("parts", 1)
+    if any(isinstance(n, bool) or not isinstance(n, int) for n in (part, parts)) or not 1 <= part <= parts <= 10_000:
+        return None
+    return part, parts
 
 
 def _copy(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget: _Budget) -> str | None:
@@ -446,7 +503,7 @@ def import_zip(store: Store, archive: Archiver, owner: str, upload: BinaryIO,
         raise ImportProblem("This is not a Cue Studio history export (a ZIP with history.json).") from None
     with bundle:
         document = _read_document(bundle, limits)
-        report, budget = ImportReport(), _Budget(limits, archive.owner_bytes(owner))
+        report, budget = ImportReport(part=part_of(document)), _Budget(limits, archive.owner_bytes(owner))
         for number, record in enumerate(document["tasks"], start=1):
             problems = record_problems(record, limits)
             if problems:

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, fields, replace
 
 from lib.core.score import Mix, Part, Score, ScoreState, Source
-from lib.core.tasks import Endpoint, Media, Provider, State, Task
+from lib.core.tasks import IN_FLIGHT, Endpoint, Media, Provider, State, Task
 
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS = [
@@ -111,7 +111,6 @@ MIGRATIONS = [
     );
     """,
 ]
-IN_FLIGHT = (State.SUBMITTED, State.QUEUED, State.RUNNING)
 TASK_COLUMNS = [f.name for f in fields(Task)]
 # The person's choices on a take: set only by `Store.choose`, so a poll saving a task it read earlier never
 # undoes a choice made meanwhile.

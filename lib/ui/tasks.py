@@ -246,13 +246,14 @@ def _progress(task: Task, now: float) -> None:
     estimate = history.estimate(task, now)
     text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
     st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
-    if task.state is State.QUEUED and task.vendor_id and services().vendors.client(task.provider).supports_cancel:
+    current = services()
+    # A task sent with its owner's own key is cancelled with that key, and only by that account.
+    cancellable = not task.own_key or task.owner == auth.key_owner()
+    if (task.state is State.QUEUED and task.vendor_id and cancellable
+            and current.vendors.client(task.provider).supports_cancel):
         if st.button("Cancel", key=f"cancel_{task.id}", icon=":material/cancel:"):
             try:
-                # A task sent with its owner's own key is cancelled with that key, and only by that account.
-                vendors = (services().keyring.vendors_for(auth.key_owner(), services().vendors)
-                           if task.own_key and task.owner == auth.key_owner() else services().vendors)
-                studio.cancel(services().store, vendors, task)
+                studio.cancel(current.keyring.vendors_for_task(task, current.vendors), task, current.poller.apply)
             except StudioError as error:
                 st.error(f"Could not cancel. {plain(error)}")
     if task.error_message and task.vendor_id and not task.state.terminal:

@@ -200,10 +200,12 @@ class KlingClient:
     def create(self, body: dict) -> Task:
         """Validate, then send once. Raises InvalidRequest (nothing sent), VendorError or NetworkError, whose
         `task` carries the external id to find the task by."""
-        body = with_external_id(body)
         problems = validate_kling_text2audio(body)
         if problems:
             raise InvalidRequest(problems)
+        return self._post(self.traceable(Endpoint.KLING_TEXT2AUDIO, body, ""))
+
+    def _post(self, body: dict) -> Task:
         try:
             answer = self._call("POST", PATH, body, retry=False)
         except NetworkError as err:
@@ -216,7 +218,8 @@ class KlingClient:
         return with_external_id(body)
 
     def create_task(self, task: Task) -> Task:
-        return self.create(task.params)
+        """Sent as recorded: `studio.submit_takes` validated the request once, and `traceable` gave it its id."""
+        return self._post(task.params)
 
     def query_task(self, task: Task) -> Task:
         """By Kling's id once known, else by the studio's external id."""
