@@ -169,3 +169,33 @@ def test_a_tampered_stored_draft_is_dropped_and_the_page_opens_empty(stored):
     assert at.text_area(key=key(SOUND, "prompt")).value == ""
     assert "studio_user" not in at.session_state
     assert services().store.draft("local", "t2a") is None
+
+
+# --- the Score page -------------------------------------------------------------------------------------------
+
+def test_the_score_page_keeps_events_music_and_mix_over_a_refresh_until_sent():
+    from tests.test_score_page import _click, _events, _open, _video
+
+    video = _video()
+    at = _events(_open(video), EVENTS)
+    at.text_area(key="score_music").input("Calm piano").run()
+    at.slider(key="score_mix_effects").set_value(-6.0).run()
+    again = _open(video)
+    assert again.session_state["score_events"] == EVENTS
+    assert again.text_area(key="score_music").value == "Calm piano"
+    assert again.slider(key="score_mix_effects").value == -6.0
+    _click(again, "Generate")
+    assert len(services().store.recent_scores("local")) == 1
+    assert services().store.draft("local", "score") is None
+    fresh = _open(video)
+    assert fresh.session_state["score_events"] == [] and fresh.text_area(key="score_music").value == ""
+
+
+def test_clear_on_the_score_page_empties_its_events_and_mix():
+    from tests.test_score_page import _click, _events, _open, _video
+
+    at = _events(_open(_video()), EVENTS)
+    at.slider(key="score_mix_effects").set_value(-6.0).run()
+    _click(at, "Clear")
+    assert at.session_state["score_events"] == [] and at.slider(key="score_mix_effects").value == 0.0
+    assert services().store.draft("local", "score") is None
