@@ -156,6 +156,9 @@ def test_nobody_sees_another_persons_draft(monkeypatch):
     assert open_page("sound", user="bob").text_area(key=key(SOUND, "prompt")).value == ""
     assert open_page("sound", user="ann").text_area(key=key(SOUND, "prompt")).value == "ann's rain"
     assert services().store.draft("bob", "t2a") is None
+    at.session_state["studio_user"] = "bob"  # someone else signs in on the same browser
+    at.run()
+    assert at.text_area(key=key(SOUND, "prompt")).value == "" and services().store.draft("bob", "t2a") is None
 
 
 @pytest.mark.parametrize("stored", [

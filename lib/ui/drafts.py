@@ -29,6 +29,8 @@ def restore(form: str, shape: Shape) -> None:
     state, owner = st.session_state, auth.owner()
     if owner is None or state.get(_restored(form)) == owner:
         return
+    if state.get(_restored(form)) is not None:  # someone else signed in on this browser: not their typing
+        _reset(form, shape)
     state[_restored(form)] = owner
     store = services().store
     stored = store.draft(owner, form)
@@ -57,12 +59,17 @@ def keep(form: str, shape: Shape) -> None:
     state[_kept(form)] = body
 
 
+def _reset(form: str, shape: Shape) -> None:
+    st.session_state.update({name: field.default for name, field in shape.items()})
+    st.session_state[_kept(form)] = ""
+
+
 def clear(form: str, shape: Shape, reset: bool = False) -> None:
     """Forget the draft; the values now in the form count as stored, so it is kept again only once edited.
     `reset`: the widgets go back to their defaults too."""
     state, owner = st.session_state, auth.owner()
     if reset:
-        state.update({name: field.default for name, field in shape.items()})
+        _reset(form, shape)
     if owner is not None:
         services().store.clear_draft(owner, form)
     state[_kept(form)] = encode({name: state[name] for name in shape if name in state}, shape) or ""
