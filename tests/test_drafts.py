@@ -148,6 +148,16 @@ def test_a_loaded_example_counts_as_typing():
     assert open_page("kling").text_area(key=key(KLING, "prompt")).value == "Ocean waves crashing on rocks"
 
 
+def test_settings_used_again_from_history_are_not_overwritten_by_a_draft():
+    services().store.save_draft("local", "t2a", json.dumps({"t2a_prompt": "an older draft"}), 1.0)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[key(SOUND, "prompt")] = "the take's own prompt"  # as "Use these settings again" leaves it
+    at.session_state["open_page"] = "sound"
+    at.run()
+    assert at.text_area(key=key(SOUND, "prompt")).value == "the take's own prompt"
+    assert json.loads(services().store.draft("local", "t2a")) == {"t2a_prompt": "the take's own prompt"}
+
+
 def test_nobody_sees_another_persons_draft(monkeypatch):
     monkeypatch.setenv("STUDIO_PASSWORD", "team password")
     services.clear()

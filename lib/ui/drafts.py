@@ -1,7 +1,7 @@
 """Drafts on the pages: a form's typed values come back after a browser refresh, for the person who typed them.
 
 `restore` fills the widgets from the stored draft on a form's first run in a session (before its widgets are
-drawn); `keep` stores the widgets' values after they are drawn, writing only when they changed; `clear` forgets
+drawn, unless another page filled the form already); `keep` stores the widgets' values after they are drawn, writing only when they changed; `clear` forgets
 the draft (after a Generate that went through, or the form's "Clear"). Nobody signed in: no draft.
 """
 from __future__ import annotations
@@ -29,9 +29,11 @@ def restore(form: str, shape: Shape) -> None:
     state, owner = st.session_state, auth.owner()
     if owner is None or state.get(_restored(form)) == owner:
         return
-    if state.get(_restored(form)) is not None:  # someone else signed in on this browser: not their typing
+    before, state[_restored(form)] = state.get(_restored(form)), owner
+    if before is not None:  # someone else signed in on this browser: not their typing
         _reset(form, shape)
-    state[_restored(form)] = owner
+    elif any(name in state for name in shape):  # filled before its first run ("Use these settings again")
+        return
     store = services().store
     stored = store.draft(owner, form)
     if stored is None:

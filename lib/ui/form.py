@@ -19,14 +19,15 @@ from lib.ui.runtime import services
 
 
 def init(endpoint: Endpoint) -> None:
-    """Give every field of the page its default once per session; widgets then read their value from state."""
+    """Give every field of the page its default once per session (after the person's draft, if any); widgets then
+    read their value from state."""
+    kept_drafts.restore(drafts.form_name(endpoint), drafts.form_shape(endpoint))
     for field, default in forms.defaults(endpoint).items():
         st.session_state.setdefault(forms.key(endpoint, field), default)
     st.session_state.setdefault(forms.key(endpoint, "revision"), 0)
     st.session_state.setdefault(forms.key(endpoint, "takes"), 1)
     st.session_state.setdefault(forms.key(endpoint, "compare"), False)
     st.session_state.setdefault(forms.key(endpoint, "token"), uuid.uuid4().hex)
-    kept_drafts.restore(drafts.form_name(endpoint), drafts.form_shape(endpoint))
 
 
 def values(endpoint: Endpoint) -> dict:

@@ -58,11 +58,11 @@ def _scores():
 
 
 def init() -> None:
+    kept_drafts.restore(DRAFT, DRAFT_SHAPE)
     timeline_editor.init(KEYS)
     state = st.session_state
     for name, default in ((FROM, HISTORY), (MUSIC, ""), (TAKES_KEY, 1), (SEED, 0.0), (TOKEN, uuid.uuid4().hex)):
         state.setdefault(name, default)
-    kept_drafts.restore(DRAFT, DRAFT_SHAPE)
 
 
 def _clear() -> None:
