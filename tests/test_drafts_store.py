@@ -17,3 +17,8 @@ def test_clearing_a_draft_leaves_the_others(store):
     store.clear_draft("ann", "t2a")
     store.clear_draft("ann", "t2a")  # clearing nothing is no error
     assert store.draft("ann", "t2a") is None and store.draft("bob", "t2a") == '{"t2a_prompt":"wind"}'
+
+
+def test_a_draft_is_read_back_by_another_process_on_the_same_database(store, reopen):
+    store.save_draft("ann", "t2a", '{"t2a_prompt":"rain"}', 1.0)
+    assert reopen(store).draft("ann", "t2a") == '{"t2a_prompt":"rain"}'  # a restart, or another replica
