@@ -158,6 +158,16 @@ def test_settings_used_again_from_history_are_not_overwritten_by_a_draft():
     assert json.loads(services().store.draft("local", "t2a")) == {"t2a_prompt": "the take's own prompt"}
 
 
+def test_the_callback_address_the_studio_fills_in_is_not_a_draft(monkeypatch):
+    monkeypatch.setenv("STUDIO_PUBLIC_URL", "https://cue.example")
+    services.clear()
+    at = open_page("sound")
+    assert at.text_input(key=key(SOUND, "callback_url")).value.startswith("https://cue.example/")
+    assert services().store.draft("local", "t2a") is None  # nothing typed yet
+    at.text_area(key=key(SOUND, "prompt")).input("rain").run()
+    assert json.loads(services().store.draft("local", "t2a")) == {"t2a_prompt": "rain"}
+
+
 def test_nobody_sees_another_persons_draft(monkeypatch):
     monkeypatch.setenv("STUDIO_PASSWORD", "team password")
     services.clear()

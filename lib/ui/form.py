@@ -1,6 +1,7 @@
 """Pieces every generation page shares: state set-up, examples, the Advanced section, takes, estimate and submit."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -21,13 +22,22 @@ from lib.ui.runtime import services
 def init(endpoint: Endpoint) -> None:
     """Give every field of the page its default once per session (after the person's draft, if any); widgets then
     read their value from state."""
-    kept_drafts.restore(drafts.form_name(endpoint), drafts.form_shape(endpoint))
+    kept_drafts.restore(drafts.form_name(endpoint), _draft_shape(endpoint))
     for field, default in forms.defaults(endpoint).items():
         st.session_state.setdefault(forms.key(endpoint, field), default)
     st.session_state.setdefault(forms.key(endpoint, "revision"), 0)
     st.session_state.setdefault(forms.key(endpoint, "takes"), 1)
     st.session_state.setdefault(forms.key(endpoint, "compare"), False)
     st.session_state.setdefault(forms.key(endpoint, "token"), uuid.uuid4().hex)
+
+
+def _draft_shape(endpoint: Endpoint) -> drafts.Shape:
+    """The form's draft shape, where the callback address filled in by the studio itself (advanced_callback)
+    counts as untouched: it is not something the person typed."""
+    shape, field = dict(drafts.form_shape(endpoint)), forms.key(endpoint, "callback_url")
+    if own := callbacks.own_address(services().settings.public_url, endpoint.provider):
+        shape[field] = dataclasses.replace(shape[field], default=own)
+    return shape
 
 
 def values(endpoint: Endpoint) -> dict:
@@ -78,7 +88,7 @@ def forget_example_undo(endpoint: Endpoint) -> None:
 
 def _clear(endpoint: Endpoint) -> None:
     """Every field back to its default (the timeline's table drawn afresh), and the draft forgotten."""
-    kept_drafts.clear(drafts.form_name(endpoint), drafts.form_shape(endpoint), reset=True)
+    kept_drafts.clear(drafts.form_name(endpoint), _draft_shape(endpoint), reset=True)
     st.session_state[forms.key(endpoint, "revision")] += 1
     forget_example_undo(endpoint)
 
@@ -202,14 +212,14 @@ def _send(endpoint: Endpoint, found: takes.Plan, token: str) -> None:
     else:
         state[outcome] = ("toast", "Submitted: follow it below or in History.")
     if not refused:  # sent: what was typed is no longer a draft (the form keeps it, for another take)
-        kept_drafts.clear(drafts.form_name(endpoint), drafts.form_shape(endpoint))
+        kept_drafts.clear(drafts.form_name(endpoint), _draft_shape(endpoint))
 
 
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
     """What will be changed for the other vendor, the estimate (and what is left of a budget), and the Generate
     button ("Another take" once this form was sent); what the last press did shows below it."""
     current, owner, key_owner = services(), auth.owner(), auth.key_owner()  # key_owner: None without accounts
-    kept_drafts.keep(drafts.form_name(endpoint), drafts.form_shape(endpoint))  # every widget is drawn by now
+    kept_drafts.keep(drafts.form_name(endpoint), _draft_shape(endpoint))  # every widget is drawn by now
     found = plan(endpoint, body)
     for change in found.changes:
         st.caption(plain(change))
