@@ -110,6 +110,16 @@ MIGRATIONS = [
         PRIMARY KEY (owner, provider)
     );
     """,
+    # 10: what a person has typed on a form and not yet sent (lib.core.drafts), kept across a browser refresh
+    """
+    CREATE TABLE drafts (
+        owner TEXT NOT NULL,
+        form TEXT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (owner, form)
+    );
+    """,
 ]
 TASK_COLUMNS = [f.name for f in fields(Task)]
 # The person's choices on a take: set only by `Store.choose`, so a poll saving a task it read earlier never
@@ -663,3 +673,22 @@ class BaseStore:
             db.execute(f"UPDATE scores SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
                        [*row.values(), score_id])
         return score
+
+    # ---- drafts: a form's typed values, one per person and form (bounded and checked in lib.core.drafts) ----
+
+    def save_draft(self, owner: str, form: str, body: str, now: float) -> None:
+        """Keep `body` (encoded JSON) as `owner`'s draft of `form`, replacing the one before."""
+        with self._connect() as db:
+            db.execute("INSERT INTO drafts (owner, form, body, updated_at) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (owner, form) DO UPDATE SET body = excluded.body,"
+                       " updated_at = excluded.updated_at", (owner, form, body, now))
+
+    def draft(self, owner: str, form: str) -> str | None:
+        """`owner`'s draft of `form` as stored (untrusted: decode it with lib.core.drafts), or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM drafts WHERE owner = ? AND form = ?", (owner, form)).fetchone()
+        return None if row is None else row[0]
+
+    def clear_draft(self, owner: str, form: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM drafts WHERE owner = ? AND form = ?", (owner, form))

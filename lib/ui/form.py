@@ -1,30 +1,43 @@
 """Pieces every generation page shares: state set-up, examples, the Advanced section, takes, estimate and submit."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
 
 import streamlit as st
 
-from lib.core import endpoints, forms, takes
+from lib.core import drafts, endpoints, forms, takes
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
 from lib.core.validation import SEED_MAX, as_number, too_long
 from lib.service import budget, callbacks, studio
 from lib.ui import auth
+from lib.ui import drafts as kept_drafts
 from lib.ui.runtime import services
 
 
 def init(endpoint: Endpoint) -> None:
-    """Give every field of the page its default once per session; widgets then read their value from state."""
+    """Give every field of the page its default once per session (after the person's draft, if any); widgets then
+    read their value from state."""
+    kept_drafts.restore(drafts.form_name(endpoint), _draft_shape(endpoint))
     for field, default in forms.defaults(endpoint).items():
         st.session_state.setdefault(forms.key(endpoint, field), default)
     st.session_state.setdefault(forms.key(endpoint, "revision"), 0)
     st.session_state.setdefault(forms.key(endpoint, "takes"), 1)
     st.session_state.setdefault(forms.key(endpoint, "compare"), False)
     st.session_state.setdefault(forms.key(endpoint, "token"), uuid.uuid4().hex)
+
+
+def _draft_shape(endpoint: Endpoint) -> drafts.Shape:
+    """The form's draft shape, where the callback address filled in by the studio itself (advanced_callback)
+    counts as untouched: it is not something the person typed."""
+    shape, field = dict(drafts.form_shape(endpoint)), forms.key(endpoint, "callback_url")
+    if own := callbacks.own_address(services().settings.public_url, endpoint.provider):
+        shape[field] = dataclasses.replace(shape[field], default=own)
+    return shape
 
 
 def values(endpoint: Endpoint) -> dict:
@@ -73,8 +86,15 @@ def forget_example_undo(endpoint: Endpoint) -> None:
     st.session_state[forms.key(endpoint, EXAMPLE_UNDO)] = None
 
 
+def _clear(endpoint: Endpoint) -> None:
+    """Every field back to its default (the timeline's table drawn afresh), and the draft forgotten."""
+    kept_drafts.clear(drafts.form_name(endpoint), _draft_shape(endpoint), reset=True)
+    st.session_state[forms.key(endpoint, "revision")] += 1
+    forget_example_undo(endpoint)
+
+
 def examples(endpoint: Endpoint) -> None:
-    """The examples, and while a loaded example is untouched, a way back to what was typed before it."""
+    """The examples, "Clear", and while a loaded example is untouched, a way back to what was typed before it."""
     undo = st.session_state.get(forms.key(endpoint, EXAMPLE_UNDO))
     with st.container(horizontal=True, vertical_alignment="center"):
         with st.popover("Examples", icon=":material/lightbulb:"):
@@ -82,6 +102,8 @@ def examples(endpoint: Endpoint) -> None:
                 label = example.get("prompt") or "; ".join(e["prompt"] for e in example["timing_prompts"])
                 st.button(plain(label), key=forms.key(endpoint, f"example_{number}"), on_click=_load_example,
                           args=(endpoint, example), type="tertiary")
+        st.button("Clear", key=forms.key(endpoint, "clear"), on_click=_clear, args=(endpoint,),
+                  icon=":material/restart_alt:", help="Empties the form and forgets what was typed on it.")
         if undo and all(values(endpoint)[field] == value for field, value in undo[1].items()):
             mine = "events" if "timing_prompts" in undo[0] else "prompt"
             st.button(f"Undo: bring back my {mine}", key=forms.key(endpoint, "example_undo_button"),
@@ -189,12 +211,15 @@ def _send(endpoint: Endpoint, found: takes.Plan, token: str) -> None:
             dict.fromkeys(plain(task.error_message) for task in refused)))
     else:
         state[outcome] = ("toast", "Submitted: follow it below or in History.")
+    if not refused:  # sent: what was typed is no longer a draft (the form keeps it, for another take)
+        kept_drafts.clear(drafts.form_name(endpoint), _draft_shape(endpoint))
 
 
 def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None:
     """What will be changed for the other vendor, the estimate (and what is left of a budget), and the Generate
     button ("Another take" once this form was sent); what the last press did shows below it."""
     current, owner, key_owner = services(), auth.owner(), auth.key_owner()  # key_owner: None without accounts
+    kept_drafts.keep(drafts.form_name(endpoint), _draft_shape(endpoint))  # every widget is drawn by now
     found = plan(endpoint, body)
     for change in found.changes:
         st.caption(plain(change))

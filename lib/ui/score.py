@@ -13,7 +13,7 @@ import uuid
 
 import streamlit as st
 
-from lib.core import score, score_view, timeline
+from lib.core import drafts, score, score_view, timeline
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.score import LAYERS, MAX_VIDEO_SECONDS, TARGETS, Mix, Score, ScoreState, Source
@@ -22,6 +22,7 @@ from lib.core.tasks import Endpoint, Provider, State
 from lib.core.validation import SEED_MAX, as_number
 from lib.service import budget
 from lib.service.scoring import MAX_UPLOAD_BYTES
+from lib.ui import drafts as kept_drafts
 from lib.ui import tasks, timeline_editor, waveform
 from lib.ui.links import archive_link
 from lib.ui.runtime import services
@@ -42,6 +43,14 @@ RECENT = 10  # scores shown under "Your scores"
 REFRESH_SECONDS = 0.5  # while a score is generating or mixing
 TAKE_COLUMNS = 4
 LAYER_LABELS = {"original": "The video's own sound (dB)", "effects": "Sound effects (dB)", "music": "Music bed (dB)"}
+# What a refresh keeps of the new score (the video itself is chosen again): events, music, mix, seed and takes.
+DRAFT = "score"
+DRAFT_SHAPE = {KEYS.events: drafts.Field([], drafts.events), MUSIC: drafts.Field("", drafts.text),
+               TAKES_KEY: drafts.Field(1, drafts.choice(TAKES)), SEED: drafts.Field(0.0, drafts.number(0, SEED_MAX)),
+               **{f"{MIX}_{layer}": drafts.Field(Mix().gain(layer), drafts.number(*score.GAIN_RANGE, float))
+                  for layer in LAYERS},
+               f"{MIX}_duck": drafts.Field(Mix().duck, drafts.flag),
+               f"{MIX}_target": drafts.Field(Mix().target, drafts.choice(TARGETS))}
 
 
 def _scores():
@@ -49,10 +58,17 @@ def _scores():
 
 
 def init() -> None:
+    kept_drafts.restore(DRAFT, DRAFT_SHAPE)
     timeline_editor.init(KEYS)
     state = st.session_state
     for name, default in ((FROM, HISTORY), (MUSIC, ""), (TAKES_KEY, 1), (SEED, 0.0), (TOKEN, uuid.uuid4().hex)):
         state.setdefault(name, default)
+
+
+def _clear() -> None:
+    """The events, music, mix, seed and takes back to their defaults (the table drawn afresh); draft forgotten."""
+    kept_drafts.clear(DRAFT, DRAFT_SHAPE, reset=True)
+    st.session_state[KEYS.revision] += 1
 
 
 # --- 1. the video ---------------------------------------------------------------------------------------------
@@ -189,6 +205,7 @@ def generate(owner: str, source: Source, events: list[dict], music: str, mix: Mi
                         help="The same seed and events give the same sound effects.")
     st.segmented_control("Takes", TAKES, key=TAKES_KEY, required=True,
                          help="How many versions to make at once; each one is its own score, with its own seed.")
+    kept_drafts.keep(DRAFT, DRAFT_SHAPE)  # every control of the new score is drawn by now
     takes = take_count(state.get(TAKES_KEY))
     problems = score.problems(source, events, music, mix)
     for problem in problems:
@@ -206,6 +223,8 @@ def generate(owner: str, source: Source, events: list[dict], music: str, mix: Mi
     with st.container(key="score_submit"):
         clicked = st.button("Another take" if state.get(SENT) == asked else "Generate", type="primary",
                             key=f"score_submit_{token}", icon=":material/play_arrow:")
+    st.button("Clear", key="score_clear", on_click=_clear, icon=":material/restart_alt:",
+              help="Empties the events, music and mix, and forgets what was typed on them.")
     if clicked:
         with st.spinner("Sending to Vidu…"):
             _send(owner, source, events, music, mix, takes, token, asked)
@@ -237,6 +256,7 @@ def _send(owner: str, source: Source, events: list[dict], music: str, mix: Mix, 
         return
     state[TOKEN], state[SENT] = uuid.uuid4().hex, asked
     state[OUTCOME] = ("toast", "Submitted: follow it under “Your scores”.")
+    kept_drafts.clear(DRAFT, DRAFT_SHAPE)
 
 
 # --- 6. your scores -------------------------------------------------------------------------------------------

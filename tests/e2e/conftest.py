@@ -192,3 +192,10 @@ def upstream_of(access_log: Path, key: str) -> str:
     routes = [line.split(" ", 4) for line in access_log.read_text().splitlines()]
     # after a retry $upstream_addr lists each replica tried ("a:1, b:2"): the last one answered
     return [fields[4].split(", ")[-1] for fields in routes if fields[0] == key and ":" in fields[4]][-1]
+
+
+def clear_form(page: Page, prefix: str) -> None:
+    """Press the form's "Clear": a test that adds to a form starts from an empty one, whatever draft an earlier
+    test on the same studio left (drafts outlive a browser context)."""
+    page.locator(f".st-key-{prefix}_clear").get_by_role("button", name="Clear").click()
+    wait_until_idle(page)

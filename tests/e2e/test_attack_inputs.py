@@ -23,6 +23,7 @@ from lib.sim.options import DEMO_VIDU_KEY
 from lib.store.sqlite import Store
 from tests.e2e import hostile_client as hc
 from tests.e2e.conftest import (
+    clear_form,
     download_export,
     start_simulator,
     start_studio,
@@ -164,6 +165,7 @@ def test_markdown_in_a_prompt_and_a_vendor_error_shows_as_text(studio, fault, pa
 def test_a_pasted_prompt_past_the_limit_stays_and_is_explained(studio, page: Page):
     page.goto(studio.url)  # Sound from text is the default page
     wait_until_idle(page)
+    clear_form(page, "t2a")  # the refused prompt of the test before is still this studio's draft
     box = page.locator(".st-key-t2a_prompt textarea")
     box.focus()
     page.keyboard.insert_text("r" * 1700)  # what a paste does: one insertion, no typing

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.core.timeline import STATUS_COLOURS, STATUS_LEGEND
-from tests.e2e.conftest import screenshot, start_studio, stop, wait_until_idle
+from tests.e2e.conftest import clear_form, screenshot, start_studio, stop, wait_until_idle
 
 CHART = "[data-testid='stVegaLiteChart'] svg"
 # The chart as drawn: each y-axis label and legend label with its box, and the fill of each bar.
@@ -36,6 +36,7 @@ def studio_url(tmp_path_factory):
 def add_events(page: Page, url: str, events: list[tuple[str, str, str]]) -> None:
     page.goto(f"{url}/timed")
     wait_until_idle(page)
+    clear_form(page, "tim")
     for start, end, sound in events:
         page.locator(".st-key-tim_new_from input").fill(start)
         page.locator(".st-key-tim_new_to input").fill(end)
