@@ -15,8 +15,9 @@ second (copies are looked for every RENEW_SECONDS).
 
 Browser tabs only read the store, so the vendors see one query per task per interval however many tabs are
 open or replicas run: an interval counts from the vendor's answer (never from before the query was sent, which
-a slow store or a busy process could delay), and a poll that outlived its lease plans nothing. Intervals start at one second and back off to five while nothing changes and the task is far from its
-expected end (the anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
+a slow store or a busy process could delay), and a poll that outlived its lease plans nothing. Intervals start
+at one second and back off to five while nothing changes and the task is far from its expected end (the
+anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
 finds the in-flight rows, and the results still to be copied, again.
 """
 from __future__ import annotations
