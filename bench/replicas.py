@@ -14,6 +14,7 @@ test run's STUDIO_TEST_DATABASE_URL: `source scripts/postgres.sh` starts a throw
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import threading
@@ -127,6 +128,12 @@ def run(count: int = 200, latency: float = load.LATENCY, trickle: float = load.T
     return results
 
 
+def _ratio(value: float, baseline: float) -> str:
+    """`value` against `baseline`; a dash where there is nothing to compare (no task was queried twice)."""
+    ratio = value / baseline if baseline else math.inf
+    return f"{ratio:.2f}" if math.isfinite(ratio) else "–"
+
+
 def markdown(results: list[Result]) -> list[str]:
     base = results[0]
     first = base.round
@@ -149,15 +156,16 @@ def markdown(results: list[Result]) -> list[str]:
                      f"{copies} | {one.uncopied} | {one.wall:.0f} |")
     for result in results[1:]:
         one = result.round
-        lines.append(f"| {result.engines}: × {base.engines} | {one.p50 / first.p50:.2f} | {one.p95 / first.p95:.2f} "
-                     f"| {one.max / first.max:.2f} | | {one.queries_per_interval / first.queries_per_interval:.2f} | "
-                     f"| {one.mean_gap / first.mean_gap:.2f} | | | | |")
+        lines.append(f"| {result.engines}: × {base.engines} | {_ratio(one.p50, first.p50)} | "
+                     f"{_ratio(one.p95, first.p95)} | {_ratio(one.max, first.max)} | | "
+                     f"{_ratio(one.queries_per_interval, first.queries_per_interval)} | | "
+                     f"{_ratio(one.mean_gap, first.mean_gap)} | | | | |")
     worst = max(result.round.queries_per_interval for result in results)
     lines += ["", f"- At most one query per task per polling interval ({FIRST_INTERVAL:g} s) with every number of "
                   f"engines: {'met' if worst <= 1 else '**not met**'} (most seen: {worst})."]
     for result in results[1:]:
         faster = result.round.mean_gap < first.mean_gap
-        lines.append(f"- {result.engines} engines see each task {first.mean_gap / result.round.mean_gap:.2f}× as "
-                     f"often as {base.engines} (mean gap between its queries): more engines "
+        lines.append(f"- {result.engines} engines see each task {_ratio(first.mean_gap, result.round.mean_gap)}× "
+                     f"as often as {base.engines} (the mean gap between its queries): more engines "
                      f"{'added' if faster else '**did not add**'} throughput.")
     return lines

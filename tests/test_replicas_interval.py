@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from itertools import pairwise
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_replicas_never_query_a_task_twice_within_its_interval(store, reopen, wo
         poller.stop()
     for task in tasks:
         queries = vendor.queries[task.vendor_id]
-        for (arrived, answered), (next_arrived, _) in zip(queries, queries[1:]):
+        for (arrived, answered), (next_arrived, _) in pairwise(queries):
             assert next_arrived >= answered, f"{task.vendor_id} was queried while a query of it was unanswered"
             assert next_arrived - arrived >= FIRST_INTERVAL, (
                 f"{task.vendor_id} queried twice within {FIRST_INTERVAL:g} s: {next_arrived - arrived:.2f} s apart")

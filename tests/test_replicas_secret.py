@@ -22,11 +22,11 @@ def test_threads_asking_at_once_on_a_new_folder_all_get_the_one_secret_kept(tmp_
         folder = tmp_path / str(round_number)
         barrier = threading.Barrier(STARTING)
 
-        def ask() -> bytes:
+        def ask(_, barrier=barrier, folder=folder) -> bytes:
             barrier.wait()
             return server_secret(folder)
         with ThreadPoolExecutor(STARTING) as pool:
-            secrets = set(pool.map(lambda _: ask(), range(STARTING)))
+            secrets = set(pool.map(ask, range(STARTING)))
         assert len(secrets) == 1 and len(secrets.pop()) == 32
         assert sorted(path.name for path in folder.iterdir()) == [SECRET_FILE]  # no candidate left behind
     assert stat.S_IMODE((folder / SECRET_FILE).stat().st_mode) == 0o600

@@ -17,7 +17,6 @@ from lib.core.validation import as_number
 from lib.service import accounts, budget
 from lib.vendors import kling, vidu
 
-
 MIN_POOL_SIZE, MAX_POOL_SIZE = 4, 100  # STUDIO_DATABASE_POOL_SIZE's bounds (PostgreSQL allows 100 in all by default)
 
 
