@@ -127,3 +127,13 @@ def test_a_poll_that_outlived_its_lease_leaves_the_task_to_the_replica_that_took
     assert store.get(task.id).progress == 50  # what the vendor said is kept
     # ... but the task is still the second replica's until its lease ends: no third query meanwhile
     assert store.due(later + LEASE_SECONDS - FIRST_INTERVAL) == []
+
+
+def test_a_poll_plans_its_next_only_while_its_lease_is_the_one_the_task_has(store):
+    (task,) = in_flight(store, 1)
+    assert [claimed.id for claimed in store.claim_due(100.0, 105.0, 10)] == [task.id]
+    assert store.schedule(task.id, 101.5, 1.0, lease=105.0)  # its own lease: planned
+    assert [due.id for due in store.due(101.5)] == [task.id]
+    assert store.claim_due(106.0, 111.0, 10)  # due since 101.5: claimed again, until 111
+    assert not store.schedule(task.id, 107.0, 1.0, lease=105.0)  # a stale lease: nothing planned
+    assert store.due(110.0) == [] and [due.id for due in store.due(111.0)] == [task.id]
