@@ -1,20 +1,20 @@
 """Replicas starting together on a new data folder end up with one and the same media-link secret."""
 from __future__ import annotations
 
-import multiprocessing
 import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from lib.media.links import SECRET_FILE, server_secret
 
 STARTING = 8  # processes (or threads) asking at the same moment
 ROUNDS = 20  # fresh folders for the threads: each race is short
-
-
-def _secret_after(barrier, data_dir, answers) -> None:
-    barrier.wait()
-    answers.put(server_secret(data_dir).hex())
+ROOT = Path(__file__).resolve().parents[1]
+ASK = ("import sys\nfrom lib.media.links import server_secret\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+       "print(server_secret(sys.argv[1]).hex())")
 
 
 def test_threads_asking_at_once_on_a_new_folder_all_get_the_one_secret_kept(tmp_path):
@@ -33,14 +33,19 @@ def test_threads_asking_at_once_on_a_new_folder_all_get_the_one_secret_kept(tmp_
 
 
 def test_processes_starting_at_once_on_a_new_folder_agree_and_a_restart_reads_the_same(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    barrier, answers = context.Barrier(STARTING), context.Queue()
-    processes = [context.Process(target=_secret_after, args=(barrier, tmp_path, answers)) for _ in range(STARTING)]
-    for process in processes:
-        process.start()
-    secrets = {answers.get(timeout=60) for _ in processes}
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
+    # each says it is ready, then waits for the word to go, so they all ask at the same moment
+    asking = [subprocess.Popen([sys.executable, "-c", ASK, str(tmp_path)], cwd=ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(STARTING)]
+    try:
+        for process in asking:
+            assert process.stdout.readline().strip() == "ready"
+        for process in asking:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        secrets = {process.communicate(timeout=60)[0].strip() for process in asking}
+    finally:
+        for process in asking:
+            process.kill()
+    assert all(process.returncode == 0 for process in asking)
     assert len(secrets) == 1
     assert server_secret(tmp_path).hex() in secrets
