@@ -14,8 +14,8 @@ A round under load answers every request after 0.3 s and lets the first task's r
 task's own figure is reported apart (it cannot beat its download). The baseline round is the same number of
 tasks with an instant stand-in and no trickle. Both run in the same process, one after the other.
 
-`run_round` can also run several engines ("replicas") on one PostgreSQL (bench/replicas.py): tasks are then
-submitted through each in turn and every engine's worker shares the polls and copies.
+`run_round` can also hand the work to engines run elsewhere (bench/replicas.py: several processes on one
+PostgreSQL); tasks are then submitted and watched through a studio whose own worker is not started.
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import sqlite3
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 
 from bench.standin import StandIn
@@ -78,6 +79,7 @@ class Round:
     uncopied: int  # tasks that ended without an archived copy
     queries_per_interval: int  # the most queries one task got within one polling interval
     shortest_gap: float  # the shortest time between two queries of one task
+    mean_gap: float  # the mean time between two queries of one task: shorter when the engines keep up better
     wall: float  # seconds the round took, submission to the last result
 
     @property
@@ -99,8 +101,7 @@ def _body(endpoint: Endpoint, number: int) -> dict:
     return {**spec(endpoint).fixed, **example, "prompt": f"{example['prompt']}, take {number + 1}"}
 
 
-def _submit(engines: list[Studio], number: int) -> Task:
-    engine = engines[number % len(engines)]
+def _submit(engine: Studio, number: int) -> Task:
     endpoint = Endpoint.VIDU_TEXT2AUDIO if number % 2 == 0 else Endpoint.KLING_TEXT2AUDIO
     task, _ = studio.submit(engine.store, engine.vendors, endpoint, _body(endpoint, number), OWNER)
     if task.state is State.FAILED or not task.vendor_id:
@@ -163,32 +164,37 @@ def _query_times(standin: StandIn, tasks: list[Task]) -> dict[str, list[float]]:
     return times
 
 
+@contextmanager
+def engine_here(environ: dict[str, str]) -> Iterator[Studio]:
+    """The default engine of a round: one studio in this process, its worker started."""
+    engine = build(load_settings(environ, {}))
+    try:
+        yield engine.start()
+    finally:
+        engine.close()
+
+
 def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, timeout: float = 900,
-              engines: int = 1, database_url: str | None = None) -> Round:
-    """One round of `count` tasks; `speed` > 1 runs the vendors' lifecycles faster than the real ones. `engines`
-    studios share the work on one data folder and `database_url` (PostgreSQL; None: SQLite, one engine)."""
+              database_url: str | None = None,
+              engines: Callable[[dict[str, str]], AbstractContextManager[Studio]] = engine_here) -> Round:
+    """One round of `count` tasks; `speed` > 1 runs the vendors' lifecycles faster than the real ones.
+    `engines(environ)` runs the studio engines doing the work with these settings (on one data folder and
+    `database_url`, PostgreSQL; None: SQLite) and gives the studio tasks are submitted through and watched with."""
     standin = StandIn(latency, concurrency=count, speed=speed)
     try:
         with tempfile.TemporaryDirectory(prefix="cue-bench-load-") as folder:
-            settings = load_settings({"STUDIO_DATA_DIR": folder, "VIDU_API_KEY": DEMO_VIDU_KEY,
-                                      "VIDU_BASE_URL": standin.url, "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY,
-                                      "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY, "KLING_BASE_URL": standin.url,
-                                      **({"STUDIO_DATABASE_URL": database_url} if database_url else {})}, {})
-            built = [build(settings) for _ in range(engines)]
-            for engine in built:
-                engine.start()
-            try:
+            environ = {"STUDIO_DATA_DIR": folder, "VIDU_API_KEY": DEMO_VIDU_KEY, "VIDU_BASE_URL": standin.url,
+                       "KLING_ACCESS_KEY": DEMO_KLING_ACCESS_KEY, "KLING_SECRET_KEY": DEMO_KLING_SECRET_KEY,
+                       "KLING_BASE_URL": standin.url, **({"STUDIO_DATABASE_URL": database_url} if database_url else {})}
+            with engines(environ) as engine:
                 started = time.monotonic()
-                first = _submit(built, 0)  # a Vidu task: its result is the one that trickles
+                first = _submit(engine, 0)  # a Vidu task: its result is the one that trickles
                 if trickle:
                     standin.trickle(sim_vidu.NAME, first.vendor_id, trickle)
                 with ThreadPoolExecutor(SUBMITTERS) as pool:
-                    tasks = [first, *pool.map(lambda number: _submit(built, number), range(1, count))]
-                stored, uncopied = _watch(built[0], tasks, timeout + trickle, database_url)
+                    tasks = [first, *pool.map(lambda number: _submit(engine, number), range(1, count))]
+                stored, uncopied = _watch(engine, tasks, timeout + trickle, database_url)
                 wall = time.monotonic() - started
-            finally:
-                for engine in built:
-                    engine.close()
     finally:
         standin.stop()
     seconds = {}
@@ -201,7 +207,7 @@ def run_round(count: int, latency: float, trickle: float, speed: float = 1.0, ti
     gaps = [later - earlier for series in times for earlier, later in zip(sorted(series), sorted(series)[1:])]
     return Round(count, latency, trickle, list(seconds.values()), trickled, len(uncopied),
                  max(most_in_window(series, FIRST_INTERVAL - JITTER) for series in times),
-                 min(gaps, default=float("inf")), wall)
+                 min(gaps, default=float("inf")), sum(gaps) / len(gaps) if gaps else float("inf"), wall)
 
 
 @dataclass(frozen=True)

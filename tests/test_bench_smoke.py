@@ -103,6 +103,7 @@ def test_every_benchmark_writes_its_figures(tmp_path):
     assert re.search(rf"\| 2 \| × baseline \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     for engines in (1, 3):  # the replicas round (PostgreSQL: ./test.sh starts one)
         assert re.search(rf"\| {engines} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| [0-9]+ \|", text)
+    assert re.search(rf"\| 3: × 1 \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)  # against the same run's one engine
     assert re.search(rf"10 MB results / 0.1 MB results: {NUMBER}×", text)
     assert re.search(rf"\| resident memory, VmRSS \(MB\) \| {NUMBER} \| {NUMBER} \| [+-]{NUMBER} \|", text)
     assert re.search(rf"\| Streamlit's media store, `/_stcore/metrics` \(MB\) \| ({NUMBER}|not exposed) \|", text)

@@ -39,15 +39,26 @@ REFUSED = "This link has expired or is not valid. Reload the page for a fresh on
 
 
 def server_secret(data_dir: Path) -> bytes:
-    """The signing secret, created once (owner-only permissions) and then read, so links survive restarts."""
+    """The signing secret, created once (owner-only permissions) and then read, so links survive restarts.
+
+    Replicas starting together on a new data folder must all end up with the same one: each writes a candidate
+    in full to a file of its own, then links it into place, which succeeds for the first only (never replacing
+    a secret already there); everyone then reads the winner, which is never seen half written."""
     path = Path(data_dir) / SECRET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_hex(32))
+    if not path.exists():
+        candidate = path.with_name(f".{SECRET_FILE}-{secrets.token_hex(8)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_hex(32))
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(candidate, path)
+        except FileExistsError:  # another process linked its own first
+            pass
+        finally:
+            candidate.unlink(missing_ok=True)
     return bytes.fromhex(path.read_text().strip())
 
 

@@ -108,7 +108,7 @@ def build(settings: Settings) -> Studio:
                               public_callbacks_only=settings.hosted)
     simulated = None if settings.vidu_live and settings.kling_live else settings.sim_url or simulator.url
     try:
-        store = open_store(settings.database_url, settings.data_dir)
+        store = open_store(settings.database_url, settings.data_dir, settings.pool_size)
         vendors = _vendors(settings, simulated)
         archive = Archiver(Path(settings.data_dir) / "media", allow_private=not settings.hosted,
                            trusted=(simulated,) if simulated else ())

@@ -17,6 +17,8 @@ from lib.core.validation import as_number
 from lib.service import accounts, budget
 from lib.vendors import kling, vidu
 
+MIN_POOL_SIZE, MAX_POOL_SIZE = 4, 100  # STUDIO_DATABASE_POOL_SIZE's bounds (PostgreSQL allows 100 in all by default)
+
 
 def _secret():
     return field(default=None, metadata={"secret": True})
@@ -42,6 +44,7 @@ class Settings:
     task_timeout: float = 3600.0  # seconds the poller follows a task before asking the user to check again
     media_quota_mb: float = 5120.0  # how much archived media one person's folder may hold after an import
     poll_concurrency: int = 32  # queries in flight per vendor (lib/service/poller.py says why 32)
+    database_pool_size: int = 0  # PostgreSQL connections per process; 0: sized from poll_concurrency (`pool_size`)
     sim_speed: float = 4.0  # how much faster than the real vendors the demo simulator runs
     sim_queue_seconds: float = 4.0  # demo mode: seconds a new task waits in the queue, long enough to show Cancel
     sim_url: str | None = None  # demo mode with several replicas: the one simulator they share (python -m lib.sim)
@@ -54,6 +57,13 @@ class Settings:
     @property
     def kling_live(self) -> bool:
         return bool(self.kling_api_key or (self.kling_access_key and self.kling_secret_key))
+
+    @property
+    def pool_size(self) -> int:
+        """PostgreSQL connections this process keeps at most: as set, else half the queries in flight per vendor
+        (a poll holds a connection only for its few short statements, never while the vendor answers), and at
+        least MIN_POOL_SIZE for the pages, the copies and the leases' renewal."""
+        return self.database_pool_size or max(MIN_POOL_SIZE, self.poll_concurrency // 2)
 
     @property
     def database_passwords(self) -> tuple[str, ...]:
@@ -81,6 +91,8 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
     budgets, budget_problems = budget.parse_budgets((secrets or {}).get("budget"), get)
     concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
     queue_seconds = as_number(get("STUDIO_SIM_QUEUE_SECONDS") or Settings.sim_queue_seconds)
+    pool_text = get("STUDIO_DATABASE_POOL_SIZE")
+    pool_size = as_number(pool_text) if pool_text else None
     settings = Settings(
         vidu_api_key=get("VIDU_API_KEY"),
         vidu_profile=get("VIDU_PROFILE") or Settings.vidu_profile,
@@ -100,6 +112,8 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         task_timeout=as_number(get("STUDIO_TASK_TIMEOUT") or Settings.task_timeout) or 0,
         media_quota_mb=as_number(get("STUDIO_MEDIA_QUOTA_MB") or Settings.media_quota_mb) or 0,
         poll_concurrency=int(concurrency) if float(concurrency).is_integer() else 0,
+        # unset: 0 (sized from poll_concurrency); not a whole number: -1, reported below
+        database_pool_size=0 if not pool_text else int(pool_size) if pool_size and pool_size.is_integer() else -1,
         sim_speed=as_number(get("STUDIO_SIM_SPEED") or Settings.sim_speed) or 0,
         sim_queue_seconds=-1.0 if queue_seconds is None else queue_seconds,  # not a number: reported below
         sim_url=(get("STUDIO_SIM_URL") or "").rstrip("/") or None,
@@ -112,6 +126,9 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         problems.append("STUDIO_MEDIA_QUOTA_MB must be a number of megabytes above 0.")
     if not 1 <= settings.poll_concurrency <= 64:
         problems.append("STUDIO_POLL_CONCURRENCY must be a whole number from 1 to 64.")
+    if pool_text and not MIN_POOL_SIZE <= settings.database_pool_size <= MAX_POOL_SIZE:
+        problems.append(f"STUDIO_DATABASE_POOL_SIZE must be a whole number from {MIN_POOL_SIZE} to {MAX_POOL_SIZE}: "
+                        "the database connections each studio process may keep open.")
     if settings.sim_speed <= 0:
         problems.append("STUDIO_SIM_SPEED must be a number above 0.")
     if not 0 <= settings.sim_queue_seconds <= 600:

@@ -14,8 +14,10 @@ download or mix keeps its lease and the work of a process that dies is taken ove
 second (copies are looked for every RENEW_SECONDS).
 
 Browser tabs only read the store, so the vendors see one query per task per interval however many tabs are
-open. Intervals start at one second and back off to five while nothing changes and the task is far from its
-expected end (the anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
+open or replicas run: an interval counts from the vendor's answer (never from before the query was sent, which
+a slow store or a busy process could delay), and a poll that outlived its lease plans nothing. Intervals start
+at one second and back off to five while nothing changes and the task is far from its expected end (the
+anchors poll every 1-5 s); failed polls back off further. After a restart the worker simply
 finds the in-flight rows, and the results still to be copied, again.
 """
 from __future__ import annotations
@@ -252,7 +254,7 @@ class Poller:
         log.warning("handling task %s failed: %s", task.id, describe(error, self.secrets))
         try:
             interval = next_interval(self.store.poll_plan(task.id)[0], changed=False, error=True)
-            self.store.schedule(task.id, time.time() + interval, interval)
+            self._plan(task.id, time.time() + interval, interval)
         except Exception as again:  # the store itself is failing: the lease runs out and the task comes back
             log.warning("rescheduling task %s failed: %s", task.id, describe(again, self.secrets))
 
@@ -273,7 +275,7 @@ class Poller:
         # vendor's task list can tell what became of the create.
         unconfirmed = task.state is State.SUBMITTED and not task.vendor_id and not task.external_id
         if unconfirmed and (studio.sending(task.id) or now - task.created_at < LOOKUP_AFTER_SECONDS):
-            self.store.schedule(task.id, now + FIRST_INTERVAL, interval)
+            self._plan(task.id, now + FIRST_INTERVAL, interval)
             return task
         # The timeout counts from when the vendor started on the task: time in its queue is not a fault.
         limit = deadline or (task.started_at + self.task_timeout if task.started_at else NEVER)
@@ -294,12 +296,13 @@ class Poller:
             interval = next_interval(interval, changed=False, error=True)
             asked = error.retry_after if isinstance(error, VendorError) else None
             wait = min(MAX_RETRY_AFTER, max(FIRST_INTERVAL, asked)) if asked is not None else interval
-            self.store.schedule(task.id, now + wait, interval)
+            self._plan(task.id, time.time() + wait, interval)
             return task
+        answered = time.time()
         fresh = self.apply(task, fresh)
         changed = (fresh.state, fresh.progress) != (task.state, task.progress)
         interval = next_interval(interval, changed, error=False, near_end=near_end(fresh, now))
-        self.store.schedule(task.id, now + interval, interval)
+        self._plan(task.id, answered + interval, interval)
         return fresh
 
     def apply(self, task: Task, fresh: Task) -> Task:
@@ -331,7 +334,7 @@ class Poller:
         except (VendorError, NetworkError) as error:
             log.info("looking up unconfirmed task %s in Vidu's task list failed: %s", task.id, error)
             interval = next_interval(interval, changed=False, error=True)
-            self.store.schedule(task.id, now + interval, interval)
+            self._plan(task.id, time.time() + interval, interval)
             return task
         if found:
             with self._lock_for(task.id):
@@ -341,12 +344,12 @@ class Poller:
                 task = stored.replace(vendor_id=found, error_message=None)
                 self.store.save(task)
             log.info("task %s: found Vidu task %s in Vidu's task list; following it", task.id, found)
-            self.store.schedule(task.id, now, FIRST_INTERVAL)
+            self._plan(task.id, now, FIRST_INTERVAL)
             return task
         if now - task.created_at > LOST_AFTER_SECONDS:
             return self._set_aside(task, history.not_found_message(task), NEVER, interval)
         interval = min(MAX_ERROR_INTERVAL, max(LOOKUP_AFTER_SECONDS, interval * 2))
-        self.store.schedule(task.id, now + interval, interval)
+        self._plan(task.id, time.time() + interval, interval)
         return task
 
     def _set_aside(self, task: Task, message: str, next_poll_at: float, interval: float) -> Task:
@@ -354,8 +357,22 @@ class Poller:
         if task.error_message != message:
             task = task.replace(error_message=message)
             self.store.save(task)
-        self.store.schedule(task.id, next_poll_at, interval)
+        self._plan(task.id, next_poll_at, interval)
         return task
+
+    def _plan(self, task_id: str, next_poll_at: float, interval: float) -> None:
+        """Plan the next poll of a task this process is polling, only while the task still has the lease this
+        process set: a poll that outlived its lease (another process took the task over) must not cut short that
+        process's lease, or a third would query the task while the second still is. A poll not handed out by the
+        scheduler (no lease held) plans as asked."""
+        with self._claims:
+            lease = self._poll_leases.get(task_id)
+        if self.store.schedule(task_id, next_poll_at, interval, lease=lease) or lease is None:
+            return
+        with self._claims:  # the renewal may have just extended the lease: plan against the extended one
+            renewed = self._poll_leases.get(task_id)
+        if renewed not in (None, lease):
+            self.store.schedule(task_id, next_poll_at, interval, lease=renewed)
 
     def check_again(self, task: Task) -> None:
         """Resume polling a task the timeout had set aside (the "check again" button)."""

@@ -6,12 +6,14 @@ from pathlib import Path
 from lib.store.base import BaseStore
 
 
-def open_store(database_url: str | None, data_dir: Path | str) -> BaseStore:
-    """The store for these settings: PostgreSQL at `database_url` if given, else SQLite in `data_dir`."""
+def open_store(database_url: str | None, data_dir: Path | str, pool_size: int | None = None) -> BaseStore:
+    """The store for these settings: PostgreSQL at `database_url` if given (keeping up to `pool_size`
+    connections), else SQLite in `data_dir`."""
     if database_url:
-        from lib.store.postgres import PostgresStore  # psycopg is loaded only by studios that use it
+        # psycopg is loaded only by studios that use it
+        from lib.store.postgres import POOL_SIZE, PostgresStore
 
-        return PostgresStore(database_url)
+        return PostgresStore(database_url, pool_size or POOL_SIZE)
     from lib.store.sqlite import Store
 
     return Store(Path(data_dir) / "studio.db")

@@ -361,12 +361,15 @@ class BaseStore:
         return [_to_task(row) for row in rows]
 
     def schedule(self, studio_id: str, next_poll_at: float, poll_interval: float,
-                 poll_deadline: float | None = None) -> None:
-        """Plan the next poll; a `poll_deadline` (None keeps the current one) is when polling gives up."""
+                 poll_deadline: float | None = None, lease: float | None = None) -> bool:
+        """Plan the next poll; a `poll_deadline` (None keeps the current one) is when polling gives up. With `lease`
+        (the end of the poll lease the caller set, see `claim_due`), only while the task still has that lease: once
+        another process has claimed the task, it is that process's to plan. Whether it was planned."""
+        held, args = ("", []) if lease is None else (" AND next_poll_at = ?", [lease])
         with self._connect() as db:
-            db.execute("UPDATE tasks SET next_poll_at = ?, poll_interval = ?,"
-                       " poll_deadline = COALESCE(?, poll_deadline) WHERE id = ?",
-                       (next_poll_at, poll_interval, poll_deadline, studio_id))
+            return db.execute("UPDATE tasks SET next_poll_at = ?, poll_interval = ?,"
+                              f" poll_deadline = COALESCE(?, poll_deadline) WHERE id = ?{held}",
+                              [next_poll_at, poll_interval, poll_deadline, studio_id, *args]).rowcount == 1
 
     def poll_plan(self, studio_id: str) -> tuple[float, float | None]:
         """(current interval, deadline or None) for a task's polling."""

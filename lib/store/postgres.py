@@ -17,7 +17,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from lib.core.errors import ConfigError, redact
 from lib.store.base import MIGRATIONS, BaseStore
 
-POOL_SIZE = 16  # connections per process: statements are short, so the worker's threads and the pages share them
+# connections per process unless told (STUDIO_DATABASE_POOL_SIZE): statements are short, so the worker's threads
+# and the pages share them
+POOL_SIZE = 16
 CONNECT_SECONDS = 10  # how long a start waits for the database before saying it cannot be reached
 MIGRATION_LOCK = 1_200_000_012  # the advisory lock every process's migration takes (any number, the same for all)
 # PostgreSQL's REAL is single precision: times must stay double; seeds and ids may pass 32 bits

@@ -27,6 +27,7 @@ from playwright.sync_api import expect
 
 from lib.core.tasks import State
 from lib.service import sessions
+from lib.service.poller import FIRST_INTERVAL
 from lib.store.base import MIGRATIONS
 from lib.store.postgres import PostgresStore
 from tests.e2e.conftest import (
@@ -47,10 +48,9 @@ PROMPT = "Waves on a pebble beach"
 CALLBACK_PROMPT = "A squeaky door opening"
 TEAM_PROMPT = "Rain on a tin roof"
 VIDU_QUERY, KLING_QUERY = "/ent/v2/tasks/", "/v1/audio/text-to-audio"  # the vendors' status queries (GET)
-# seconds between two status queries of one task at the vendor, whichever replicas ask: the shortest interval is
-# 1 s, counted from just before a query leaves, so one held up on this busy machine arrives a little late;
-# two replicas polling one task together would be well under this
-MIN_QUERY_GAP = 0.75
+# seconds between two status queries of one task at the vendor, whichever replicas ask: the shortest interval,
+# counted from the vendor's answer to the one before, so however late a query arrives the next is later still
+MIN_QUERY_GAP = FIRST_INTERVAL
 
 
 def wait_for(check, timeout: float, what):
@@ -76,9 +76,9 @@ def drop_database(url: str) -> None:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def replica_env(database_url: str, simulator_url: str) -> dict:
-    return {**vendors_at(simulator_url), "STUDIO_DATABASE_URL": database_url,
-            "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET, "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET}
+def replica_env(simulator_url: str) -> dict:
+    return {**vendors_at(simulator_url), "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET,
+            "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET}
 
 
 def start_together(count: int, folder: Path, env: dict) -> dict:
@@ -107,31 +107,50 @@ def holder(page, folder: Path) -> str:
     return upstream_of(folder / "access.log", key)
 
 
-class Deployment:
-    """Three replicas with both vendors live at one simulator, behind nginx."""
+class Replicas:
+    """`count` replicas with `env`, on a fresh database and one data folder, started at the same instant behind
+    their own nginx; and a store of the test's own on that database."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, count: int, env: dict):
         self.folder = folder
-        self.simulator, self.simulator_url = start_simulator(folder / "sim.log", "--speed", "1.5",
-                                                             "--kling-webhook-secret", WEBHOOK_SECRET)
         self.database_url = fresh_database()
-        self.replicas = start_together(3, folder, replica_env(self.database_url, self.simulator_url))
+        try:
+            self.replicas = start_together(count, folder, {**env, "STUDIO_DATABASE_URL": self.database_url})
+        except BaseException:
+            drop_database(self.database_url)
+            raise
         self.nginx, self.url = start_nginx(list(self.replicas), folder / "nginx")
         self.store = PostgresStore(self.database_url, pool_size=2)
 
     def holder(self, page) -> str:
         return holder(page, self.folder / "nginx")
 
-    def requests_log(self) -> list[dict]:
-        return requests.get(f"{self.simulator_url}/_sim/requests", timeout=5).json()
-
     def close(self) -> None:
         self.store.close()
         stop(self.nginx)
         for process in self.replicas.values():
             stop(process)
-        stop(self.simulator)
         drop_database(self.database_url)
+
+
+class Deployment(Replicas):
+    """Three replicas with both vendors live at one simulator, behind nginx."""
+
+    def __init__(self, folder: Path):
+        self.simulator, self.simulator_url = start_simulator(folder / "sim.log", "--speed", "1.5",
+                                                             "--kling-webhook-secret", WEBHOOK_SECRET)
+        try:
+            super().__init__(folder, 3, replica_env(self.simulator_url))
+        except BaseException:
+            stop(self.simulator)
+            raise
+
+    def requests_log(self) -> list[dict]:
+        return requests.get(f"{self.simulator_url}/_sim/requests", timeout=5).json()
+
+    def close(self) -> None:
+        super().close()
+        stop(self.simulator)
 
 
 @pytest.fixture(scope="module")
@@ -215,34 +234,12 @@ def test_a_callback_to_a_replica_that_did_not_submit_the_task_finishes_it(deploy
         requests.delete(f"{deployment.simulator_url}/_sim/faults", timeout=5).raise_for_status()
 
 
-class HostedPair:
-    """Two replicas of a team instance (a team password) in demo mode, sharing one simulator (STUDIO_SIM_URL),
-    started at the same instant on an empty database, behind their own nginx."""
-
-    def __init__(self, folder: Path, simulator_url: str):
-        self.folder = folder
-        self.database_url = fresh_database()
-        env = {"STUDIO_DATABASE_URL": self.database_url, "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET,
-               "STUDIO_PASSWORD": TEAM_PASSWORD, "STUDIO_SIM_URL": simulator_url}
-        try:
-            self.replicas = start_together(2, folder, env)
-        except BaseException:
-            drop_database(self.database_url)
-            raise
-        self.nginx, self.url = start_nginx(list(self.replicas), folder / "nginx")
-        self.store = PostgresStore(self.database_url, pool_size=2)
-
-    def close(self) -> None:
-        self.store.close()
-        stop(self.nginx)
-        for process in self.replicas.values():
-            stop(process)
-        drop_database(self.database_url)
-
-
 @pytest.fixture(scope="module")
 def hosted_pair(tmp_path_factory, deployment):
-    pair = HostedPair(tmp_path_factory.mktemp("hosted"), deployment.simulator_url)
+    # two replicas of a team instance (a team password) in demo mode, sharing one simulator (STUDIO_SIM_URL)
+    pair = Replicas(tmp_path_factory.mktemp("hosted"), 2, {"STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET,
+                                                           "STUDIO_PASSWORD": TEAM_PASSWORD,
+                                                           "STUDIO_SIM_URL": deployment.simulator_url})
     yield pair
     pair.close()
 
@@ -264,11 +261,11 @@ def test_after_a_failover_a_signed_in_person_is_still_signed_in_and_sees_their_t
     page.locator(".st-key-t2a_submit button").click()
     wait_for(lambda: any(t.vendor_id for t in hosted_pair.store.find(None)), 30,
              lambda: hosted_pair.store.find(None))
-    first = holder(page, hosted_pair.folder / "nginx")
+    first = hosted_pair.holder(page)
     hosted_pair.replicas[first].send_signal(signal.SIGKILL)
     hosted_pair.replicas[first].wait()
     # the page reconnects by itself, through nginx, to the other replica
-    wait_for(lambda: holder(page, hosted_pair.folder / "nginx") != first, 60, "the page never reconnected")
+    wait_for(lambda: hosted_pair.holder(page) != first, 60, "the page never reconnected")
     wait_until_idle(page, timeout=60_000)
     expect(page.get_by_text("Signed in as Ann Lee")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("textbox", name="Your name")).to_have_count(0)
