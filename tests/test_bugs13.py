@@ -202,3 +202,30 @@ def test_the_in_flight_states_are_written_once_next_to_state():
     written = {str(f.relative_to(ROOT)): n for f in files if (n := in_flight_literals(f.read_text()))}
     assert written == {"lib/core/tasks.py": 1}
     assert [s for s in State if not s.terminal] == list(IN_FLIGHT)
+
+
+# --- the end of a task holds across replicas ------------------------------------------------------------------------
+
+class StaleFirstRead:
+    """The store as a replica sees it that read the task just before another replica ended it."""
+    def __init__(self, store, stale: Task):
+        self._store, self._stale = store, [stale]
+
+    def get(self, studio_id, owner=None):
+        return self._stale.pop() if self._stale else self._store.get(studio_id, owner)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_replica_that_read_the_task_before_another_finished_it_cannot_undo_the_end(store):
+    """Each replica's lock is its own: replica B reads the task in flight, replica A then saves its success, and B's
+    late answer must still not undo it. The store's conditional save decides, on SQLite and PostgreSQL."""
+    shown = queued(store)
+    late = Poller(StaleFirstRead(store, store.get(shown.id)), vendors(vidu=ScriptedClient()))
+    store.save(shown.replace(state=State.SUCCEEDED, raw_state="success"))  # replica A
+    answer = late.apply(shown, shown.replace(state=State.CANCELLED, raw_state="failed"))
+    assert store.get(shown.id).state is State.SUCCEEDED
+    assert answer.state is State.SUCCEEDED  # B is told the end that stands
+    assert store.save_unfinished(shown.replace(state=State.FAILED)) is False
+    assert store.save_unfinished(queued(store).replace(state=State.RUNNING)) is True

@@ -317,7 +317,8 @@ class Poller:
             stored = self.store.get(task.id)
             if stored is not None and stored.state.terminal:
                 return stored
-            self.store.save(fresh)
+            if not self.store.save_unfinished(fresh):  # ended meanwhile, on another replica
+                return self.store.get(task.id) or fresh
         if fresh.copying:
             self._copy_later(fresh)
         return fresh

@@ -243,10 +243,19 @@ class BaseStore:
 
     def save(self, task: Task) -> None:
         """Write every field of an existing task (the task's own id is the key) but the person's CHOICES."""
+        self._update(task, "")
+
+    def save_unfinished(self, task: Task) -> bool:
+        """`save`, only while the stored task is still in flight; False when it has already ended. The check is
+        the UPDATE itself, so a poll, a callback or a cancel answered on another replica never undoes an end."""
+        return self._update(task, f" AND state IN ({', '.join('?' * len(IN_FLIGHT))})", [*IN_FLIGHT]) == 1
+
+    def _update(self, task: Task, condition: str, args: list = ()) -> int:
         row = {name: value for name, value in _to_row(task).items() if name not in CHOICES and name != "id"}
         assignments = ", ".join(f"{name} = ?" for name in row)
         with self._connect() as db:
-            db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", [*row.values(), task.id])
+            return db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?{condition}",
+                              [*row.values(), task.id, *args]).rowcount
 
     def choose(self, studio_id: str, owner: str | None, *, verdict: str | None = None,
                starred: bool | None = None, hidden: bool | None = None) -> bool:
