@@ -61,14 +61,6 @@ def timings(task: Task, now: float) -> str:
     return " · ".join(parts).capitalize()
 
 
-def estimate(task: Task, now: float) -> str | None:
-    """Roughly how long is left, from the vendor's progress when it gives one, else from typical durations."""
-    if task.state.terminal or task.state is State.SUBMITTED:
-        return None
-    left = seconds_left(task, now)
-    return f"about {seconds(left)} left" if left > 1 else "almost done"
-
-
 def seconds_left(task: Task, now: float) -> float:
     """How long the vendor should still need: from its progress while it reports some, else from the endpoint's
     typical duration (the poller's near-the-end polling uses the same figure)."""

@@ -13,7 +13,7 @@ import uuid
 
 import streamlit as st
 
-from lib.core import score, score_view, timeline
+from lib.core import money, score, score_view, timeline
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.score import LAYERS, MAX_VIDEO_SECONDS, TARGETS, Mix, Score, ScoreState, Source
@@ -194,10 +194,14 @@ def generate(owner: str, source: Source, events: list[dict], music: str, mix: Mi
     for problem in problems:
         st.warning(plain(problem.message), icon=":material/warning:")
     if not problems:
-        requests, cost = _scores().estimate(source, events, music, takes)
+        requests, credits = _scores().estimate(source, events, music, takes)
         spans = [(window.start, window.end) for window in score.sent(score.plan(events, source.duration))]
+        cost = money.cost(credits, "credits", current.settings.prices.vidu_credit)
+        balance = money.balance_after(budget.vendor_balance(current.vendors, Provider.VIDU, time.time()), credits,
+                                      "credits")
         demo = "" if current.vendors.live(Provider.VIDU) else " · demo mode, nothing is charged"
-        st.caption(score_view.plan_note(spans, bool(music), takes, requests, cost) + demo)
+        st.caption(score_view.plan_note(spans, bool(music), takes, requests, cost)
+                   + (f" · Vidu {balance}" if balance else "") + demo)
     month = budget.this_month(current.store, owner, current.settings.budgets, time.time())
     if words := budget.left_words(current.settings.budgets, month, owner, Provider.VIDU):
         st.caption(words)
