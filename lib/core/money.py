@@ -29,6 +29,11 @@ def dollars(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
+def price(per_unit: float) -> str:
+    """A price of one credit or unit, to its last digit: "$0.005"."""
+    return f"${per_unit:.6f}".rstrip("0").rstrip(".") if per_unit < 1 else dollars(per_unit)
+
+
 def amount(number: float, unit: str) -> str:
     """"20 credits", "0.25 units"."""
     return f"{number:g} {unit}"

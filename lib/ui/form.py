@@ -49,7 +49,9 @@ def prompt_input(endpoint: Endpoint, limit: int, placeholder: str) -> None:
     """The prompt box, with no `max_chars`: the browser would drop a longer paste whole. Over the limit, the
     text stays and a note says by how much (Generate refuses it with the same words)."""
     field = forms.key(endpoint, "prompt")
-    st.text_area("Prompt", key=field, persist_state="session", placeholder=placeholder)
+    # "e.g. …": a hint, never mistaken for text already typed.
+    st.text_area("Prompt", key=field, persist_state="session",
+                 placeholder=f"e.g. {placeholder[:1].lower()}{placeholder[1:]}")
     text = st.session_state.get(field)
     if isinstance(text, str) and (over := too_long(text.strip(), limit)):
         st.warning(f"{over}.", icon=":material/content_cut:")
@@ -90,8 +92,11 @@ def examples(endpoint: Endpoint) -> None:
                       icon=":material/undo:")
 
 
+FOR_DEVELOPERS = "For developers"  # the expander of settings only someone connecting their own tools needs
+
+
 def advanced_callback(endpoint: Endpoint) -> None:
-    """The callback address field that every endpoint's Advanced section has.
+    """The callback address field of every endpoint's "For developers" section.
 
     With a public address configured (STUDIO_PUBLIC_URL) an empty field is filled in with the studio's own
     callback route for the endpoint's vendor, so results arrive as soon as the vendor reports them.
@@ -100,11 +105,12 @@ def advanced_callback(endpoint: Endpoint) -> None:
     own = callbacks.own_address(services().settings.public_url, endpoint.provider)
     if own and not str(st.session_state.get(field) or "").strip():
         st.session_state[field] = own
-    st.text_input("Callback address", key=field, persist_state="session", placeholder="https://…",
-                  help=("The vendor POSTs every status change here. Filled in with this studio's own address; "
-                        "the studio also polls for results, so a callback that never arrives loses nothing."
-                        if own else "The vendor POSTs every status change here. Optional: the studio polls for "
-                                    "results anyway."))
+    st.text_input("Callback address", key=field, persist_state="session", placeholder="e.g. https://example.com/hook",
+                  help=("The vendor sends every change of the task's status to this web address. Filled in with "
+                        "this studio's own; the studio also checks on every task itself, so nothing is lost if "
+                        "nothing arrives." if own else
+                        "A web address of your own tools that the vendor tells of every change of the task's "
+                        "status. Not needed: the studio checks on every task itself."))
 
 
 def takes_controls(endpoint: Endpoint) -> None:

@@ -138,7 +138,7 @@ def timeline_against(source: Source, owner: str) -> list[dict]:
 # --- 3. and 4. music bed and mix ------------------------------------------------------------------------------
 
 def music_bed() -> str:
-    st.text_area("Music (optional)", key=MUSIC, placeholder="Calm piano with soft strings",
+    st.text_area("Music (optional)", key=MUSIC, placeholder="e.g. calm piano with soft strings",
                  help="Described music, made by Vidu, repeated with crossfades to the video's length. "
                       "Leave it empty for none.")
     music = st.session_state.get(MUSIC)

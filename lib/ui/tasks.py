@@ -275,8 +275,9 @@ def _progress(task: Task, now: float) -> None:
 def _error(task: Task) -> None:
     """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
-    where = f" External id: {task.external_id}." if task.external_id and not task.vendor_id else ""
-    message = plain(f"{task.error_message or task.error_code}{reference}{where}")
+    where = (f" Your task reference at the vendor: {task.external_id}." if task.external_id and not task.vendor_id
+             else "")
+    message = plain(f"{task.error_message or history.error_words(task)}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")
     else:
