@@ -34,14 +34,19 @@ def price(per_unit: float) -> str:
     return f"${per_unit:.6f}".rstrip("0").rstrip(".") if per_unit < 1 else dollars(per_unit)
 
 
-def amount(number: float, unit: str) -> str:
+def number(value: float) -> str:
+    """"980", "0.25", "1000000": never an exponent, at most four decimals."""
+    return f"{round(value, 4):f}".rstrip("0").rstrip(".")
+
+
+def amount(value: float, unit: str) -> str:
     """"20 credits", "0.25 units"."""
-    return f"{number:g} {unit}"
+    return f"{number(value)} {unit}"
 
 
-def cost(number: float, unit: str, price: float | None) -> str:
+def cost(value: float, unit: str, price: float | None) -> str:
     """"20 credits (≈ $0.10)", or "0.25 units" while no price per unit is known."""
-    return amount(number, unit) + (f" (≈ {dollars(number * price)})" if price is not None else "")
+    return amount(value, unit) + (f" (≈ {dollars(value * price)})" if price is not None else "")
 
 
 def balance_after(balance: float | None, spend: float, unit: str) -> str | None:

@@ -63,18 +63,37 @@ def vidu_credits() -> None:
         right.metric("Waiting in queue", remain.get("queue_count", 0))
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def _kling_packs(base_url: str) -> list[dict]:
+    """Kling asks for at most one such query a second: read at most every 30 s per Kling host."""
+    return services().vendors.kling.resource_packs()
+
+
 def kling_units() -> None:
-    """What the person's Kling tasks used this month, as Kling reported each one; Kling tells the studio no
-    balance of its own with these requests."""
+    """What Kling's resource packs have left (in money too, once a unit has a price) and what the person's Kling
+    tasks used this month, as Kling reported each one."""
     st.subheader("Kling units")
     current, owner = services(), auth.owner()
+    price = current.settings.prices.kling_unit
+    try:
+        packs = _kling_packs(current.vendors.kling.base_url)
+    except StudioError as error:
+        st.warning(f"Could not read what the Kling account has left: {plain(error)}")
+        packs = None
+    if packs == []:
+        st.info("Kling reported no resource packs.")
+    for pack in packs or []:
+        left, total = as_number(pack.get("remaining_quantity")), as_number(pack.get("total_quantity"))
+        st.metric(f"Units left ({plain(pack.get('resource_pack_name') or 'pack')})",
+                  "?" if left is None else money.number(left),
+                  help=" · ".join(part for part in (
+                      f"of {money.number(total)}" if total is not None else "",
+                      f"≈ {money.dollars(left * price)}" if left is not None and price is not None else "",
+                      "Kling updates this figure about 12 hours late") if part))
     now = time.time()
-    tasks = current.store.month_tasks(owner, budget.month_start(now)) if owner else []
-    used = budget.spent(tasks, Provider.KLING)
-    st.metric("Your Kling units this month", f"{used:g}",
-              help=money.cost(used, "units", current.settings.prices.kling_unit) + ", as Kling reported each task "
-                   "(an estimate while a task runs)")
-    st.caption("Kling reports what each task used, not what the account has left: its console shows the balance.")
+    used = budget.spent(current.store.month_tasks(owner, budget.month_start(now)) if owner else [], Provider.KLING)
+    st.metric("Your Kling units this month", money.number(used),
+              help=money.cost(used, "units", price) + ", as Kling reported each task (an estimate while a task runs)")
 
 
 def on_this_machine(address) -> bool:
