@@ -93,3 +93,20 @@ def test_kling_shows_units_and_a_price_once_one_is_set(demo_studio, monkeypatch)
     services.clear()
     at = _page("kling")
     assert _estimate(at).startswith("Estimated cost: 0.25 units (≈ $0.05) (Kling bills per task)")
+
+
+def test_a_balance_that_could_not_be_read_is_not_asked_again_on_every_rerun():
+    from lib.core.errors import NetworkError
+    from lib.service.budget import Balances
+
+    class Down:
+        reads = 0
+
+        def credits(self):
+            Down.reads += 1
+            raise NetworkError("down", may_have_reached_server=False)
+
+    balances, client = Balances(seconds=5), Down()
+    assert balances.balance(client, 100.0) is None and balances.balance(client, 104.0) is None
+    assert Down.reads == 1  # the page shows no balance meanwhile instead of waiting on the vendor again
+    assert balances.balance(client, 105.0) is None and Down.reads == 2

@@ -114,7 +114,7 @@ class Balances:
             remains = client.credits().get("remains") or []
         except (VendorError, NetworkError) as error:  # the create itself will meet the same vendor
             log.warning("Could not read the Vidu balance: %s", error)
-            return None
+            remains = []  # remembered as unknown too: the pages ask on every rerun, and must not wait each time
         amounts = [as_number(remain.get("credit_remain")) for remain in remains]
         left = sum(amount for amount in amounts if amount is not None) if any(
             amount is not None for amount in amounts) else None
