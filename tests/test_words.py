@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.core.tasks import Endpoint, Media, State, Task
+from lib.ui.chrome import PLACEHOLDER_STYLE
 from lib.ui.runtime import services
 
 APP = str(Path(__file__).resolve().parents[1] / "bench" / "app.py")  # why not streamlit_app.py: bench/app.py
@@ -153,3 +154,4 @@ def test_every_placeholder_is_a_hint(name):
     at = _open(name)
     placeholders = [text for field, text, _ in rendered(at) if field == "placeholder" and text]
     assert all(text.startswith("e.g. ") for text in placeholders), placeholders
+    assert PLACEHOLDER_STYLE in rendered_text(at)  # and drawn lighter than typed text (lib/ui/chrome.py)
