@@ -107,7 +107,7 @@ def _one(page: Page, url: str, store: Store, callbacks: ThreadingHTTPServer, slo
     wait_until_idle(page)
     prompt = f"Rain on a tin roof, run {len(callbacks.success) + 1} [slow:{slow:.2f}]"
     page.locator(".st-key-t2a_prompt textarea").fill(prompt)
-    page.get_by_test_id("stExpander").get_by_text("Advanced").click()
+    page.get_by_test_id("stExpander").get_by_text("For developers").click()
     page.locator(".st-key-t2a_callback_url input").fill(f"http://127.0.0.1:{callbacks.server_port}/")
     page.locator(".st-key-t2a_submit button").click()
     task = _until(lambda: _submitted(store, prompt), "the task in the store")

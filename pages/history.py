@@ -35,15 +35,16 @@ def page() -> None:
         _linked_task(owner, task_id)
         return
     columns = st.columns(3)
-    endpoints = columns[0].multiselect("Endpoint", list(Endpoint), format_func=lambda e: SPECS[e].label,
-                                       key="hist_endpoints", persist_state="session")
+    endpoints = columns[0].multiselect("Made on", list(Endpoint), format_func=lambda e: SPECS[e].label,
+                                       key="hist_endpoints", persist_state="session", placeholder="e.g. Timed sound",
+                                       help="The page each task was made on: what it makes.")
     vendors = columns[1].multiselect("Vendor", list(Provider), format_func=lambda p: p.value.capitalize(),
-                                     key="hist_vendors", persist_state="session")
-    states = columns[2].multiselect("State", list(State), format_func=lambda s: STATE_LABELS[s][0],
-                                    key="hist_states", persist_state="session")
+                                     key="hist_vendors", persist_state="session", placeholder="e.g. Vidu")
+    states = columns[2].multiselect("Status", list(State), format_func=lambda s: STATE_LABELS[s][0],
+                                    key="hist_states", persist_state="session", placeholder="e.g. Done")
     chosen = tuple(e for e in (endpoints or list(Endpoint)) if not vendors or e.provider in vendors)
     if not chosen:
-        st.info("No endpoint matches these filters.")
+        st.info("None of the pages chosen is made by the vendors chosen: widen one of the two filters.")
         return
     shown = library.filters()
     live = tasks.live_tasks(owner, chosen) if not states or set(states) & set(IN_FLIGHT) else set()

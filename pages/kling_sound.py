@@ -21,6 +21,7 @@ def page() -> None:
         st.text_input("Your own task reference (optional)", key=key(ENDPOINT, "external_task_id"),
                       persist_state="session", max_chars=64,
                       help="Must be unique in your Kling account. Left empty, the studio makes one for you.")
+    with st.expander(form.FOR_DEVELOPERS, icon=":material/code:"):
         form.advanced_callback(ENDPOINT)
     form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))

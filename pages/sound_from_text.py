@@ -20,6 +20,7 @@ def page() -> None:
               persist_state="session")
     with st.expander("Advanced"):
         form.seed_input(ENDPOINT)
+    with st.expander(form.FOR_DEVELOPERS, icon=":material/code:"):
         form.advanced_callback(ENDPOINT)
     form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))

@@ -26,6 +26,7 @@ def page() -> None:
     timeline_editor.warnings(events, duration)
     with st.expander("Advanced"):
         form.seed_input(ENDPOINT)
+    with st.expander(form.FOR_DEVELOPERS, icon=":material/code:"):
         form.advanced_callback(ENDPOINT)
     form.takes_controls(ENDPOINT)
     form.submit_area(ENDPOINT, to_body(ENDPOINT, form.values(ENDPOINT)))

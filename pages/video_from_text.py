@@ -65,6 +65,7 @@ def page() -> None:
             st.selectbox("Watermark position", list(WATERMARK_POSITIONS), format_func=WATERMARK_POSITIONS.get,
                          key=k("wm_position"), persist_state="session")
             st.text_input("Watermark image address (optional)", key=k("wm_url"), persist_state="session")
+    with st.expander(form.FOR_DEVELOPERS, icon=":material/code:"):
         st.text_area("Metadata (JSON, optional)", key=k("meta_data"), persist_state="session", height=80)
         st.text_area("Payload passed back with the result (optional)", key=k("payload"), persist_state="session",
                      height=80)

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from lib.core import forms, history, timeline
+from lib.core import forms, history, progress, timeline
 from lib.core.endpoints import spec
 from lib.core.tasks import Endpoint, State, Task
 from lib.core.validation import validate
@@ -64,8 +64,7 @@ def test_history_timings_and_estimates():
     task = Task(Endpoint.VIDU_TEXT2AUDIO, {"prompt": "rain", "duration": 5}, state=State.RUNNING,
                 created_at=100.0, started_at=103.0, progress=50)
     assert history.timings(task, now=108.0) == "Queued 3 s · processing 5 s"
-    assert history.estimate(task, now=108.0) == "about 5 s left"
-    assert history.estimate(task.replace(state=State.SUCCEEDED), now=108.0) is None
+    assert progress.words(history.seconds_left(task, now=108.0)) == "about 5 s left"
     assert history.seconds(75) == "1 min 15 s"
 
 

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.core import score, score_view, timeline
+from lib.core.money import dollars
 from lib.core.plain import plain
 from lib.core.score import Mix, Part, Score, ScoreState, Source
 from lib.core.tasks import Endpoint, Media, State, Task
@@ -194,7 +195,9 @@ def test_page_says_the_plan_and_its_cost_then_generate_makes_one_score_per_take(
     requests, cost = services().scores.estimate(at.session_state["score_history_source"],
                                                 at.session_state["score_events"], "", 1)
     assert requests == 2
-    assert f"2 requests: 0–10 s and 9–16 s · {cost} · demo mode, nothing is charged" in [c.value for c in at.caption]
+    said = (f"2 requests: 0–10 s and 9–16 s · {cost:g} credits (≈ {dollars(cost * 0.005)}) · "
+            "Vidu balance after this: ")
+    assert any(c.value.startswith(said) and c.value.endswith(" · demo mode, nothing is charged") for c in at.caption)
     pressed = next(b for b in at.button if b.label == "Generate")
     pressed.click()
     at.run()

@@ -89,7 +89,7 @@ def test_three_events_and_music_on_a_16_s_video_make_three_requests_and_one_play
     source = studio.scores.source_from_task("ann", video_task(studio, "ann"))
     assert source.duration == pytest.approx(16, abs=0.05) and source.has_audio
     assert studio.archive.resolve(source.frames, "ann") is not None  # the strip, beside the video
-    assert studio.scores.estimate(source, EVENTS, MUSIC, 1) == (3, "60 credits")
+    assert studio.scores.estimate(source, EVENTS, MUSIC, 1) == (3, 60)
     (score,) = studio.scores.submit("ann", source, EVENTS, MUSIC, Mix(), 1, 0)
     assert sorted(creates(fresh_sim)) == sorted(["/ent/v2/timing2audio"] * 2 + ["/ent/v2/text2audio"])
     done = finished(studio.store, score.id)
@@ -165,7 +165,7 @@ def test_a_video_under_two_seconds_gets_a_two_second_request_trimmed_to_the_pict
 def test_the_budget_counts_every_part_of_every_take(studio, fresh_sim):
     source = studio.scores.source_from_task("ann", video_task(studio, "ann", seconds=6, sound=False))
     budgets = budget.Budgets(default={Provider.VIDU: 35 + 70})  # the video, then 60 for one take: not for two
-    assert studio.scores.estimate(source, EVENTS[:1], MUSIC, 2) == (4, "80 credits")
+    assert studio.scores.estimate(source, EVENTS[:1], MUSIC, 2) == (4, 80)
     with pytest.raises(budget.OverBudget, match="This would cost 80 credits"):
         studio.scores.submit("ann", source, EVENTS[:1], MUSIC, Mix(), 2, 0, budgets=budgets)
     assert creates(fresh_sim) == []

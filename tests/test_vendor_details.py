@@ -100,13 +100,13 @@ def test_unknown_state_word_is_followed_and_logged_once_per_task(caplog):
 
 def test_card_shows_the_vendors_own_word():
     task = Task(Endpoint.KLING_TEXT2AUDIO, {}, state=State.RUNNING, raw_state="rendering")
-    assert history.state_label(task)[0] == "Kling: rendering"
+    assert history.state_label(task)[0] == "Kling says: rendering"
     assert history.state_label(task.replace(raw_state="processing")) == history.STATE_LABELS[State.RUNNING]
 
 
 def test_card_keeps_markdown_out_of_the_vendors_word():
     task = Task(Endpoint.VIDU_TEXT2AUDIO, {}, state=State.RUNNING, raw_state="x](javascript:alert(1))")
-    assert history.state_label(task)[0] == "Vidu: xjavascriptalert1"
+    assert history.state_label(task)[0] == "Vidu says: xjavascriptalert1"
 
 
 def test_task_in_an_unknown_state_is_followed_to_its_end(sim, clients, store, monkeypatch):

@@ -312,7 +312,7 @@ def test_unknown_task_is_a_plain_404():
     vidu_client, _ = client(kratos(404, "TaskNotFound", "task not found"))
     with pytest.raises(VendorError) as raised:
         vidu_client.query("1")
-    assert raised.value.code == "TaskNotFound" and raised.value.message.startswith("Vidu has no task with this ID.")
+    assert raised.value.code == "TaskNotFound" and raised.value.message.startswith("Vidu has no record of this task.")
 
 
 @pytest.mark.parametrize("answer", [response(200, {}), response(200, text=""), response(200, text="null")])

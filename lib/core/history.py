@@ -25,9 +25,16 @@ def state_label(task: Task) -> tuple[str, str]:
     says it, since the task is still being followed."""
     dialect = DIALECTS[task.provider]
     if not task.state.terminal and task.raw_state and not dialect.knows(task.raw_state):
-        word = re.sub(r"[^\w .-]", "", task.raw_state)[:40]  # vendor text inside Markdown: letters only
-        return f"{dialect.name}: {word}", "violet"
+        word = re.sub(r"[^\w .-]", "", task.raw_state).replace("_", " ")[:40]  # inside Markdown: letters only
+        return f"{dialect.name} says: {word}", "violet"
     return STATE_LABELS[task.state]
+
+
+def error_words(task: Task) -> str:
+    """A vendor's error code in plain words, for a task stored with the code only (an import, an older row)."""
+    dialect = DIALECTS[task.provider]
+    return dialect.messages.get(task.error_code or "") or (
+        f"{dialect.name} stopped this task and gave only a code for it: {task.error_code}.")
 
 
 def estimated_cost(task: Task) -> str | None:
@@ -59,14 +66,6 @@ def timings(task: Task, now: float) -> str:
     if started:
         parts.append(f"processing {seconds((task.finished_at or now) - started)}")
     return " · ".join(parts).capitalize()
-
-
-def estimate(task: Task, now: float) -> str | None:
-    """Roughly how long is left, from the vendor's progress when it gives one, else from typical durations."""
-    if task.state.terminal or task.state is State.SUBMITTED:
-        return None
-    left = seconds_left(task, now)
-    return f"about {seconds(left)} left" if left > 1 else "almost done"
 
 
 def seconds_left(task: Task, now: float) -> float:

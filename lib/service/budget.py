@@ -114,7 +114,7 @@ class Balances:
             remains = client.credits().get("remains") or []
         except (VendorError, NetworkError) as error:  # the create itself will meet the same vendor
             log.warning("Could not read the Vidu balance: %s", error)
-            return None
+            remains = []  # remembered as unknown too: the pages ask on every rerun, and must not wait each time
         amounts = [as_number(remain.get("credit_remain")) for remain in remains]
         left = sum(amount for amount in amounts if amount is not None) if any(
             amount is not None for amount in amounts) else None
@@ -167,6 +167,12 @@ def problems(requests: Sequence[tuple[Endpoint, dict]], owner: str, budgets: Bud
 _balances = Balances()
 
 
+def vendor_balance(vendors, provider: Provider, now: float) -> float | None:
+    """What the vendor account `vendors` use for `provider` has left, read at most every BALANCE_SECONDS; None when
+    the vendor reports no balance (Kling) or it could not be read."""
+    return _balances.balance(vendors.client(provider), now)
+
+
 def this_month(store, owner: str | None, budgets: Budgets, now: float) -> list[Task]:
     """`owner`'s tasks this calendar month, read only when some budget is set."""
     return store.month_tasks(owner, month_start(now)) if owner and (budgets.default or budgets.people) else []
@@ -177,7 +183,6 @@ def check(store, vendors, requests: Sequence[tuple[Endpoint, dict]], owner: str,
     """Raise OverBudget, with every reason, when `requests` cannot be paid; nothing is sent then."""
     now = time.time() if now is None else now
     tasks = this_month(store, owner, budgets, now)
-    found = problems(requests, owner, budgets, tasks,
-                     lambda provider: _balances.balance(vendors.client(provider), now))
+    found = problems(requests, owner, budgets, tasks, lambda provider: vendor_balance(vendors, provider, now))
     if found:
         raise OverBudget(" ".join(found))

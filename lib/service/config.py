@@ -13,9 +13,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lib.core.errors import ConfigError
+from lib.core.money import PRICE_MAX, Prices
 from lib.core.validation import as_number
 from lib.service import accounts, budget
-from lib.vendors import kling, vidu
+from lib.vendors import kling, pricing, vidu
+
+# `[prices]` in secrets (dollars per credit or unit), or these environment variables.
+PRICE_NAMES = {"vidu_credit": "STUDIO_PRICE_VIDU_CREDIT", "kling_unit": "STUDIO_PRICE_KLING_UNIT"}
+DEFAULT_PRICES = Prices(pricing.DOLLARS_PER_VIDU_CREDIT, pricing.DOLLARS_PER_KLING_UNIT)
 
 MIN_POOL_SIZE, MAX_POOL_SIZE = 4, 100  # STUDIO_DATABASE_POOL_SIZE's bounds (PostgreSQL allows 100 in all by default)
 
@@ -49,6 +54,7 @@ class Settings:
     sim_queue_seconds: float = 4.0  # demo mode: seconds a new task waits in the queue, long enough to show Cancel
     sim_url: str | None = None  # demo mode with several replicas: the one simulator they share (python -m lib.sim)
     budgets: budget.Budgets = field(default_factory=budget.Budgets)  # monthly, per person (lib/service/budget.py)
+    prices: Prices = DEFAULT_PRICES  # dollars per Vidu credit and Kling unit, for the estimates
 
     @property
     def vidu_live(self) -> bool:
@@ -89,6 +95,7 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
 
     users, user_problems = accounts.parse_users((secrets or {}).get("users") or {})
     budgets, budget_problems = budget.parse_budgets((secrets or {}).get("budget"), get)
+    prices, price_problems = parse_prices((secrets or {}).get("prices"), get)
     concurrency = as_number(get("STUDIO_POLL_CONCURRENCY") or Settings.poll_concurrency) or 0
     queue_seconds = as_number(get("STUDIO_SIM_QUEUE_SECONDS") or Settings.sim_queue_seconds)
     pool_text = get("STUDIO_DATABASE_POOL_SIZE")
@@ -118,8 +125,9 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
         sim_queue_seconds=-1.0 if queue_seconds is None else queue_seconds,  # not a number: reported below
         sim_url=(get("STUDIO_SIM_URL") or "").rstrip("/") or None,
         budgets=budgets,
+        prices=prices,
     )
-    problems = list(user_problems) + budget_problems
+    problems = list(user_problems) + budget_problems + price_problems
     if settings.task_timeout <= 0:
         problems.append("STUDIO_TASK_TIMEOUT must be a number of seconds above 0.")
     if settings.media_quota_mb <= 0:
@@ -149,6 +157,25 @@ def load_settings(environ: Mapping[str, str] = os.environ, secrets: Mapping | No
     if problems:
         raise ConfigError(" ".join(problems))
     return settings
+
+
+def parse_prices(section, environment) -> tuple[Prices, list[str]]:
+    """Prices from the secrets' `[prices]` section over the environment variables (unset: the defaults), and
+    every problem."""
+    section = section if isinstance(section, Mapping) else {}
+    found, problems = {}, []
+    for name, variable in PRICE_NAMES.items():
+        value = section.get(name, environment(variable))
+        if value is None or str(value).strip() == "":
+            found[name] = getattr(DEFAULT_PRICES, name)
+            continue
+        number = as_number(value)
+        if number is None or not 0 < number <= PRICE_MAX:
+            problems.append(f"The price {name} (or {variable}) must be an amount of dollars above 0 and at most "
+                            f"{PRICE_MAX:g}, such as 0.005.")
+        else:
+            found[name] = number
+    return Prices(**found), problems
 
 
 def _database_url_ok(url: str) -> bool:

@@ -156,14 +156,13 @@ class Scores:
 
     # ---- asking for a score ----
 
-    def estimate(self, source: Source | None, events, music_prompt, takes: int) -> tuple[int, str]:
-        """(requests, "60 credits"): what Generate would send for `takes` takes; nothing while it could not."""
+    def estimate(self, source: Source | None, events, music_prompt, takes: int) -> tuple[int, float]:
+        """(requests, credits): what Generate would send for `takes` takes; nothing while it could not."""
         if problems(source, events, music_prompt, Mix()):
-            return 0, "0 credits"
+            return 0, 0
         asked = requests(events, music_prompt, source.duration, 0)
         count = take_count(takes)
-        cost = sum(budget.price(ENDPOINTS[role], body) for role, _, body in asked) * count
-        return len(asked) * count, f"{cost:g} credits"
+        return len(asked) * count, sum(budget.price(ENDPOINTS[role], body) for role, _, body in asked) * count
 
     def submit(self, owner: str, source: Source | None, events, music_prompt, mix: Mix, takes: int, seed,
                token: str | None = None, budgets: budget.Budgets | None = None) -> list[Score]:

@@ -144,6 +144,10 @@ class Engine:
         with self.lock:
             return self._accounts[vendor].balance
 
+    def initial_balance(self, vendor: str) -> int | Decimal:
+        """The balance `vendor`'s account started with (what a reset gives back)."""
+        return self._initial[vendor]
+
     def set_balance(self, vendor: str, amount: int | Decimal) -> None:
         with self.lock:
             self._accounts[vendor].balance = amount

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lib.sim.server import Simulator
 
 NAME = "kling"
-PREFIX = "/v1/"
+PREFIX = ("/v1/", "/account/")  # the task routes, and the account's resource packs
 LIFECYCLE = Lifecycle(
     words={Phase.ACCEPTED: "submitted", Phase.QUEUED: "submitted", Phase.RUNNING: "processing",
            Phase.SUCCEEDED: "succeed", Phase.FAILED: "failed"},
@@ -195,8 +195,22 @@ def list_tasks(sim: Simulator, request: Request, key: str) -> Reply:
     return _ok([task_data(sim, task, request.base_url) for task in tasks])
 
 
+def account_costs(sim: Simulator, request: Request, key: str) -> Reply:
+    """`GET /account/costs`: one audio resource pack holding the simulated balance (Kling's own answer lags by
+    about 12 hours; the simulator's is current)."""
+    times = [request.query.get(name, "") for name in ("start_time", "end_time")]
+    if not all(value.isdigit() for value in times):
+        return error(1201, "start_time and end_time must be times in milliseconds")
+    total, left = sim.engine.initial_balance(NAME), sim.engine.balance(NAME)
+    return _ok({"code": 0, "msg": "", "resource_pack_subscribe_infos": [{
+        "resource_pack_name": "Audio pack (simulated)", "resource_pack_id": "sim-audio", "resource_pack_type": "audio",
+        "total_quantity": float(total), "remaining_quantity": float(left), "purchase_time": 0, "effective_time": 0,
+        "invalid_time": _ms(time.time() + 365 * 86400), "status": "online" if left > 0 else "runOut"}]})
+
+
 _PATH = spec(Endpoint.KLING_TEXT2AUDIO).path
 ROUTES = [
+    ("GET", re.compile(r"/account/costs"), account_costs),
     ("POST", re.compile(re.escape(_PATH)), create),
     ("GET", re.compile(re.escape(_PATH)), list_tasks),
     ("GET", re.compile(re.escape(_PATH) + r"/(?P<ref>[^/]+)"), query),

@@ -12,6 +12,9 @@ DEMO_BANNER = "Demo mode: simulated vendors, no credits spent"
 # The running badge rereads one indexed count this often, in a fragment of its own: it follows tasks sent from
 # any page without rerunning the page.
 BADGE_REFRESH_SECONDS = 2.0
+# Streamlit draws placeholders at 70 % of the text's colour, close enough to pass for text already typed: lighter
+# and slanted, they read as the hints they are (each also starts with "e.g.").
+PLACEHOLDER_STYLE = "<style>input::placeholder, textarea::placeholder { opacity: 0.6; font-style: italic; }</style>"
 
 
 @st.fragment(run_every=BADGE_REFRESH_SECONDS)
@@ -23,6 +26,7 @@ def running_badge(owner: str) -> None:
 
 
 def frame() -> None:
+    st.html(PLACEHOLDER_STYLE)  # style only: Streamlit puts it in the event container, taking no room on the page
     vendors = services().vendors
     simulated = [name for name, live in (("Vidu", vendors.vidu_live), ("Kling", vendors.kling_live)) if not live]
     if len(simulated) == 2:

@@ -8,8 +8,9 @@ import uuid
 
 import streamlit as st
 
-from lib.core import drafts, endpoints, forms, takes
+from lib.core import drafts, endpoints, forms, money, takes
 from lib.core.errors import InvalidRequest, StudioError
+from lib.core.money import Prices
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
 from lib.core.validation import SEED_MAX, as_number, too_long
@@ -61,7 +62,9 @@ def prompt_input(endpoint: Endpoint, limit: int, placeholder: str) -> None:
     """The prompt box, with no `max_chars`: the browser would drop a longer paste whole. Over the limit, the
     text stays and a note says by how much (Generate refuses it with the same words)."""
     field = forms.key(endpoint, "prompt")
-    st.text_area("Prompt", key=field, persist_state="session", placeholder=placeholder)
+    # "e.g. …": a hint, never mistaken for text already typed.
+    st.text_area("Prompt", key=field, persist_state="session",
+                 placeholder=f"e.g. {placeholder[:1].lower()}{placeholder[1:]}")
     text = st.session_state.get(field)
     if isinstance(text, str) and (over := too_long(text.strip(), limit)):
         st.warning(f"{over}.", icon=":material/content_cut:")
@@ -111,8 +114,11 @@ def examples(endpoint: Endpoint) -> None:
                       icon=":material/undo:")
 
 
+FOR_DEVELOPERS = "For developers"  # the expander of settings only someone connecting their own tools needs
+
+
 def advanced_callback(endpoint: Endpoint) -> None:
-    """The callback address field that every endpoint's Advanced section has.
+    """The callback address field of every endpoint's "For developers" section.
 
     With a public address configured (STUDIO_PUBLIC_URL) an empty field is filled in with the studio's own
     callback route for the endpoint's vendor, so results arrive as soon as the vendor reports them.
@@ -121,11 +127,12 @@ def advanced_callback(endpoint: Endpoint) -> None:
     own = callbacks.own_address(services().settings.public_url, endpoint.provider)
     if own and not str(st.session_state.get(field) or "").strip():
         st.session_state[field] = own
-    st.text_input("Callback address", key=field, persist_state="session", placeholder="https://…",
-                  help=("The vendor POSTs every status change here. Filled in with this studio's own address; "
-                        "the studio also polls for results, so a callback that never arrives loses nothing."
-                        if own else "The vendor POSTs every status change here. Optional: the studio polls for "
-                                    "results anyway."))
+    st.text_input("Callback address", key=field, persist_state="session", placeholder="e.g. https://example.com/hook",
+                  help=("The vendor sends every change of the task's status to this web address. Filled in with "
+                        "this studio's own; the studio also checks on every task itself, so nothing is lost if "
+                        "nothing arrives." if own else
+                        "A web address of your own tools that the vendor tells of every change of the task's "
+                        "status. Not needed: the studio checks on every task itself."))
 
 
 def takes_controls(endpoint: Endpoint) -> None:
@@ -148,30 +155,48 @@ def plan(endpoint: Endpoint, body: dict) -> takes.Plan:
                       bool(state.get(forms.key(endpoint, "compare"))))
 
 
-def estimate(endpoint: Endpoint, body: dict) -> str:
-    """Estimated cost shown before submitting, by the endpoint's own price function."""
-    cost, note = endpoints.cost(endpoint, body), endpoints.spec(endpoint).price_note
+UNPRICED = "Estimated cost: choose a valid model, resolution and duration"
+
+
+def estimate(endpoint: Endpoint, body: dict, prices: Prices = Prices()) -> str:
+    """Estimated cost shown before submitting, by the endpoint's own price function, in money too where the
+    price of a credit or unit is known: "Estimated cost: 20 credits (≈ $0.10)"."""
+    found = endpoints.spec(endpoint)
+    cost = found.price(body)
     if cost is None:
-        return "Estimated cost: choose a valid model, resolution and duration"
-    return f"Estimated cost: {cost}" + (f" ({note})" if note else "")
+        return UNPRICED
+    note = f" ({found.price_note})" if found.price_note else ""
+    return f"Estimated cost: {money.cost(cost, found.unit, prices.of(found.provider))}{note}"
 
 
-def estimate_takes(found: takes.Plan) -> str:
-    """The estimate for every request of a plan: "Estimated cost: 40 credits for 4 takes", per vendor when both
-    are asked."""
+def estimate_takes(found: takes.Plan, prices: Prices = Prices()) -> str:
+    """The estimate for every request of a plan: "Estimated cost: 40 credits (≈ $0.20) for 4 takes", per vendor
+    when both are asked."""
     if len(found.requests) == 1:
-        return estimate(*found.requests[0])
+        return estimate(*found.requests[0], prices)
     asked = list(dict.fromkeys(endpoint for endpoint, _ in found.requests))
     parts, notes = [], []
     for endpoint in asked:
         spec = endpoints.spec(endpoint)
-        prices = [spec.price(body) for one, body in found.requests if one is endpoint]
-        if None in prices:
-            return "Estimated cost: choose a valid model, resolution and duration"
+        costs = [spec.price(body) for one, body in found.requests if one is endpoint]
+        if None in costs:
+            return UNPRICED
         vendor = f" {takes.vendor_name(spec.provider)}" if len(asked) > 1 else ""
-        parts.append(f"{sum(prices):g} {spec.unit} for {len(prices)}{vendor} take{'s' if len(prices) > 1 else ''}")
+        parts.append(f"{money.cost(sum(costs), spec.unit, prices.of(spec.provider))} for {len(costs)}{vendor} "
+                     f"take{'s' if len(costs) > 1 else ''}")
         notes += [spec.price_note] if spec.price_note else []
     return "Estimated cost: " + " + ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def balances_after(found: takes.Plan, vendors, now: float) -> list[str]:
+    """"Vidu balance after this: 980 credits" for each vendor of the plan that reports a balance."""
+    said = []
+    for provider in dict.fromkeys(endpoint.provider for endpoint, _ in found.requests):
+        spend = sum(budget.price(endpoint, body) for endpoint, body in found.requests if endpoint.provider is provider)
+        unit = endpoints.of(provider)[0].unit
+        if words := money.balance_after(budget.vendor_balance(vendors, provider, now), spend, unit):
+            said.append(f"{takes.vendor_name(provider)} {words}")
+    return said
 
 
 def _listed(problems) -> str:
@@ -224,9 +249,10 @@ def submit_area(endpoint: Endpoint, body: dict, label: str = "Generate") -> None
     for change in found.changes:
         st.caption(plain(change))
     own_key = current.keyring.has(key_owner, endpoint.provider)
-    live = current.keyring.vendors_for(key_owner, current.vendors).live(endpoint.provider)
-    st.caption(estimate_takes(found) + ("" if live else " · demo mode, nothing is charged") + (
-        " · charged to your own key" if own_key else ""))
+    vendors = current.keyring.vendors_for(key_owner, current.vendors)
+    said = [estimate_takes(found, current.settings.prices), *balances_after(found, vendors, time.time())]
+    st.caption(" · ".join(said) + ("" if vendors.live(endpoint.provider) else " · demo mode, nothing is charged")
+               + (" · charged to your own key" if own_key else ""))
     budgets = current.settings.budgets
     month = budget.this_month(current.store, owner, budgets, time.time())
     for provider in dict.fromkeys(one.provider for one, _ in found.requests):

@@ -13,7 +13,7 @@ import uuid
 
 import streamlit as st
 
-from lib.core import drafts, score, score_view, timeline
+from lib.core import drafts, money, score, score_view, timeline
 from lib.core.errors import InvalidRequest, StudioError
 from lib.core.plain import plain
 from lib.core.score import LAYERS, MAX_VIDEO_SECONDS, TARGETS, Mix, Score, ScoreState, Source
@@ -154,7 +154,7 @@ def timeline_against(source: Source, owner: str) -> list[dict]:
 # --- 3. and 4. music bed and mix ------------------------------------------------------------------------------
 
 def music_bed() -> str:
-    st.text_area("Music (optional)", key=MUSIC, placeholder="Calm piano with soft strings",
+    st.text_area("Music (optional)", key=MUSIC, placeholder="e.g. calm piano with soft strings",
                  help="Described music, made by Vidu, repeated with crossfades to the video's length. "
                       "Leave it empty for none.")
     music = st.session_state.get(MUSIC)
@@ -211,10 +211,14 @@ def generate(owner: str, source: Source, events: list[dict], music: str, mix: Mi
     for problem in problems:
         st.warning(plain(problem.message), icon=":material/warning:")
     if not problems:
-        requests, cost = _scores().estimate(source, events, music, takes)
+        requests, credits = _scores().estimate(source, events, music, takes)
         spans = [(window.start, window.end) for window in score.sent(score.plan(events, source.duration))]
+        cost = money.cost(credits, "credits", current.settings.prices.vidu_credit)
+        balance = money.balance_after(budget.vendor_balance(current.vendors, Provider.VIDU, time.time()), credits,
+                                      "credits")
         demo = "" if current.vendors.live(Provider.VIDU) else " · demo mode, nothing is charged"
-        st.caption(score_view.plan_note(spans, bool(music), takes, requests, cost) + demo)
+        st.caption(score_view.plan_note(spans, bool(music), takes, requests, cost)
+                   + (f" · Vidu {balance}" if balance else "") + demo)
     month = budget.this_month(current.store, owner, current.settings.budgets, time.time())
     if words := budget.left_words(current.settings.budgets, month, owner, Provider.VIDU):
         st.caption(words)

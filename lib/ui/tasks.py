@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from lib.core import history
+from lib.core import history, progress
 from lib.core.endpoints import spec
 from lib.core.errors import StudioError
 from lib.core.forms import key, to_values
@@ -242,10 +242,22 @@ def _row_player(task: Task) -> dict | None:
     return None
 
 
+ESTIMATES = "remaining_estimates"  # task id -> progress.Remaining last shown, so the estimate only counts down
+
+
+def _remaining(task: Task, now: float) -> str | None:
+    """"about 20 s left", smoothed across reruns (lib.core.progress); nothing until the vendor has started it."""
+    if task.state is not State.RUNNING:
+        return None
+    shown = st.session_state.setdefault(ESTIMATES, {})
+    shown[task.id] = progress.smooth(shown.get(task.id), history.seconds_left(task, now), now)
+    return progress.words(shown[task.id].seconds)
+
+
 def _progress(task: Task, now: float) -> None:
-    estimate = history.estimate(task, now)
-    text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, estimate) if p)
-    st.progress(min(100, task.progress or 0), text=text or "Waiting for the vendor")
+    waiting = {State.SUBMITTED: "Sending to the vendor", State.QUEUED: "Waiting in the vendor's queue"}
+    text = " · ".join(p for p in (f"{task.progress}%" if task.progress else None, _remaining(task, now)) if p)
+    st.progress(min(100, task.progress or 0), text=text or waiting.get(task.state, "Waiting for the vendor"))
     current = services()
     # A task sent with its owner's own key is cancelled with that key, and only by that account.
     cancellable = not task.own_key or task.owner == auth.key_owner()
@@ -264,8 +276,9 @@ def _progress(task: Task, now: float) -> None:
 def _error(task: Task) -> None:
     """The task's error as plain text: vendors' words and imported tasks may carry Markdown, images or links."""
     reference = f" Reference for the vendor's support: {task.trace_id}." if task.trace_id else ""
-    where = f" External id: {task.external_id}." if task.external_id and not task.vendor_id else ""
-    message = plain(f"{task.error_message or task.error_code}{reference}{where}")
+    where = (f" Your task reference at the vendor: {task.external_id}." if task.external_id and not task.vendor_id
+             else "")
+    message = plain(f"{task.error_message or history.error_words(task)}{reference}{where}")
     if task.state is State.FAILED:
         st.error(message, icon=":material/error:")
     else:

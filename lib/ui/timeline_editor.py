@@ -109,7 +109,7 @@ def _add_event_form(duration: float, keys: Keys) -> None:
         start, end, sound, add = st.columns([1, 1, 3, 1.5], vertical_alignment="bottom")
         start.number_input("From (s)", value=0.0, step=0.1, format="%.1f", key=keys["new_from"])
         end.number_input("To (s)", value=min(3.0, duration), step=0.1, format="%.1f", key=keys["new_to"])
-        sound.text_input("Sound", key=keys["new_prompt"], placeholder="A door creaks open")
+        sound.text_input("Sound", key=keys["new_prompt"], placeholder="e.g. a door creaks open")
         add.form_submit_button("Add event", on_click=_add_event, args=(keys,), icon=":material/add:")
 
 

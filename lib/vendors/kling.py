@@ -30,6 +30,7 @@ REGIONS = {"singapore": "https://api-singapore.klingai.com", "beijing": "https:/
 PATH = spec(Endpoint.KLING_TEXT2AUDIO).path
 PAGE_RANGE = (1, 1000)
 PAGE_SIZE_RANGE = (1, 500)
+PACKS_SECONDS = 366 * 86400  # resource packs asked for: those of about the last year
 
 # Every code in Kling's error table.
 MESSAGES = {
@@ -255,6 +256,15 @@ class KlingClient:
         if not isinstance(data, list):
             raise DIALECT.unexpected("no task list")
         return [parse_task(item) for item in data if isinstance(item, dict)]
+
+    def resource_packs(self, now: float | None = None) -> list[dict]:
+        """The account's resource packs (`GET /account/costs`), each with its `total_quantity`, `remaining_quantity`
+        (Kling updates it about 12 hours late) and `status`; those valid in the last PACKS_SECONDS."""
+        now = time.time() if now is None else now
+        data = _data(self._call("GET", "/account/costs", retry=True,
+                                params={"start_time": int((now - PACKS_SECONDS) * 1000), "end_time": int(now * 1000)}))
+        packs = data.get("resource_pack_subscribe_infos") if isinstance(data, dict) else None
+        return [pack for pack in packs if isinstance(pack, dict)] if isinstance(packs, list) else []
 
     def _authorization(self) -> str:
         return f"Bearer {self._api_key or self._token.value()}"

@@ -20,6 +20,11 @@ VIDU_PER_SECOND = {
 VIDU_Q1_FLAT = 80  # 5 s at 1080p, the only combination viduq1 offers
 OFF_PEAK_SHARE = 0.5
 KLING_UNITS_PER_TASK = "0.25"  # Kling bills text-to-audio per task, whatever the duration
+# Money per credit or unit, the defaults of `[prices]` (lib/service/config.py). Vidu: $0.005 a credit (vidu_api.md
+# §11). Kling: no official price of a unit is published (kling_api.md §10 finds only a relay's 0.25 CNY a task,
+# not a unit's price), so there is no default: Kling costs show in units only until an administrator sets one.
+DOLLARS_PER_VIDU_CREDIT = 0.005
+DOLLARS_PER_KLING_UNIT = None
 
 
 def vidu_audio_credits(duration: float) -> int:

@@ -213,7 +213,7 @@ def test_the_simulator_refuses_a_callback_address_aimed_at_its_own_control_plane
 def generate(page: Page, prompt: str, callback_url: str | None = None) -> None:
     page.locator(".st-key-t2a_prompt textarea").fill(prompt)
     if callback_url is not None:
-        page.get_by_text("Advanced").click()
+        page.get_by_text("For developers").click()
         page.locator(".st-key-t2a_callback_url input").fill(callback_url)
         page.locator(".st-key-t2a_callback_url input").press("Enter")
         wait_until_idle(page)

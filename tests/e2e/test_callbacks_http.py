@@ -46,7 +46,7 @@ def test_signed_callbacks_finish_tasks_while_every_poll_fails(page, tmp_path, mo
         for prefix, (path, provider, prompt) in FORMS.items():
             page.goto(f"{url}/{path}")
             wait_until_idle(page)
-            page.get_by_text("Advanced").click()
+            page.get_by_text("For developers").click()
             expect(page.locator(f".st-key-{prefix}_callback_url input")).to_have_value(
                 f"{public}/callbacks/{provider}")
             page.locator(f".st-key-{prefix}_prompt textarea").fill(prompt)

@@ -217,7 +217,7 @@ def test_a_callback_to_a_replica_that_did_not_submit_the_task_finishes_it(deploy
         submitter = deployment.holder(page)
         other = next(address for address, process in deployment.replicas.items()
                      if address != submitter and process.poll() is None)
-        page.get_by_text("Advanced").click()
+        page.get_by_text("For developers").click()
         page.locator(".st-key-kt2a_callback_url input").fill(f"http://{other}/callbacks/kling")
         page.locator(".st-key-kt2a_prompt textarea").fill(CALLBACK_PROMPT)
         page.locator(".st-key-kt2a_submit button").click()

@@ -71,7 +71,7 @@ def test_four_takes_are_four_creates_with_four_seeds_in_one_group(page, studio):
     before = creates(simulator_url)
     open_form(page, url, "", "t2a", "four takes of rain")
     choose_takes(page, "t2a", 4)
-    expect(page.get_by_text("Estimated cost: 80 credits for 4 takes")).to_be_visible()
+    expect(page.get_by_text("Estimated cost: 80 credits (≈ $0.40) for 4 takes")).to_be_visible()
     page.locator(".st-key-t2a_submit button").click()
     wait_until_idle(page)
     takes = tasks_with(store, "four takes of rain", 4)
