@@ -1,6 +1,5 @@
 """The studio's pages through Streamlit's AppTest, against the simulator in demo mode."""
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -9,28 +8,14 @@ from lib.core.forms import key
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.ui.runtime import services
+from tests.apptest import click, open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = ["sound", "timed", "video", "kling", "history", "settings"]
 
 
 @pytest.fixture(autouse=True)
 def demo_studio(demo):
     """Every page here runs in demo mode (tests/conftest.py)."""
-
-
-def open_page(name: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    if name:
-        at.session_state["open_page"] = name
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    return at.run()
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -1,7 +1,6 @@
 """Drafts: what was typed on a form comes back after a refresh (a new session), for that person only, until it
 is sent or cleared; a stored draft is untrusted and dropped when the form cannot hold it."""
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,8 +11,8 @@ from lib.core.forms import key
 from lib.core.tasks import Endpoint
 from lib.ui import score as scoring
 from lib.ui.runtime import services
+from tests.apptest import APP, click, open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 SOUND, TIMED, VIDEO, KLING = (Endpoint.VIDU_TEXT2AUDIO, Endpoint.VIDU_TIMING2AUDIO, Endpoint.VIDU_TEXT2VIDEO,
                               Endpoint.KLING_TEXT2AUDIO)
 EVENTS = [{"from": 0.0, "to": 3.0, "prompt": "birds"}, {"from": 2.5, "to": 6.0, "prompt": "a train"},
@@ -77,22 +76,6 @@ def test_every_form_field_of_every_endpoint_has_a_check():
 @pytest.fixture(autouse=True)
 def demo_studio(demo):
     """Every page here runs in demo mode (tests/conftest.py)."""
-
-
-def open_page(name: str, user: str | None = None) -> AppTest:
-    """A new session (as a browser refresh makes) on page `name`, signed in as `user` in team mode."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    if user:
-        at.session_state["studio_user"] = user
-    at.session_state["open_page"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    return at.run()
 
 
 def test_a_refresh_keeps_the_typed_prompt_and_advanced_settings():

@@ -1,6 +1,5 @@
 """Costs in money as well as credits and units: the formatting, the configured prices (validated, bounded), the
 estimate next to Generate with the balance after it, and the Score page's estimate."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,8 +12,8 @@ from lib.core.tasks import Endpoint, Provider
 from lib.service.config import load_settings
 from lib.ui.form import estimate, estimate_takes
 from lib.ui.runtime import services
+from tests.apptest import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "bench" / "app.py")
 RAIN = {"prompt": "rain", "duration": 8.0}
 PRICED = Prices(vidu_credit=0.005, kling_unit=0.2)
 
@@ -66,32 +65,24 @@ def demo_studio(demo):
     """Demo mode (tests/conftest.py): the simulated Vidu account reports a balance."""
 
 
-def _page(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.session_state["open_page"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def _estimate(at: AppTest) -> str:
     return next(c.value for c in at.caption if c.value.startswith("Estimated cost"))
 
 
 def test_next_to_generate_the_cost_in_money_and_the_balance_after_it(demo_studio):
     left = services().vendors.vidu.credits()["remains"][0]["credit_remain"]
-    at = _page("sound")
+    at = open_page("sound")
     at.slider(key=key(Endpoint.VIDU_TEXT2AUDIO, "duration")).set_value(8.0).run()
     assert _estimate(at) == (f"Estimated cost: 20 credits (≈ $0.10) · Vidu balance after this: {left - 20} credits"
                              " · demo mode, nothing is charged")
 
 
 def test_kling_shows_units_and_a_price_once_one_is_set(demo_studio, monkeypatch):
-    at = _page("kling")
+    at = open_page("kling")
     assert _estimate(at) == "Estimated cost: 0.25 units (Kling bills per task) · demo mode, nothing is charged"
     monkeypatch.setenv("STUDIO_PRICE_KLING_UNIT", "0.2")
     services.clear()
-    at = _page("kling")
+    at = open_page("kling")
     assert _estimate(at).startswith("Estimated cost: 0.25 units (≈ $0.05) (Kling bills per task)")
 
 

@@ -1,6 +1,5 @@
 """Issue 10, "The timeline editor, fixed": the lane layout, times past the clip reported (never clamped), the
 count of events to be sent, and Undo after an example replaced what was typed."""
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +10,8 @@ from lib.core.forms import key
 from lib.core.plain import plain
 from lib.core.tasks import Endpoint
 from lib.core.validation import TIMING_EVENTS_MAX, validate_vidu_timing2audio
+from tests.apptest import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMED, SOUND = Endpoint.VIDU_TIMING2AUDIO, Endpoint.VIDU_TEXT2AUDIO
 EVENTS = key(TIMED, "timing_prompts")
 
@@ -110,13 +109,6 @@ def test_blank_rows_are_the_ones_events_leaves_out():
 
 
 # --- the pages ------------------------------------------------------------------------------------------------
-
-def open_page(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.session_state["open_page"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def undo_buttons(at: AppTest) -> list:

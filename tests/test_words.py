@@ -3,7 +3,6 @@ text a person reads (titles, labels, captions, Markdown, help, placeholders, opt
 against words only a developer would use. Placeholders read as hints ("e.g. …"), never as text already typed."""
 import re
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.ui.chrome import PLACEHOLDER_STYLE
 from lib.ui.runtime import services
+from tests.apptest import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "bench" / "app.py")  # why not streamlit_app.py: bench/app.py
 PAGES = ["sound", "timed", "video", "kling", "score", "history", "settings"]
 # Words of the code and the wire: a person who does not write code should meet none of them on a page.
 DEVELOPER_WORDS = [r"\bendpoints?\b", r"\bpayload\b", r"\bcallbacks?\b", r"\bowners?\b", r"\bvendor[ _]id\b",
@@ -107,18 +106,10 @@ def demo_studio(demo):
     """Every page here runs in demo mode (tests/conftest.py)."""
 
 
-def _open(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.session_state["open_page"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 @pytest.mark.parametrize("name", PAGES)
 def test_no_page_shows_developer_words(name):
     seed_every_state()
-    at = _open(name)
+    at = open_page(name)
     assert len(rendered_text(at)) > 5  # the walk reads the page
     assert developer_words(at) == []
 
@@ -151,7 +142,7 @@ def test_the_walk_finds_a_developer_word():
 
 @pytest.mark.parametrize("name", PAGES)
 def test_every_placeholder_is_a_hint(name):
-    at = _open(name)
+    at = open_page(name)
     placeholders = [text for field, text, _ in rendered(at) if field == "placeholder" and text]
     assert all(text.startswith("e.g. ") for text in placeholders), placeholders
     assert PLACEHOLDER_STYLE in rendered_text(at)  # and drawn lighter than typed text (lib/ui/chrome.py)

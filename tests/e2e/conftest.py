@@ -199,3 +199,16 @@ def clear_form(page: Page, prefix: str) -> None:
     test on the same studio left (drafts outlive a browser context)."""
     page.locator(f".st-key-{prefix}_clear").get_by_role("button", name="Clear").click()
     wait_until_idle(page)
+
+
+def add_events(page: Page, url: str, events: list[tuple[str, str, str]]) -> None:
+    """On Timed sound, from an empty form: each (from, to, sound) typed in and added with "Add event"."""
+    page.goto(f"{url}/timed")
+    wait_until_idle(page)
+    clear_form(page, "tim")
+    for start, end, sound in events:
+        page.locator(".st-key-tim_new_from input").fill(start)
+        page.locator(".st-key-tim_new_to input").fill(end)
+        page.locator(".st-key-tim_new_prompt input").fill(sound)
+        page.get_by_role("button", name="Add event").click()
+        wait_until_idle(page)

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.store.sqlite import Store
-from tests.e2e.conftest import start_studio, stop, wait_until_idle
+from tests.e2e.conftest import add_events, start_studio, stop, wait_until_idle
 
 EVENTS = [("0", "3", "Birds chirping"), ("2.5", "6", "A distant train"), ("5", "9.5", "Waves on the beach")]
 # The events table's cells as Glide Data Grid lays them out for assistive technology, row by row.
@@ -35,17 +35,6 @@ def type_prompt(page: Page, url: str, prompt: str) -> None:
     wait_until_idle(page)
 
 
-def add_events(page: Page, url: str) -> None:
-    page.goto(f"{url}/timed")
-    wait_until_idle(page)
-    for start, end, sound in EVENTS:
-        page.locator(".st-key-tim_new_from input").fill(start)
-        page.locator(".st-key-tim_new_to input").fill(end)
-        page.locator(".st-key-tim_new_prompt input").fill(sound)
-        page.get_by_role("button", name="Add event").click()
-        wait_until_idle(page)
-
-
 def test_a_typed_prompt_is_still_there_after_a_reload(page, studio):
     url, _ = studio
     type_prompt(page, url, "Rain on a tin roof, kept over a reload")
@@ -67,7 +56,7 @@ def generate(page: Page, prefix: str) -> None:
 
 def test_three_events_are_still_there_after_a_reload(page, studio):
     url, _ = studio
-    add_events(page, url)
+    add_events(page, url, EVENTS)
     reload(page)
     expect(page.get_by_text("3 events will be sent.")).to_be_visible()
     assert rows(page, 3) == [list(event) for event in EVENTS]
@@ -79,7 +68,7 @@ def test_after_generate_a_reload_shows_the_forms_empty(page, studio):
     generate(page, "t2a")
     reload(page)
     expect(page.locator(".st-key-t2a_prompt textarea")).to_have_value("")
-    add_events(page, url)
+    add_events(page, url, EVENTS)
     generate(page, "tim")
     reload(page)
     expect(page.get_by_text("No events yet: add one below.")).to_be_visible()

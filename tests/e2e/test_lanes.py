@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.core.timeline import STATUS_COLOURS, STATUS_LEGEND
-from tests.e2e.conftest import clear_form, screenshot, start_studio, stop, wait_until_idle
+from tests.e2e.conftest import add_events, screenshot, start_studio, stop, wait_until_idle
 
 CHART = "[data-testid='stVegaLiteChart'] svg"
 # The chart as drawn: each y-axis label and legend label with its box, and the fill of each bar.
@@ -31,18 +31,6 @@ def studio_url(tmp_path_factory):
     process, url = start_studio(folder / "data", folder / "server.log")
     yield url
     stop(process)
-
-
-def add_events(page: Page, url: str, events: list[tuple[str, str, str]]) -> None:
-    page.goto(f"{url}/timed")
-    wait_until_idle(page)
-    clear_form(page, "tim")
-    for start, end, sound in events:
-        page.locator(".st-key-tim_new_from input").fill(start)
-        page.locator(".st-key-tim_new_to input").fill(end)
-        page.locator(".st-key-tim_new_prompt input").fill(sound)
-        page.get_by_role("button", name="Add event").click()
-        wait_until_idle(page)
 
 
 def read_chart(page: Page, lanes: int) -> dict:
