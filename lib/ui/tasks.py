@@ -68,6 +68,8 @@ def _copy_watch(studio_id: str) -> None:
     stored = services().store.get(studio_id)
     if stored is not None and stored.copying:
         st.caption("Making the studio's own copy of the result; meanwhile it plays from the vendor's link.")
+    elif stored is not None and stored.error_message:  # the copy was given up: say why now, not at the next draw
+        _error(stored)
 
 
 def _media(task: Task) -> None:

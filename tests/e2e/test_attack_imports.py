@@ -236,7 +236,8 @@ def test_stored_results_with_a_file_url_or_a_missing_copy_show_a_plain_message(p
             assert not any(secret in content for secret in forbidden_bytes(studio["data"]))
             assert b"root:" not in content
         page.reload()
-        sign_in(page, studio["url"], "carol", PASSWORD)
+        wait_until_idle(page)
+        expect(page.get_by_text(re.compile("Signed in as carol", re.I))).to_be_visible()  # the cookie outlives a reload
     assert_bob_untouched(studio)
 
 
