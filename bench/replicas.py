@@ -164,8 +164,12 @@ def markdown(results: list[Result]) -> list[str]:
     lines += ["", f"- At most one query per task per polling interval ({FIRST_INTERVAL:g} s) with every number of "
                   f"engines: {'met' if worst <= 1 else '**not met**'} (most seen: {worst})."]
     for result in results[1:]:
-        faster = result.round.mean_gap < first.mean_gap
-        lines.append(f"- {result.engines} engines see each task {_ratio(first.mean_gap, result.round.mean_gap)}× "
-                     f"as often as {base.engines} (the mean gap between its queries): more engines "
-                     f"{'added' if faster else '**did not add**'} throughput.")
+        one = result.round
+        sooner = one.p95 < first.p95
+        # Polls are paced by each task's interval, so a faster pace is not the measure: the work done after a
+        # success (copies, shared between the engines) finishing sooner is.
+        lines.append(f"- {result.engines} engines: p95 from success to stored {one.p95:.1f} s against "
+                     f"{first.p95:.1f} s on {base.engines} ({_ratio(one.p95, first.p95)}×), so more engines "
+                     f"{'added' if sooner else '**did not add**'} throughput; each task was queried at the pace its "
+                     f"polling interval allows either way (mean gap {_ratio(one.mean_gap, first.mean_gap)}×).")
     return lines
