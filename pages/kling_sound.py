@@ -3,7 +3,7 @@ import streamlit as st
 
 from lib.core.forms import key, to_body
 from lib.core.tasks import Endpoint
-from lib.core.validation import KLING_PROMPT_MAX, KLING_SECONDS
+from lib.core.validation import KLING_PROMPT_MAX, KLING_REFERENCE_MAX, KLING_SECONDS
 from lib.ui import auth, form, tasks
 
 ENDPOINT = Endpoint.KLING_TEXT2AUDIO
@@ -19,7 +19,7 @@ def page() -> None:
               persist_state="session")
     with st.expander("Advanced"):
         st.text_input("Your own task reference (optional)", key=key(ENDPOINT, "external_task_id"),
-                      persist_state="session", max_chars=64,
+                      persist_state="session", max_chars=KLING_REFERENCE_MAX,
                       help="Must be unique in your Kling account. Left empty, the studio makes one for you.")
     with st.expander(form.FOR_DEVELOPERS, icon=":material/code:"):
         form.advanced_callback(ENDPOINT)

@@ -229,3 +229,12 @@ def test_a_replica_that_read_the_task_before_another_finished_it_cannot_undo_the
     assert answer.state is State.SUCCEEDED  # B is told the end that stands
     assert store.save_unfinished(shown.replace(state=State.FAILED)) is False
     assert store.save_unfinished(queued(store).replace(state=State.RUNNING)) is True
+
+
+def test_a_kling_task_reference_past_its_bound_is_refused_in_words():
+    from lib.core.validation import KLING_REFERENCE_MAX, validate
+
+    body = {"prompt": "door", "duration": 5, "external_task_id": "r" * (KLING_REFERENCE_MAX + 1)}
+    (problem,) = validate(Endpoint.KLING_TEXT2AUDIO, body)
+    assert problem.field == "external_task_id" and f"at most {KLING_REFERENCE_MAX} characters" in problem.message
+    assert validate(Endpoint.KLING_TEXT2AUDIO, body | {"external_task_id": "r" * KLING_REFERENCE_MAX}) == []

@@ -17,6 +17,7 @@ from lib.core.endpoints import spec
 from lib.core.takes import COMPARE, TAKES
 from lib.core.tasks import Endpoint
 from lib.core.validation import (
+    KLING_REFERENCE_MAX,
     KLING_SECONDS,
     MOVEMENTS,
     SEED_MAX,
@@ -110,7 +111,7 @@ def form_shape(endpoint: Endpoint) -> Shape:
     control and, where offered, the other-vendor toggle."""
     defaults = forms.defaults(endpoint)
     checks = {"prompt": text, "callback_url": text, "seed": number(0, SEED_MAX), "timing_prompts": events,
-              "external_task_id": lambda value: text(value) and len(value) <= 64,  # the box's max_chars
+              "external_task_id": lambda value: text(value) and len(value) <= KLING_REFERENCE_MAX,
               "model": choice(VIDEO_MODELS), "duration": number(*VIDU_AUDIO_SECONDS, float),
               # a video model's own rules are fitted on the page after the model is restored
               "resolution": choice(_all_of(2)), "aspect_ratio": choice(_all_of(4)), "style": choice(STYLES),

@@ -46,6 +46,7 @@ VIDU_FIELDS = {
                    "wm_url", "meta_data", "callback_url"},
 }
 KLING_FIELDS = {"prompt", "duration", "external_task_id", "callback_url"}
+KLING_REFERENCE_MAX = 64  # the studio's bound on one's own Kling task reference (Kling documents none)
 
 
 def as_number(value) -> float | None:
@@ -303,6 +304,9 @@ def validate_kling_text2audio(body) -> list[Problem]:
     external = check.body.get("external_task_id")
     if external is not None and not isinstance(external, str):
         check.add("external_task_id", "The task reference must be text.")
+    elif external and len(external) > KLING_REFERENCE_MAX:
+        check.add("external_task_id", f"The task reference can be at most {KLING_REFERENCE_MAX} characters long; "
+                                      f"this one has {len(external)}.")
     check.url("callback_url", "The callback address")
     return check.problems
 
