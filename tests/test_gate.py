@@ -11,7 +11,8 @@ from lib.service import accounts
 from lib.service.keyring import NO_ACCOUNT
 from lib.ui import auth
 from lib.ui.runtime import services
-from tests.test_app import APP, PAGES
+from tests.apptest import APP
+from tests.test_app import PAGES
 
 PASSWORD = "correct horse battery"
 USERS = {"Alice": accounts.hash_password("alice's own pw"), "Bob": accounts.hash_password("bob's own pw")}

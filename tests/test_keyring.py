@@ -9,7 +9,8 @@ from lib.service.poller import Poller
 from lib.store.sqlite import Store
 from lib.ui.runtime import services
 from tests.fakes import ScriptedClient, vendors
-from tests.test_app import APP, demo_studio  # noqa: F401  (the demo-mode fixture, used by name below)
+from tests.apptest import APP
+from tests.test_app import demo_studio  # noqa: F401  (the demo-mode fixture, used by name below)
 
 OWN_KEY = "vda_OWNKEY_visible_nowhere_4711"
 

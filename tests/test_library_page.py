@@ -15,7 +15,7 @@ from lib.core.forms import key
 from lib.core.tasks import Endpoint, Media, State, Task
 from lib.media.archive import media_name
 from lib.ui.runtime import services
-from tests.test_app import open_page
+from tests.apptest import open_page
 
 # Not streamlit_app.py: AppTest reruns History from it as a legacy `pages/` script (see bench/app.py).
 APP = str(Path(__file__).resolve().parents[1] / "bench" / "app.py")
