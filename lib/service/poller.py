@@ -157,10 +157,8 @@ class Poller:
         for thread in (self._thread, self._renewer):
             if thread.is_alive():
                 thread.join(timeout=5)
-        for pool in (*self._pools.values(), self._downloads):
+        for pool in (*self._pools.values(), self._downloads, self._measures):
             pool.shutdown(wait=False, cancel_futures=True)
-        # the measurement under way takes a fraction of a second: waited for, so none writes after a stop
-        self._measures.shutdown(wait=True, cancel_futures=True)
 
     # --- scheduling ---------------------------------------------------------------------------------------------
 
