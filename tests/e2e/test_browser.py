@@ -6,7 +6,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import add_events, screenshot, wait_until_idle
+from tests.e2e.conftest import screenshot, wait_until_idle
 
 RESULT_TIMEOUT = 90_000
 PAGES = ["", "timed", "video", "kling", "history", "settings"]
@@ -94,8 +94,13 @@ def test_screenshot_of_every_page(page, studio_url, path):
 
 
 def test_timed_sound_with_three_events_two_overlapping(page, studio_url):
-    # from an empty form: the studio is shared, and drafts outlive a browser context
-    add_events(page, studio_url, [("0", "3", "Birds chirping"), ("2", "5", "Rain on a roof"), ("6", "9", "A bell")])
+    open_page(page, studio_url, "timed")
+    for start, end, sound in (("0", "3", "Birds chirping"), ("2", "5", "Rain on a roof"), ("6", "9", "A bell")):
+        page.locator(".st-key-tim_new_from input").fill(start)
+        page.locator(".st-key-tim_new_to input").fill(end)
+        page.locator(".st-key-tim_new_prompt input").fill(sound)
+        page.get_by_role("button", name="Add event").click()
+        wait_until_idle(page)
     expect(page.get_by_test_id("stAlert").filter(has_text="ends")).to_have_count(0)
     screenshot(page, "timed-three-events")
     submit(page, "tim")
