@@ -4,7 +4,6 @@ measures older copies when the worker starts."""
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -242,35 +241,3 @@ def test_the_worker_measures_older_copies_once_when_it_starts(store, tmp_path):
     finally:
         worker.stop()
     assert measured.media[0].loudness == pytest.approx(-23.01, abs=0.1) and calls == [older.id]
-
-
-def test_a_copy_is_stored_before_it_is_measured_and_then_measured(store, tmp_path):
-    """A result counts as kept as soon as its copy is saved; its waveform and loudness follow, from their own pool,
-    so 200 successes at once do not wait behind 200 measurements."""
-    from lib.media.analysis import encode
-    from tests.test_worker import MediaServer, in_flight
-
-    wav = tmp_path / "tone.wav"
-    encode(sine(-20.0), RATE, "wav", wav)
-    url = "http://media.test/tone.wav"
-    archive = Archiver(tmp_path / "media", MediaServer({url: [lambda: iter([wav.read_bytes()])]}), allow_private=True)
-    hold = threading.Event()
-
-    def measure(task):
-        hold.wait(15)
-        return archive.measure(task)
-
-    worker = Poller(store, vendors=None, on_success=archive.archive, measure=measure, tick=0.01).start()
-    try:
-        task = in_flight(store)
-        worker.apply(task, task.merged(task.replace(state=State.SUCCEEDED, raw_state="success",
-                                                    media=(Media("audio", url, "wav"),))))
-        kept = wait_for(lambda: (t := store.get(task.id)) and not t.copying and t, what="the copy stored")
-        assert kept.media[0].archived and kept.media[0].peaks is None  # kept, not measured yet
-        hold.set()
-        measured = wait_for(lambda: (t := store.get(task.id)).media[0].peaks and t, what="the copy measured")
-    finally:
-        hold.set()
-        worker.stop()
-    assert measured.media[0].loudness == pytest.approx(-23.01, abs=0.1)
-    assert archive.resolve(measured.media[0].peaks, measured.owner) is not None

@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import stat
 import threading
 import time
@@ -236,25 +235,11 @@ class Archiver:
                     kept = self._download(url, copy_name(task.owner, task.id, number, copy, media.format),
                                           "cover" if copy == "archived_cover" else media.kind)
                 copies[copy] = kept
-            saved.append(replace(media, **copies))
+            saved.append(self._measured(task, replace(media, **copies)))
         return task.replace(media=tuple(saved))
 
-    def _tag(self, task: Task, copy: Path, format: str) -> None:
-        """Tag a copy (prompt, seed, vendor) on a file beside it, then move that into place: the copy may be being
-        served already, and a download under way keeps reading the file it opened. Tags change no sample, so what
-        is measured is what is served."""
-        tagged = copy.with_name(copy.name + ".tagging")
-        try:
-            shutil.copyfile(copy, tagged)
-            naming.write_tags(tagged, format, prompt=history.summary(task), seed=task.seed, vendor=task.provider.value)
-            tagged.replace(copy)
-        except Exception as error:  # mutagen raises many kinds; a copy without tags still plays
-            log.warning("tagging the copy of task %s failed: %s", task.id, error.__class__.__name__)
-            tagged.unlink(missing_ok=True)
-
     def measure(self, task: Task) -> Task:
-        """`task` with its kept copies measured, where they were not yet (no download is made). Apart from the copy
-        itself: the worker stores a copy first and measures it afterwards (lib.service.poller)."""
+        """`task` with its kept copies measured, where they were not yet (no download is made)."""
         return task.replace(media=tuple(self._measured(task, media) for media in task.media))
 
     def _measured(self, task: Task, media: Media) -> Media:
@@ -268,7 +253,11 @@ class Archiver:
         except analysis.AnalysisError as error:
             log.warning("measuring the copy of task %s failed, so it shows no waveform: %s", task.id, error)
             return media
-        self._tag(task, copy, media.format)
+        try:  # tags change no sample, so what was measured is what is served
+            naming.write_tags(copy, media.format, prompt=history.summary(task), seed=task.seed,
+                              vendor=task.provider.value)
+        except Exception as error:  # mutagen raises many kinds; a copy without tags still plays
+            log.warning("tagging the copy of task %s failed: %s", task.id, error.__class__.__name__)
         if sound is None:  # a video without sound
             return media
         measured = analysis.analyse(sound)

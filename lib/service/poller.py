@@ -58,7 +58,6 @@ STILL_RUNNING = "Still running at the vendor after {minutes} minutes — check a
 # 0.3 s, so a team's 200 tasks in flight are each seen about once a second (the transport keeps 64 connections).
 POLL_CONCURRENCY = 32
 DOWNLOADS = 16  # results copied at once: each may be a large video, and they share the server's bandwidth
-MEASURES = 1  # copies measured at once: CPU work, kept from crowding out the polls and copies of a small machine
 LEASE_SECONDS = 5  # a claimed poll, copy or mix is not handed out again for this long, unless its process stops
 RENEW_SECONDS = 1.0  # how often running polls, copies and mixes renew their leases (and unleased copies are sought)
 COPY_ATTEMPTS, COPY_RETRY_WAIT = 3, 2.0  # a copy interrupted by the network or the disk is tried again
@@ -122,8 +121,8 @@ class Poller:
                  copy_retry_wait: float = COPY_RETRY_WAIT, secrets: Iterable[str | None] = (),
                  measure: Callable[[Task], Task] | None = None, steps: Iterable[Callable[[float], None]] = (),
                  renewals: Iterable[Callable[[float], None]] = ()):
-        """`on_success` makes the studio's own copy of a success (the archive); `measure` measures a copy once it is
-        stored (in a pool of its own), and on start the copies still unmeasured; `secrets` are kept out of logs;
+        """`on_success` makes the studio's own copy of a success (the archive); `measure` measures copies archived
+        before the studio measured them (run once on start, in the copy pool); `secrets` are kept out of logs;
         `steps` run on every pass with the time (a score's steps), each failure logged and contained; `renewals`
         run with the leases' own renewal every RENEW_SECONDS (the mixes' leases)."""
         self.store, self.vendors, self.task_timeout = store, vendors, task_timeout
@@ -142,7 +141,6 @@ class Poller:
         self._pools = {provider: ThreadPoolExecutor(concurrency, thread_name_prefix=f"cue-poll-{provider.value}")
                        for provider in Provider}
         self._downloads = ThreadPoolExecutor(downloads, thread_name_prefix="cue-copy")
-        self._measures = ThreadPoolExecutor(MEASURES, thread_name_prefix="cue-measure")
         self._thread = threading.Thread(target=self._run, name="cue-poller", daemon=True)
         # a thread of its own, so a slow pass of the scheduler never lets a running lease lapse
         self._renewer = threading.Thread(target=self._renew_loop, name="cue-leases", daemon=True)
@@ -157,7 +155,7 @@ class Poller:
         for thread in (self._thread, self._renewer):
             if thread.is_alive():
                 thread.join(timeout=5)
-        for pool in (*self._pools.values(), self._downloads, self._measures):
+        for pool in (*self._pools.values(), self._downloads):
             pool.shutdown(wait=False, cancel_futures=True)
 
     # --- scheduling ---------------------------------------------------------------------------------------------
@@ -433,14 +431,7 @@ class Poller:
                 if self._stop.wait(self.copy_retry_wait * 2 ** (attempt - 1)):
                     return  # stopping: the next start makes the copy
             else:
-                self._record_copy(task_id, media=copied.media)
-                # kept now; measured afterwards, so a result counts as kept without waiting for its waveform
-                if self.measure:
-                    try:
-                        self._measures.submit(self._measure_one, task_id)
-                    except RuntimeError:  # stopped meanwhile: the next start measures it (_measure_older)
-                        pass
-                return
+                return self._record_copy(task_id, media=copied.media)
 
     def _measure_older(self) -> None:
         """Measure every archived sound still without its waveform and loudness (archived by an older studio).
@@ -456,18 +447,14 @@ class Poller:
                     return
                 if task.copying or not any(m.kind == "audio" and m.archived and not m.peaks for m in task.media):
                     continue
-                self._measure_one(task.id)
-
-    def _measure_one(self, task_id: str) -> None:
-        """Measure a task's kept copies (waveform, loudness) and save what was found."""
-        try:
-            with self._lock_for(task_id):
-                stored = self.store.get(task_id)
-                measured = self.measure(stored) if stored is not None else None
-                if measured is not None and measured.media != stored.media:
-                    self.store.save(stored.replace(media=measured.media))
-        except Exception as error:  # one bad file or row must not stop the others
-            log.warning("measuring task %s failed: %s", task_id, describe(error, self.secrets))
+                try:
+                    with self._lock_for(task.id):
+                        stored = self.store.get(task.id)
+                        measured = self.measure(stored) if stored is not None else None
+                        if measured is not None and measured.media != stored.media:
+                            self.store.save(stored.replace(media=measured.media))
+                except Exception as error:  # one bad file or row must not stop the others
+                    log.warning("measuring task %s failed: %s", task.id, describe(error, self.secrets))
 
     def _record_copy(self, task_id: str, **changes) -> None:
         with self._lock_for(task_id):
